@@ -1,0 +1,205 @@
+"""Configuration: dataclasses with defaults, named presets, and strict overrides.
+
+A `Config` holds the model shape (`ModelConfig`) and the training schedule (`TrainConfig`). Presets
+are looked up by name (`tiny`, `small`, `medium`); overrides come from the command line as
+`section.key=value`. An unknown preset, section or key, or a value of the wrong type, raises
+`ConfigError`. The resolved config is saved inside every checkpoint so any artifact says how it was
+made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from vidgen_rt.errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    frame_height: int = 64
+    frame_width: int = 64
+    downsample: int = 8          # tokenizer factor f: an H×W frame becomes (H/f)×(W/f) latent tokens
+    latent_channels: int = 16    # C: channels per latent token
+    tokenizer_width: int = 16    # channels of the tokenizer's first convolution, doubled per stage
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 8
+    mlp_ratio: int = 4
+    window: int = 16             # m: frames a token sees, its own included; the cache holds m-1
+    n_actions: int = 7
+    cond_dim: int = 0            # continuous condition per frame (camera/head pose); 0 = none
+    guide_channels: int = 0      # guide map channels per frame (depth, flow, ids); 0 = none
+
+    @property
+    def latent_height(self) -> int:
+        return self.frame_height // self.downsample
+
+    @property
+    def latent_width(self) -> int:
+        return self.frame_width // self.downsample
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return self.latent_height * self.latent_width
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    @property
+    def cache_slots(self) -> int:
+        return self.window - 1
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    batch_size: int = 16
+    tokenizer_steps: int = 2000
+    tokenizer_lr: float = 2e-3
+    tokenizer_edge_weight: float = 0.5   # weight of the image-gradient term that keeps walls sharp
+    dynamics_steps: int = 4000
+    dynamics_lr: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    sequence_frames: int = 24            # frames per training clip; longer than the window slides it
+    context_noise: float = 0.1           # max std of Gaussian noise on context latents (drift control)
+    rollout_start: float = 0.6           # fraction of dynamics steps after which self-rollout begins
+    rollout_passes: int = 2              # extra passes fed with the model's own predictions
+    bf16: bool = True                    # autocast matmuls to bfloat16 on CPUs that support it
+    eval_every: int = 500
+    checkpoint_every: int = 250
+    log_every: int = 10
+
+
+@dataclass
+class Config:
+    preset: str = "small"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def _tiny() -> Config:
+    return Config(
+        preset="tiny",
+        model=ModelConfig(frame_height=32, frame_width=32, latent_channels=8, tokenizer_width=8,
+                          d_model=64, n_layers=2, n_heads=4, window=6),
+        train=TrainConfig(batch_size=8, tokenizer_steps=150, dynamics_steps=150, warmup_steps=10,
+                          sequence_frames=10, eval_every=100, checkpoint_every=50, log_every=5,
+                          tokenizer_lr=3e-3, dynamics_lr=2e-3),
+    )
+
+
+def _small() -> Config:
+    return Config(preset="small")
+
+
+def _medium() -> Config:
+    return Config(
+        preset="medium",
+        model=ModelConfig(frame_height=128, frame_width=128, latent_channels=16, tokenizer_width=32,
+                          d_model=512, n_layers=12, n_heads=8, window=16),
+        train=TrainConfig(batch_size=32, tokenizer_steps=20000, dynamics_steps=100000),
+    )
+
+
+PRESETS = {"tiny": _tiny, "small": _small, "medium": _medium}
+
+
+def preset(name: str) -> Config:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+    return PRESETS[name]()
+
+
+def _coerce(value, current, where: str):
+    """Convert `value` (a CLI string or a JSON value) to the type of the field's current value."""
+    expected = type(current)
+    if isinstance(value, str) and expected is not str:
+        text = value.strip().lower()
+        try:
+            if expected is bool:
+                if text not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                return text in ("true", "1", "yes")
+            return expected(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected {expected.__name__}, got {value!r}") from None
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not expected:
+        raise ConfigError(f"{where}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def apply_overrides(config: Config, overrides: list[str]) -> Config:
+    """Apply `section.key=value` strings, e.g. `model.d_model=128` or `train.batch_size=4`."""
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ConfigError(f"override {item!r}: expected section.key=value, e.g. train.batch_size=8")
+        dotted, value = item.split("=", 1)
+        section_name, key = dotted.split(".", 1)
+        set_field(config, section_name, key, value)
+    validate(config)
+    return config
+
+
+def set_field(config: Config, section_name: str, key: str, value) -> None:
+    if section_name not in ("model", "train"):
+        raise ConfigError(f"unknown config section {section_name!r}; expected 'model' or 'train'")
+    section = getattr(config, section_name)
+    names = {f.name for f in dataclasses.fields(section)}
+    if key not in names:
+        raise ConfigError(f"unknown config key {section_name}.{key}; known keys: {sorted(names)}")
+    setattr(section, key, _coerce(value, getattr(section, key), f"{section_name}.{key}"))
+
+
+def from_dict(data: dict, where: str = "config") -> Config:
+    """Rebuild a config saved by `to_dict`, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected an object, got {type(data).__name__}")
+    unknown = set(data) - {"preset", "model", "train"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    config = Config(preset=str(data.get("preset", "custom")))
+    for section_name in ("model", "train"):
+        section = data.get(section_name, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{where}.{section_name}: expected an object")
+        for key, value in section.items():
+            set_field(config, section_name, key, value)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    m = config.model
+    for name in ("frame_height", "frame_width", "downsample", "latent_channels", "d_model",
+                 "n_layers", "n_heads", "window", "n_actions", "tokenizer_width"):
+        if getattr(m, name) <= 0:
+            raise ConfigError(f"model.{name} must be positive, got {getattr(m, name)}")
+    if m.frame_height % m.downsample or m.frame_width % m.downsample:
+        raise ConfigError(f"model.frame_height/frame_width ({m.frame_height}x{m.frame_width}) "
+                          f"must be multiples of model.downsample ({m.downsample})")
+    if m.downsample & (m.downsample - 1):
+        raise ConfigError(f"model.downsample must be a power of two, got {m.downsample}")
+    if m.d_model % m.n_heads:
+        raise ConfigError(f"model.d_model ({m.d_model}) must be divisible by model.n_heads ({m.n_heads})")
+    if m.window < 2:
+        raise ConfigError(f"model.window must be at least 2, got {m.window}")
+    if m.frame_height * m.frame_width > 4096 * 4096:
+        raise ConfigError(f"frame size {m.frame_height}x{m.frame_width} is too large")
+    t = config.train
+    if t.sequence_frames < 2:
+        raise ConfigError(f"train.sequence_frames must be at least 2, got {t.sequence_frames}")
+    if t.batch_size <= 0:
+        raise ConfigError(f"train.batch_size must be positive, got {t.batch_size}")

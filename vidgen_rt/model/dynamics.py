@@ -1,0 +1,202 @@
+"""FrameCausalTransformer: predicts the next frame's latents from the last m frames and a condition.
+
+Tokens of frame t attend to every token of frames t-m+1 ... t: bidirectional inside a frame, causal
+across frames, a sliding window of m frames. There is no absolute time: each head adds a learned bias
+indexed by lag (the age of the attended frame), so rollouts can run forever. Spatial position is a
+learned embedding per token. Conditions enter per frame: an action embedding, an optional continuous
+vector (`cond`) and an optional guide map (`guide`, downsampled by the tokenizer factor).
+
+Two forwards compute the same function:
+- `forward` (training): a whole clip in parallel under a block-causal, windowed lag bias;
+- `step` (inference, DESIGN §4): one frame against an explicit KV cache owned by the caller, which
+  returns the frame's own keys/values (`new_kv`) instead of writing into the cache.
+"""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from vidgen_rt.config import ModelConfig
+
+# Bias of masked (empty, expired or future) slots. Finite so fp16 graphs stay NaN-free; exp(-1e4)
+# underflows to exactly zero in fp32 and fp16 alike.
+MASK_BIAS = -1.0e4
+
+
+def lag_sentinel(config: ModelConfig) -> int:
+    """The lag value that marks an empty or expired cache slot: any lag >= window is masked."""
+    return config.window
+
+
+class LagBiasedAttention(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.n_heads, self.head_dim = config.n_heads, config.head_dim
+        self.window = config.window
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
+        self.proj = nn.Linear(config.d_model, config.d_model)
+        # ALiBi-like start: each head prefers recent frames at its own rate, then learns its profile.
+        slopes = torch.tensor([2.0 ** (-(h + 1) * 4.0 / config.n_heads) for h in range(config.n_heads)])
+        self.lag_bias = nn.Parameter(-slopes[:, None] * torch.arange(config.window, dtype=torch.float32))
+
+    def bias_table(self) -> torch.Tensor:
+        """(heads, window + 1): the learned bias per lag, then the sentinel column (masked)."""
+        masked = torch.full((self.n_heads, 1), MASK_BIAS, dtype=self.lag_bias.dtype, device=self.lag_bias.device)
+        return torch.cat([self.lag_bias, masked], dim=1)
+
+    def _qkv(self, x: torch.Tensor):
+        B, n, d = x.shape
+        qkv = self.qkv(x).reshape(B, n, 3, self.n_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, n, head_dim)
+        return q, k, v
+
+    def _merge(self, out: torch.Tensor) -> torch.Tensor:
+        B, _, n, _ = out.shape
+        return self.proj(out.transpose(1, 2).reshape(B, n, self.n_heads * self.head_dim))  # (B, n, d)
+
+    def forward(self, x: torch.Tensor, frame_lags: torch.Tensor, tokens_per_frame: int):
+        """x (B, T*N, d); frame_lags (T, T) lag of key frame j seen from query frame i.
+
+        Fused CPU attention kernels cannot backpropagate into `attn_mask`, and the unfused path is
+        five times slower. So the learned lag bias rides inside the dot product instead: each query
+        gains the bias row of its frame (times sqrt(head_dim), undoing the softmax scale) and each key
+        a one-hot of its frame, giving q'.k' = q.k + sqrt(head_dim) * bias[lag]. The boolean mask
+        only carries the block-causal window. `step` adds the same bias explicitly.
+        """
+        B, TN, _ = x.shape
+        T, N, hd = frame_lags.shape[0], tokens_per_frame, self.head_dim
+        q, k, v = self._qkv(x)
+        allowed = frame_lags < self.window  # (T, T)
+        bias = self.lag_bias[:, frame_lags.clamp(max=self.window - 1)] * allowed  # (heads, T, T)
+        query_extra = (bias * math.sqrt(hd)).repeat_interleave(N, dim=1).to(q.dtype)  # (heads, TN, T)
+        key_extra = torch.eye(T, dtype=q.dtype, device=x.device).repeat_interleave(N, dim=0)  # (TN, T)
+        q_aug = torch.cat([q, query_extra.expand(B, -1, -1, -1)], dim=-1)  # (B, heads, TN, hd + T)
+        k_aug = torch.cat([k, key_extra.expand(B, self.n_heads, -1, -1)], dim=-1)
+        v_pad = F.pad(v, (0, T))  # fused kernels want equal head sizes; the padding comes out zero
+        mask = allowed.repeat_interleave(N, dim=0).repeat_interleave(N, dim=1)  # (TN, TN)
+        out = F.scaled_dot_product_attention(q_aug, k_aug, v_pad, attn_mask=mask, scale=hd ** -0.5)
+        return self._merge(out[..., :hd]), k, v
+
+    def step(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor, lags: torch.Tensor):
+        """x (B, N, d); past_k/v (B, heads, S, N, head_dim); lags (S,) -> out, k, v of this frame."""
+        B, N, _ = x.shape
+        S = past_k.shape[2]
+        q, k, v = self._qkv(x)
+        keys = torch.cat([past_k.reshape(B, self.n_heads, S * N, self.head_dim), k], dim=2)  # (B, heads, (S+1)N, hd)
+        values = torch.cat([past_v.reshape(B, self.n_heads, S * N, self.head_dim), v], dim=2)
+        table = self.bias_table()
+        past_bias = table[:, lags].unsqueeze(-1).expand(self.n_heads, S, N).reshape(self.n_heads, S * N)
+        own_bias = table[:, :1].expand(self.n_heads, N)
+        bias = torch.cat([past_bias, own_bias], dim=1)  # (heads, (S+1)N)
+        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=bias[None, :, None, :].to(q.dtype))
+        return self._merge(out), k, v
+
+
+class Block(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(config.d_model)
+        self.attn = LagBiasedAttention(config)
+        self.ln2 = nn.LayerNorm(config.d_model)
+        hidden = config.mlp_ratio * config.d_model
+        self.mlp = nn.Sequential(nn.Linear(config.d_model, hidden), nn.GELU(), nn.Linear(hidden, config.d_model))
+
+    def forward(self, x, frame_lags, tokens_per_frame):
+        attended, k, v = self.attn(self.ln1(x), frame_lags, tokens_per_frame)
+        x = x + attended
+        return x + self.mlp(self.ln2(x)), k, v
+
+    def step(self, x, past_k, past_v, lags):
+        attended, k, v = self.attn.step(self.ln1(x), past_k, past_v, lags)
+        x = x + attended
+        return x + self.mlp(self.ln2(x)), k, v
+
+
+class FrameCausalTransformer(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        d, N = config.d_model, config.tokens_per_frame
+        self.in_proj = nn.Linear(config.latent_channels, d)
+        self.position = nn.Parameter(torch.randn(N, d) * 0.02)
+        self.action_embedding = nn.Embedding(config.n_actions, d)
+        self.cond_proj = nn.Linear(config.cond_dim, d) if config.cond_dim else None
+        self.guide_proj = (nn.Conv2d(config.guide_channels, d, config.downsample, stride=config.downsample)
+                           if config.guide_channels else None)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.ln_out = nn.LayerNorm(d)
+        self.head = nn.Linear(d, config.latent_channels)
+        self.apply(self._init_weights)
+        nn.init.zeros_(self.head.weight)  # start as "next frame = this frame"
+        nn.init.zeros_(self.head.bias)
+        for block in self.blocks:  # GPT-2 style scaling of residual projections
+            nn.init.normal_(block.attn.proj.weight, std=0.02 / math.sqrt(2 * config.n_layers))
+            nn.init.normal_(block.mlp[2].weight, std=0.02 / math.sqrt(2 * config.n_layers))
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+
+    def _embed(self, latents, actions, cond, guide):
+        """latents (B, T, C, h, w), actions (B, T) -> tokens (B, T, N, d)."""
+        B, T = actions.shape
+        tokens = latents.flatten(3).transpose(2, 3)  # (B, T, N, C)
+        x = self.in_proj(tokens) + self.position
+        per_frame = self.action_embedding(actions)  # (B, T, d)
+        if self.cond_proj is not None:
+            per_frame = per_frame + self.cond_proj(cond)
+        x = x + per_frame.unsqueeze(2)
+        if self.guide_proj is not None:
+            guide_tokens = self.guide_proj(guide.flatten(0, 1)).flatten(2).transpose(1, 2)  # (B*T, N, d)
+            x = x + guide_tokens.reshape(B, T, -1, x.shape[-1])
+        return x
+
+    def _next_latents(self, x, latents):
+        """Hidden states (B, T, N, d) + current latents (B, T, C, h, w) -> next latents, same shape."""
+        delta = self.head(self.ln_out(x)).transpose(2, 3).reshape(latents.shape)  # (B, T, C, h, w)
+        return (latents + delta).clamp(-1.0, 1.0)
+
+    def frame_lags(self, num_frames: int, device=None) -> torch.Tensor:
+        """(T, T) lag of frame j seen from frame i; future and out-of-window pairs get the sentinel."""
+        index = torch.arange(num_frames, device=device)
+        lags = index[:, None] - index[None, :]
+        sentinel = lag_sentinel(self.config)
+        return torch.where((lags >= 0) & (lags < self.config.window), lags, torch.full_like(lags, sentinel))
+
+    def forward(self, latents, actions, cond=None, guide=None, return_kv: bool = False):
+        """Parallel training forward. latents (B, T, C, h, w) of frames 0..T-1, actions (B, T):
+        returns the predicted latents of frames 1..T, shape (B, T, C, h, w)."""
+        B, T = actions.shape
+        N = self.config.tokens_per_frame
+        x = self._embed(latents, actions, cond, guide).reshape(B, T * N, -1)  # (B, T*N, d)
+        frame_lags = self.frame_lags(T, latents.device)
+        keys_values = []
+        for block in self.blocks:
+            x, k, v = block(x, frame_lags, N)
+            keys_values.append((k, v))
+        prediction = self._next_latents(x.reshape(B, T, N, -1), latents)
+        return (prediction, keys_values) if return_kv else prediction
+
+    def step(self, latents, action, cond, guide, kv_cache, lags):
+        """One cached step (DESIGN §4).
+
+        latents (B, C, h, w) of frame t; action (B,) int64; cond (B, Dc) or None; guide (B, G, H, W)
+        or None; kv_cache (L, 2, B, heads, S, N, head_dim); lags (S,) int64, sentinel = window.
+        Returns next_latents (B, C, h, w) of frame t+1 and new_kv (L, 2, B, heads, N, head_dim).
+        """
+        x = self._embed(latents.unsqueeze(1), action.unsqueeze(1),
+                        None if cond is None else cond.unsqueeze(1),
+                        None if guide is None else guide.unsqueeze(1)).squeeze(1)  # (B, N, d)
+        new_kv = []
+        for layer, block in enumerate(self.blocks):
+            x, k, v = block.step(x, kv_cache[layer, 0], kv_cache[layer, 1], lags)
+            new_kv.append(torch.stack([k, v]))  # (2, B, heads, N, head_dim)
+        next_latents = self._next_latents(x.unsqueeze(1), latents.unsqueeze(1)).squeeze(1)
+        return next_latents, torch.stack(new_kv)  # (L, 2, B, heads, N, head_dim)

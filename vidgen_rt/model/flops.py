@@ -1,0 +1,49 @@
+"""FLOPs per generated frame (one multiply-add = 2 FLOPs), from the config and the graph.
+
+Dynamics step, per layer, for N tokens per frame, width d, MLP ratio r and a full window of m frames:
+    qkv 2·N·d·3d + output projection 2·N·d² + MLP 2·2·N·d·rd + attention 2·2·N·(m·N)·d
+plus the input and output projections 2·2·N·C·d. The decoder's convolutions are counted exactly by
+running it once on one latent frame with hooks (2 · output elements · kernel MACs per element).
+Normalisations, activations and the softmax are not counted: they are a few percent and do not run
+on the matmul units whose peak the benchmarks compare against.
+"""
+
+import torch
+from torch import nn
+
+from vidgen_rt.config import ModelConfig
+
+
+def dynamics_step_flops(config: ModelConfig) -> int:
+    N, d, C = config.tokens_per_frame, config.d_model, config.latent_channels
+    per_layer = (2 * N * d * 3 * d + 2 * N * d * d + 2 * 2 * N * d * config.mlp_ratio * d
+                 + 2 * 2 * N * (config.window * N) * d)
+    return config.n_layers * per_layer + 2 * 2 * N * C * d
+
+
+def conv_flops(module: nn.Module, example: torch.Tensor) -> int:
+    """FLOPs of every Conv2d in `module` for one forward of `example`."""
+    total = 0
+
+    def count(layer, _inputs, output):
+        nonlocal total
+        macs_per_output = layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1]
+        total += 2 * output.numel() * macs_per_output
+
+    hooks = [m.register_forward_hook(count) for m in module.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            module(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total
+
+
+def frame_flops(model) -> dict:
+    """FLOPs of one generated frame of a WorldModel: the dynamics step and the decode."""
+    config = model.config
+    latent = torch.zeros(1, config.latent_channels, config.latent_height, config.latent_width)
+    step = dynamics_step_flops(config)
+    decode = conv_flops(model.tokenizer.decoder, latent)
+    return {"step": step, "decode": decode, "total": step + decode}

@@ -1,0 +1,80 @@
+"""Deterministic training batches from an episode store.
+
+Every batch is a pure function of (seed, stage, step, rank): resuming at step k draws exactly the
+batches an uninterrupted run would have drawn, and DDP ranks draw different ones. Episodes are split
+once into training and validation sets (the last ~5 %, at least one, when there are two or more).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vidgen_rt.data.store import EpisodeStore
+from vidgen_rt.errors import DataError
+
+STAGE_IDS = {"tokenizer": 1, "dynamics": 2, "validation": 3}
+
+
+def batch_rng(seed: int, stage: str, step: int, rank: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, STAGE_IDS[stage], step, rank])
+
+
+class EpisodeSplit:
+    """The store's episodes, divided into training and validation indices."""
+
+    def __init__(self, store: EpisodeStore, min_frames: int):
+        lengths = store.episode_lengths()
+        usable = [i for i, n in enumerate(lengths) if n >= min_frames]
+        if not usable:
+            raise DataError(f"{store.path}: no episode has the {min_frames} frames a training clip needs "
+                            f"({len(lengths)} episodes, longest {max(lengths, default=0)} frames)")
+        held_out = max(1, len(usable) // 20) if len(usable) >= 2 else 0
+        self.store = store
+        self.train = usable[:len(usable) - held_out]
+        self.validation = usable[len(usable) - held_out:]
+
+
+class FrameSampler:
+    """Single frames for the tokenizer, uniform over all training frames."""
+
+    def __init__(self, split: EpisodeSplit):
+        self.episodes = [split.store.episode(i).frames for i in split.train]
+        self.offsets = np.cumsum([0] + [len(f) for f in self.episodes])
+
+    def sample(self, rng: np.random.Generator, batch: int) -> np.ndarray:
+        picks = rng.integers(0, self.offsets[-1], size=batch)
+        frames = []
+        for flat in picks:
+            episode = int(np.searchsorted(self.offsets, flat, side="right") - 1)
+            frames.append(self.episodes[episode][flat - self.offsets[episode]])
+        return np.stack(frames)  # (B, H, W, 3) uint8
+
+
+class ClipSampler:
+    """Clips of `length` consecutive latents and their actions, for the dynamics model."""
+
+    def __init__(self, latents: list[torch.Tensor], actions: list[np.ndarray], length: int):
+        self.latents, self.actions, self.length = latents, actions, length
+        starts = np.array([len(z) - length + 1 for z in latents], dtype=np.float64)
+        self.weights = starts / starts.sum()
+
+    def sample(self, rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        episodes = rng.choice(len(self.latents), size=batch, p=self.weights)
+        clips, acts = [], []
+        for e in episodes:
+            start = int(rng.integers(0, len(self.latents[e]) - self.length + 1))
+            clips.append(self.latents[e][start:start + self.length])
+            acts.append(torch.from_numpy(self.actions[e][start:start + self.length]))
+        return torch.stack(clips), torch.stack(acts)  # (B, T, C, h, w), (B, T)
+
+
+def episode_actions(store: EpisodeStore, index: int, n_actions: int) -> np.ndarray:
+    """The episode's actions, or all-zero ("no action") for unconditional video."""
+    episode = store.episode(index)
+    if episode.actions is None:
+        return np.zeros(len(episode.frames), dtype=np.int64)
+    actions = np.asarray(episode.actions, dtype=np.int64)
+    if actions.size and (actions.min() < 0 or actions.max() >= n_actions):
+        raise DataError(f"{store.path}: episode {index} has action ids outside 0..{n_actions - 1}")
+    return actions

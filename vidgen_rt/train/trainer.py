@@ -1,0 +1,290 @@
+"""The training loop: tokenizer first, then the dynamics model, one readable loop for both.
+
+Stage `tokenizer` fits the frame autoencoder (MSE + image-gradient term). Stage `dynamics` freezes
+it, encodes the whole store once, and fits the frame-causal transformer on latent clips with the
+seed's MSE objective plus two drift controls (DESIGN §3): Gaussian noise on context latents, and,
+after `rollout_start` of the steps, self-rollout passes whose inputs are the model's own detached
+predictions, so it learns to correct its errors.
+
+Runs on one process or under `torchrun` with DDP (gloo on CPU, NCCL on GPUs). Batches are pure
+functions of (seed, stage, step, rank) and checkpoints hold weights + optimizer state, so a run
+killed at any point and resumed with `resume=True` reproduces the uninterrupted run's losses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from vidgen_rt.config import Config
+from vidgen_rt.data.store import EpisodeStore
+from vidgen_rt.errors import CheckpointError
+from vidgen_rt.model.tokenizer import reconstruction_loss
+from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
+from vidgen_rt.train import checkpoint as ckpt
+from vidgen_rt.train.batches import ClipSampler, EpisodeSplit, FrameSampler, batch_rng, episode_actions
+
+STAGES = ("tokenizer", "dynamics")
+
+
+class Trainer:
+    def __init__(self, config: Config, data_dir: Path, run_dir: Path, stages=STAGES,
+                 resume: bool = False, init_from: str | None = None, quiet: bool = False):
+        self.config, self.run_dir, self.stages = config, Path(run_dir), tuple(stages)
+        self.rank, self.world_size = _init_distributed()
+        self.quiet = quiet or self.rank != 0
+        torch.manual_seed(config.train.seed)
+        self.store = EpisodeStore.open(data_dir)
+        self.store.require_nonempty()
+        self.split = EpisodeSplit(self.store, config.train.sequence_frames)
+        self.model = WorldModel(config.model)
+        source = str(self.store.meta.get("source", ""))
+        self.state = {"stage": self.stages[0], "step": 0, "train_seconds": 0.0, "data": str(data_dir),
+                      "world": source.removeprefix("world:") if source.startswith("world:") else None,
+                      "action_names": self.store.action_names, "completed": [], "metrics": {}}
+        self.optimizer_state = None
+        if resume:
+            self._resume()
+        elif init_from:
+            self._init_from(init_from)
+        if self.rank == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            ckpt.write_json_atomic(self.run_dir / "config.json", config.to_dict())
+
+    def _resume(self) -> None:
+        path = ckpt.resolve_checkpoint(self.run_dir)
+        state = ckpt.read_state(path)
+        if state["config"] != self.config.to_dict():
+            raise CheckpointError(f"{path}: saved config differs from the requested one; "
+                                  f"resume with the same preset and overrides")
+        ckpt.load_weights(self.model, path / "model.safetensors")
+        self.state = {k: v for k, v in state.items() if k not in ("format", "format_version", "config")}
+        if (path / "optimizer.pt").exists():
+            self.optimizer_state = ckpt.load_optimizer_state(path)
+        self._truncate_log()
+
+    def _init_from(self, spec: str) -> None:
+        source, _, source_state = ckpt.load_checkpoint(spec)
+        self.model.load_state_dict(source.state_dict())
+        # Stages asked for run again (fine-tuning); the others count as done by the source.
+        self.state["completed"] = [s for s in source_state.get("completed", []) if s not in self.stages]
+        self.state["train_seconds"] = float(source_state.get("train_seconds", 0.0))
+
+    def _truncate_log(self) -> None:
+        """Drop log lines written after the checkpoint we resume from; they will be recomputed."""
+        log = self.run_dir / "log.jsonl"
+        if self.rank != 0 or not log.exists():
+            return
+        keep, order = [], STAGES.index(self.state["stage"])
+        for line in log.read_text().splitlines():
+            entry = json.loads(line)
+            earlier_stage = STAGES.index(entry["stage"]) < order
+            if earlier_stage or (entry["stage"] == self.state["stage"] and entry["step"] < self.state["step"]):
+                keep.append(line)
+        ckpt_text = "".join(line + "\n" for line in keep)
+        tmp = log.with_suffix(".tmp")
+        tmp.write_text(ckpt_text)
+        os.replace(tmp, log)
+
+    def run(self) -> dict:
+        for stage in self.stages:
+            if stage in self.state["completed"]:
+                continue
+            if self.state["stage"] != stage:
+                self.state.update(stage=stage, step=0)
+                self.optimizer_state = None
+            (self._train_tokenizer if stage == "tokenizer" else self._train_dynamics)()
+            self.state["completed"].append(stage)
+            self._checkpoint(optimizer=None)
+        if self.world_size > 1:
+            dist.barrier()
+        return self.state
+
+    # ---------------------------------------------------------------- shared loop machinery
+
+    def _loop(self, stage: str, module: torch.nn.Module, total_steps: int, lr: float, loss_fn, frames_per_step: int):
+        train = self.config.train
+        wrapped = DistributedDataParallel(module) if self.world_size > 1 else module
+        optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=train.weight_decay,
+                                      betas=(0.9, 0.95))
+        if self.optimizer_state is not None:
+            optimizer.load_state_dict(self.optimizer_state)
+            self.optimizer_state = None
+        start = self.state["step"]
+        bar = tqdm(total=total_steps, initial=start, desc=stage, unit="step", disable=self.quiet,
+                   dynamic_ncols=True)
+        for step in range(start, total_steps):
+            began = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = lr * _schedule(step, total_steps, train.warmup_steps)
+            loss, extras = loss_fn(wrapped, batch_rng(train.seed, stage, step, self.rank))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(module.parameters(), train.grad_clip)
+            optimizer.step()
+            elapsed = time.perf_counter() - began
+            self.state["train_seconds"] += elapsed
+            self.state["step"] = step + 1
+            self._after_step(stage, step, loss.item(), extras, elapsed, frames_per_step, bar, optimizer, module)
+        bar.close()
+
+    def _after_step(self, stage, step, loss, extras, elapsed, frames_per_step, bar, optimizer, module):
+        train = self.config.train
+        fps = frames_per_step * self.world_size / max(elapsed, 1e-9)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.5f}", fps=f"{fps:.0f}")
+        if step % train.log_every == 0 or step + 1 == self._total(stage):
+            self._log({"stage": stage, "step": step, "loss": loss, "frames_per_s": round(fps, 1), **extras})
+        if (step + 1) % train.eval_every == 0 and step + 1 < self._total(stage):
+            self._log({"stage": stage, "step": step, **self._validate(stage)})
+        if (step + 1) % train.checkpoint_every == 0 and step + 1 < self._total(stage):
+            self._checkpoint(optimizer)
+
+    def _total(self, stage: str) -> int:
+        return self.config.train.tokenizer_steps if stage == "tokenizer" else self.config.train.dynamics_steps
+
+    def _log(self, entry: dict) -> None:
+        if self.rank != 0:
+            return
+        with open(self.run_dir / "log.jsonl", "a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+    def _checkpoint(self, optimizer) -> None:
+        if self.rank == 0:
+            ckpt.save_run_checkpoint(self.run_dir, self.model, self.config, dict(self.state), optimizer)
+        if self.world_size > 1:
+            dist.barrier()
+
+    def _autocast(self):
+        enabled = self.config.train.bf16 and _cpu_has_bf16()
+        return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else nullcontext()
+
+    # ---------------------------------------------------------------- stage 1: tokenizer
+
+    def _train_tokenizer(self) -> None:
+        train = self.config.train
+        sampler = FrameSampler(self.split)
+        self.model.tokenizer.train()
+
+        def loss_fn(tokenizer, rng):
+            frames = frames_to_tensor(sampler.sample(rng, train.batch_size))
+            with self._autocast():
+                reconstruction = tokenizer(frames)
+            return reconstruction_loss(reconstruction.float(), frames, train.tokenizer_edge_weight), {}
+
+        self._loop("tokenizer", self.model.tokenizer, train.tokenizer_steps, train.tokenizer_lr, loss_fn,
+                   train.batch_size)
+        self.state["metrics"]["tokenizer_psnr"] = self._validate("tokenizer")["val_psnr"]
+
+    # ---------------------------------------------------------------- stage 2: dynamics
+
+    def _encode_episodes(self, indices) -> tuple[list, list]:
+        self.model.tokenizer.eval()
+        latents, actions = [], []
+        for i in tqdm(indices, desc="encode", unit="episode", disable=self.quiet):
+            latents.append(self.model.encode_frames(self.store.episode(i).frames))
+            actions.append(episode_actions(self.store, i, self.config.model.n_actions))
+        return latents, actions
+
+    def _train_dynamics(self) -> None:
+        train = self.config.train
+        for p in self.model.tokenizer.parameters():
+            p.requires_grad_(False)
+        sampler = ClipSampler(*self._encode_episodes(self.split.train), train.sequence_frames)
+        rollout_from = int(train.rollout_start * train.dynamics_steps)
+        self.model.dynamics.train()
+
+        def loss_fn(dynamics, rng):
+            clips, actions = sampler.sample(rng, train.batch_size)  # (B, T, C, h, w), (B, T)
+            sigma = torch.from_numpy(rng.uniform(0, train.context_noise, size=clips.shape[:2])).float()
+            noise = torch.from_numpy(rng.standard_normal(clips.shape)).float()
+            inputs = (clips + sigma[..., None, None, None] * noise)[:, :-1]
+            targets, acts = clips[:, 1:], actions[:, :-1]
+            passes = train.rollout_passes if self.state["step"] >= rollout_from else 0
+            inputs = self._self_rollout_inputs(dynamics, inputs, acts, passes)  # ((1+passes)B, T-1, ...)
+            repeat = inputs.shape[0] // clips.shape[0]
+            with self._autocast():
+                predicted = dynamics(inputs, acts.repeat(repeat, 1)).float()
+            losses = F.mse_loss(predicted, targets.repeat(repeat, 1, 1, 1, 1), reduction="none")
+            per_pass = losses.reshape(repeat, -1).mean(dim=1)
+            extras = {"rollout_loss": per_pass[-1].item()} if passes else {}
+            return per_pass.mean(), extras
+
+        self._loop("dynamics", self.model.dynamics, train.dynamics_steps, train.dynamics_lr, loss_fn,
+                   train.batch_size * (train.sequence_frames - 1))
+        self.state["metrics"].update(self._validate("dynamics"))
+
+    @torch.no_grad()
+    def _self_rollout_inputs(self, dynamics, inputs, actions, passes: int) -> torch.Tensor:
+        """Stack the clip's inputs with `passes` variants where each frame's input is the model's own
+        prediction of it from the previous variant (errors compounding one step deeper per pass).
+        One batched forward with gradients then covers all variants, which DDP requires."""
+        variants = [inputs]
+        for _ in range(passes):
+            with self._autocast():
+                predicted = dynamics(variants[-1], actions).float()
+            variants.append(torch.cat([inputs[:, :1], predicted[:, :-1]], dim=1))
+        return torch.cat(variants)
+
+    # ---------------------------------------------------------------- validation
+
+    @torch.no_grad()
+    def _validate(self, stage: str) -> dict:
+        indices = self.split.validation or self.split.train[:1]
+        was_training = self.model.training
+        self.model.eval()
+        if stage == "tokenizer":
+            frames = FrameSampler(_Subset(self.split, indices)).sample(batch_rng(0, "validation", 0), 64)
+            recon = self.model.decode_latents(self.model.encode_frames(frames))
+            mse = ((recon.astype("float64") - frames) ** 2).mean()
+            result = {"val_psnr": round(10 * math.log10(255.0 ** 2 / max(mse, 1e-10)), 3)}
+        else:
+            latents, actions = self._encode_episodes(indices)
+            sampler = ClipSampler(latents, actions, self.config.train.sequence_frames)
+            clips, acts = sampler.sample(batch_rng(0, "validation", 0), 16)
+            predicted = self.model.dynamics(clips[:, :-1], acts[:, :-1])
+            result = {"val_latent_mse": round(F.mse_loss(predicted, clips[:, 1:]).item(), 6)}
+        self.model.train(was_training)
+        return result
+
+
+class _Subset:
+    """An EpisodeSplit view whose training set is the given episodes (used for validation)."""
+
+    def __init__(self, split: EpisodeSplit, indices):
+        self.store, self.train = split.store, list(indices)
+
+
+def _schedule(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to 10 % of the peak rate."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _init_distributed() -> tuple[int, int]:
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if world_size > 1:
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
