@@ -56,19 +56,20 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     seed: int = 0
-    batch_size: int = 16
-    tokenizer_steps: int = 2000
+    batch_size: int = 8                  # clips per dynamics step
+    tokenizer_batch_size: int = 32       # frames per tokenizer step
+    tokenizer_steps: int = 3000
     tokenizer_lr: float = 2e-3
     tokenizer_edge_weight: float = 0.5   # weight of the image-gradient term that keeps walls sharp
-    dynamics_steps: int = 4000
+    dynamics_steps: int = 2000
     dynamics_lr: float = 1e-3
     warmup_steps: int = 100
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    sequence_frames: int = 24            # frames per training clip; longer than the window slides it
+    sequence_frames: int = 17            # frames per clip: inputs span the whole window, every lag
     context_noise: float = 0.1           # max std of Gaussian noise on context latents (drift control)
     rollout_start: float = 0.6           # fraction of dynamics steps after which self-rollout begins
-    rollout_passes: int = 2              # extra passes fed with the model's own predictions
+    rollout_passes: int = 1              # extra passes fed with the model's own predictions
     bf16: bool = True                    # autocast matmuls to bfloat16 on CPUs that support it
     eval_every: int = 500
     checkpoint_every: int = 250
@@ -93,9 +94,9 @@ def _tiny() -> Config:
         preset="tiny",
         model=ModelConfig(frame_height=32, frame_width=32, latent_channels=8, tokenizer_width=8,
                           d_model=64, n_layers=2, n_heads=4, window=6),
-        train=TrainConfig(batch_size=8, tokenizer_steps=150, dynamics_steps=150, warmup_steps=10,
-                          sequence_frames=10, eval_every=100, checkpoint_every=50, log_every=5,
-                          tokenizer_lr=3e-3, dynamics_lr=2e-3),
+        train=TrainConfig(batch_size=8, tokenizer_batch_size=16, tokenizer_steps=150, dynamics_steps=150,
+                          warmup_steps=10, sequence_frames=10, eval_every=100, checkpoint_every=50,
+                          log_every=5, tokenizer_lr=3e-3, dynamics_lr=2e-3),
     )
 
 
@@ -108,7 +109,8 @@ def _medium() -> Config:
         preset="medium",
         model=ModelConfig(frame_height=128, frame_width=128, latent_channels=16, tokenizer_width=32,
                           d_model=512, n_layers=12, n_heads=8, window=16),
-        train=TrainConfig(batch_size=32, tokenizer_steps=20000, dynamics_steps=100000),
+        train=TrainConfig(batch_size=32, tokenizer_batch_size=64, tokenizer_steps=20000,
+                          dynamics_steps=100000),
     )
 
 

@@ -13,6 +13,7 @@ killed at any point and resumed with `resume=True` reproduces the uninterrupted 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -107,8 +108,23 @@ class Trainer:
             self.state["completed"].append(stage)
             self._checkpoint(optimizer=None)
         if self.world_size > 1:
-            dist.barrier()
+            self.state["ddp"] = self._compare_ranks()
+            self._checkpoint(optimizer=None)
         return self.state
+
+    def _compare_ranks(self) -> dict:
+        """All ranks must end with bit-identical weights; a divergence is a bug, not a warning."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().contiguous().numpy().tobytes())
+        mine = torch.frombuffer(bytearray(digest.digest()), dtype=torch.uint8)
+        gathered = [torch.empty_like(mine) for _ in range(self.world_size)]
+        dist.all_gather(gathered, mine)
+        identical = all(torch.equal(g, gathered[0]) for g in gathered)
+        if not identical:
+            raise RuntimeError("DDP ranks ended with different weights")
+        return {"world_size": self.world_size, "weights_identical": identical, "digest": digest.hexdigest()}
 
     # ---------------------------------------------------------------- shared loop machinery
 
@@ -177,13 +193,13 @@ class Trainer:
         self.model.tokenizer.train()
 
         def loss_fn(tokenizer, rng):
-            frames = frames_to_tensor(sampler.sample(rng, train.batch_size))
+            frames = frames_to_tensor(sampler.sample(rng, train.tokenizer_batch_size))
             with self._autocast():
                 reconstruction = tokenizer(frames)
             return reconstruction_loss(reconstruction.float(), frames, train.tokenizer_edge_weight), {}
 
         self._loop("tokenizer", self.model.tokenizer, train.tokenizer_steps, train.tokenizer_lr, loss_fn,
-                   train.batch_size)
+                   train.tokenizer_batch_size)
         self.state["metrics"]["tokenizer_psnr"] = self._validate("tokenizer")["val_psnr"]
 
     # ---------------------------------------------------------------- stage 2: dynamics

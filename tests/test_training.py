@@ -1,0 +1,126 @@
+"""Training on `tiny`: the loss falls, a SIGKILLed run resumes onto the same losses, DDP ranks agree,
+and bad input fails with a clear message without leaving half-written output."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vidgen_rt.data.record import record_world
+
+CLI = [sys.executable, "-m", "vidgen_rt.cli"]
+QUICK = ["--set", "train.tokenizer_steps=40", "--set", "train.dynamics_steps=60",
+         "--set", "train.checkpoint_every=10", "--set", "train.log_every=1", "--set", "train.eval_every=1000"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "maze"
+    record_world("maze", path, policy="explore", episodes=6, frames=48, height=32, width=32, quiet=True)
+    return path
+
+
+def _vidgen(*args, env=None, check=True):
+    result = subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"vidgen {args} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def _losses(run: Path) -> list[tuple]:
+    entries = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return [(e["stage"], e["step"], e["loss"]) for e in entries if "loss" in e]
+
+
+def test_training_reduces_the_loss(store, tmp_path):
+    run = tmp_path / "run"
+    _vidgen("train", "--preset", "tiny", "--data", store, "--out", run, "--quiet")
+    losses = _losses(run)
+    for stage in ("tokenizer", "dynamics"):
+        values = [loss for s, _, loss in losses if s == stage]
+        first, last = sum(values[:5]) / 5, sum(values[-5:]) / 5
+        assert last < 0.7 * first, f"{stage} loss did not fall: {first:.5f} -> {last:.5f}"
+    state = json.loads((run / json.loads((run / "latest.json").read_text())["checkpoint"] / "state.json").read_text())
+    assert state["completed"] == ["tokenizer", "dynamics"]
+    assert state["world"] == "maze" and state["action_names"][1] == "forward"
+
+
+def test_resume_after_sigkill_reproduces_the_losses(store, tmp_path):
+    reference = tmp_path / "reference"
+    _vidgen("train", "--preset", "tiny", "--data", store, "--out", reference, "--quiet", *QUICK)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([*CLI, "train", "--preset", "tiny", "--data", str(store), "--out", str(killed),
+                                "--quiet", *QUICK], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        pointer = killed / "latest.json"
+        if pointer.exists() and "dynamics-" in pointer.read_text():
+            break  # the first mid-dynamics checkpoint exists: kill between it and the next
+        time.sleep(0.005)
+    assert process.poll() is None, "training finished before it could be killed; make the run longer"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    interrupted = _losses(killed)
+    assert interrupted[-1][0] == "dynamics" and interrupted[-1][1] < 59
+
+    _vidgen("train", "--preset", "tiny", "--data", store, "--out", killed, "--quiet", "--resume", *QUICK)
+    assert _losses(killed) == _losses(reference)
+
+
+def test_ddp_two_processes_end_with_identical_weights(store, tmp_path):
+    run = tmp_path / "ddp"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([str(torchrun), "--nproc_per_node=2", "--master_port=29517", "-m", "vidgen_rt.cli",
+                             "train", "--preset", "tiny", "--data", str(store), "--out", str(run), "--quiet",
+                             "--set", "train.tokenizer_steps=10", "--set", "train.dynamics_steps=10"],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = run / json.loads((run / "latest.json").read_text())["checkpoint"]
+    ddp = json.loads((checkpoint / "state.json").read_text())["ddp"]
+    assert ddp["world_size"] == 2 and ddp["weights_identical"] is True
+
+
+def test_unknown_preset_and_config_key_fail_cleanly(store, tmp_path):
+    result = _vidgen("train", "--preset", "huge", "--data", store, "--out", tmp_path / "a", check=False)
+    assert result.returncode == 2 and "unknown preset 'huge'" in result.stderr
+    result = _vidgen("train", "--preset", "tiny", "--data", store, "--out", tmp_path / "b",
+                     "--set", "model.depth=3", check=False)
+    assert result.returncode == 2 and "unknown config key model.depth" in result.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_empty_or_missing_dataset_fails_cleanly(tmp_path):
+    from vidgen_rt.data.store import EpisodeStore
+    empty = tmp_path / "empty"
+    with EpisodeStore.create(empty, 32, 32, action_names=["noop"]):
+        pass
+    for data in (empty, tmp_path / "missing"):
+        result = _vidgen("train", "--preset", "tiny", "--data", data, "--out", tmp_path / "run", check=False)
+        assert result.returncode == 2, result.stderr
+        assert str(data.name) in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "run").exists()
+
+
+def test_missing_and_corrupt_checkpoints_fail_cleanly(store, tmp_path):
+    result = _vidgen("generate", tmp_path / "nothing", "--frames", "4", "-o", tmp_path / "x.mp4", check=False)
+    assert result.returncode == 2 and "no such checkpoint" in result.stderr
+    run = tmp_path / "run"
+    _vidgen("train", "--preset", "tiny", "--data", store, "--out", run, "--quiet",
+            "--set", "train.tokenizer_steps=2", "--set", "train.dynamics_steps=2")
+    checkpoint = run / json.loads((run / "latest.json").read_text())["checkpoint"]
+    weights = checkpoint / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    result = _vidgen("eval", run, "--json", tmp_path / "e.json", check=False)
+    assert result.returncode == 2 and "model.safetensors" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "e.json").exists()
+    (checkpoint / "state.json").write_text("{not json")
+    result = _vidgen("generate", run, "--frames", "4", "-o", tmp_path / "y.mp4", check=False)
+    assert result.returncode == 2 and "state.json" in result.stderr
+    assert not (tmp_path / "y.mp4").exists()

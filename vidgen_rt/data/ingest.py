@@ -1,0 +1,219 @@
+"""Ingest ordinary videos and folders of frames into an episode store without actions.
+
+Sources are video files (anything FFmpeg decodes through PyAV: mp4, webm, mkv, avi, gif, ...) and
+clip folders (one sub-folder of images per clip, frames in natural name order, so `frame2` comes
+before `frame10`). Every frame goes through a `Preprocess` as soon as it is decoded, so memory holds
+frames at the target size only; with `clip_frames` a source is cut into clips of that many frames
+(a last shorter clip is kept if it has at least 2 frames) and memory holds one clip at a time.
+
+Damaged input: by default any unreadable, corrupt or truncated source is a `DataError` naming the
+file, and the store is discarded, never half written. Truncation is caught two ways: FFmpeg's own
+decode errors, and a decoded span shorter than the duration the container declares (WebM, MKV and
+AVI files cut short decode silently). With `skip_bad`, a source that yields no usable frames is
+skipped with a warning, and a damaged one keeps the frames decoded before the damage (they are
+valid frames), also with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from vidgen_rt.data.preprocess import Preprocess
+from vidgen_rt.data.store import EpisodeStore
+from vidgen_rt.errors import DataError
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = frozenset(
+    ".mp4 .m4v .mov .mkv .webm .avi .gif .mpg .mpeg .ts .flv .wmv .ogv .3gp".split())
+IMAGE_EXTENSIONS = frozenset(".png .jpg .jpeg .bmp .webp .tif .tiff .ppm .pgm".split())
+
+
+def natural_key(path: Path) -> list:
+    """Sort key that orders embedded numbers by value: frame2 < frame10."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def decode_video(path: Path, preprocess: Preprocess) -> Iterator[np.ndarray]:
+    """Yield the preprocessed RGB frames of the first video stream; DataError if damaged."""
+    import av  # PyAV pulls in FFmpeg; only ingest needs it
+
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable video ({error})") from None
+    with container:
+        if not container.streams.video:
+            raise DataError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        count, first, last = 0, None, None
+        try:
+            for frame in container.decode(stream):
+                first = frame.time if first is None else first
+                last = frame.time
+                count += 1
+                yield preprocess.frame(frame.to_ndarray(format="rgb24"))
+        except av.FFmpegError as error:
+            raise DataError(f"{path}: corrupt or truncated video, decoding failed after "
+                            f"{count} frames ({error})") from None
+        _check_complete(path, container, stream, count, first, last)
+
+
+def _check_complete(path: Path, container, stream, count: int, first, last) -> None:
+    """DataError if the decoded frames cover clearly less time than the container declares."""
+    expected = _declared_seconds(container, stream)
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
+    if expected is None or rate <= 0 or count and (first is None or last is None):
+        return  # no declared length, or frames without timestamps: nothing to compare
+    decoded = last - first + 1 / rate if count else 0.0
+    if decoded + max(3 / rate, 0.02 * expected) < expected:
+        raise DataError(f"{path}: truncated video, decoded {count} frames ({decoded:.2f} s) "
+                        f"of a declared {expected:.2f} s")
+
+
+def _declared_seconds(container, stream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION", "")  # Matroska/WebM write each track's length as a tag
+    match = re.fullmatch(r"(\d+):(\d+):(\d+(?:\.\d+)?)", tag)
+    if match:
+        hours, minutes, seconds = match.groups()
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    # The container's duration covers every stream, so it says nothing when audio is longer.
+    if container.duration and len(container.streams) == 1:
+        return container.duration / 1e6
+    return None
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files of a clip folder, in natural order; hidden files are ignored."""
+    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() in IMAGE_EXTENSIONS), key=natural_key)
+
+
+def read_image_clip(folder: Path, preprocess: Preprocess) -> Iterator[np.ndarray]:
+    """Yield the preprocessed frames of one clip folder; DataError naming an unreadable image."""
+    from PIL import Image, ImageOps
+
+    for path in image_files(folder):
+        try:
+            with Image.open(path) as image:
+                rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise DataError(f"{path}: unreadable image ({error})") from None
+        yield preprocess.frame(rgb)
+
+
+def find_sources(sources: Iterable) -> list[tuple[str, Path]]:
+    """Resolve command-line sources into ("video", file) and ("images", clip folder) items.
+
+    A file is a video. A folder contributes the videos directly inside it and its sub-folders as
+    clip folders; a sub-folder with fewer than 2 images is skipped with a warning.
+    """
+    items = []
+    for source in sources:
+        path = Path(source)
+        if path.is_file():
+            items.append(("video", path))
+        elif path.is_dir():
+            items += _folder_sources(path)
+        else:
+            raise DataError(f"{path}: no such video file or folder")
+    return items
+
+
+def _folder_sources(folder: Path) -> list[tuple[str, Path]]:
+    entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=natural_key)
+    videos = [("video", p) for p in entries if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS]
+    clips = []
+    for sub in (p for p in entries if p.is_dir()):
+        if len(image_files(sub)) >= 2:
+            clips.append(("images", sub))
+        else:
+            log.warning("skipping %s: a clip folder needs at least 2 images", sub)
+    if videos or clips:
+        return videos + clips
+    if image_files(folder):
+        raise DataError(f"{folder}: holds images but no clip folders; put each clip's frames "
+                        "in its own sub-folder (one sub-folder per clip)")
+    raise DataError(f"{folder}: no video files and no clip folders (sub-folders of >= 2 images)")
+
+
+def ingest_videos(paths, out_dir, height: int, width: int, clip_frames: int | None = None,
+                  denoise: float = 0, overwrite: bool = False, crop: bool = False,
+                  skip_bad: bool = False) -> EpisodeStore:
+    """Decode video files into a new unconditional store at `out_dir` and return it opened."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise DataError(f"{path}: no such video file")
+    items = [("video", Path(p)) for p in paths]
+    return ingest(items, out_dir, Preprocess(height, width, crop, denoise), clip_frames,
+                  overwrite, skip_bad)
+
+
+def ingest_image_folders(root, out_dir, height: int, width: int, clip_frames: int | None = None,
+                         denoise: float = 0, overwrite: bool = False,
+                         crop: bool = False) -> EpisodeStore:
+    """Read `root`'s clip folders (one sub-folder of images per clip) into a new store."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder of clip folders")
+    items = [item for item in _folder_sources(root) if item[0] == "images"]
+    if not items:
+        raise DataError(f"{root}: no clip folders (sub-folders of >= 2 images)")
+    return ingest(items, out_dir, Preprocess(height, width, crop, denoise), clip_frames, overwrite)
+
+
+def ingest(items: list[tuple[str, Path]], out_dir, preprocess: Preprocess,
+           clip_frames: int | None = None, overwrite: bool = False,
+           skip_bad: bool = False) -> EpisodeStore:
+    """Write the frames of `find_sources` items into a new store; all or nothing."""
+    if clip_frames is not None and (not isinstance(clip_frames, int) or clip_frames < 2):
+        raise DataError(f"clip_frames should be an integer >= 2, got {clip_frames!r}")
+    meta = {"source": "ingest", "preprocess": preprocess.as_dict(), "clip_frames": clip_frames,
+            "inputs": len(items)}
+    with EpisodeStore.create(out_dir, preprocess.height, preprocess.width, meta=meta,
+                             overwrite=overwrite) as writer:
+        bar = tqdm(items, unit="source", desc="ingest", disable=None)
+        for kind, path in bar:
+            frames = (decode_video(path, preprocess) if kind == "video"
+                      else read_image_clip(path, preprocess))
+            _add_clips(writer, path, frames, clip_frames, skip_bad)
+            bar.set_postfix(episodes=len(writer))
+        if len(writer) == 0:
+            raise DataError(f"no usable frames in {len(items)} source(s); nothing written")
+    return EpisodeStore.open(out_dir)
+
+
+def _add_clips(writer, path: Path, frames: Iterator[np.ndarray], clip_frames: int | None,
+               skip_bad: bool) -> None:
+    """Cut one source's frames into episodes as they arrive; apply the damaged-source policy."""
+    clip, start, count, damaged = [], 0, 0, False
+    try:
+        for frame in frames:
+            clip.append(frame)
+            count += 1
+            if clip_frames is not None and len(clip) == clip_frames:
+                writer.add_episode(np.stack(clip), info={"source": str(path), "start": start})
+                clip, start = [], count
+    except DataError as error:
+        if not skip_bad:
+            raise
+        damaged = True
+        log.warning("%s; %s", error, "keeping the frames decoded before it" if count >= 2
+                    else "skipping this source")
+    if len(clip) >= 2:
+        writer.add_episode(np.stack(clip), info={"source": str(path), "start": start})
+    elif count < 2 and not damaged:
+        message = f"{path}: has {count} frame(s); an episode needs at least 2"
+        if not skip_bad:
+            raise DataError(message)
+        log.warning("skipping %s", message)
