@@ -4,7 +4,7 @@ Each episode plays the world generated from seed SEED+e with the chosen policy a
 frames (uint8 RGB) and actions; --guides also stores depth and wall-id guide maps.
 
 examples:
-  vidgen record maze --policy explore --episodes 200 --frames 500 --size 64 -o data/maze
+  vidgen record maze --policy explore,explore,random --episodes 240 --frames 500 --size 64 -o data/maze
   vidgen record maze --policy random --episodes 4 --frames 64 --size 32 -o /tmp/tiny --guides
 """
 
@@ -16,7 +16,8 @@ HELP = "record episodes of a built-in world into an episode store"
 def configure(parser) -> None:
     parser.add_argument("world", help="built-in world name (maze)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="episode store directory to create")
-    parser.add_argument("--policy", default="explore", help="policy: explore (wall follower) or random (default: explore)")
+    parser.add_argument("--policy", default="explore", help="policy: explore (wall follower) or random; a comma-separated list alternates "
+                             "by episode, e.g. explore,random (default: explore)")
     parser.add_argument("--episodes", type=int, default=10, help="number of episodes (default: 10)")
     parser.add_argument("--frames", type=int, default=256, help="frames per episode (default: 256)")
     parser.add_argument("--size", default="64", help="frame size: N for NxN or WxH (default: 64)")

@@ -1,7 +1,7 @@
 """Recording episodes from a built-in world into an episode store.
 
-Episode e is the world generated from seed `seed + e`, played by the named policy for `frames`
-frames: `frames[0]` is the start view and `actions[t]` the action taken after `frames[t]`. Guide maps
+Episode e is the world generated from seed `seed + e`, played for `frames` frames by the named
+policy (or, for a comma-separated list, by the list's policies in turn, to mix behaviours): `frames[0]` is the start view and `actions[t]` the action taken after `frames[t]`. Guide maps
 (depth, wall id) can be stored with the frames for guide-conditioned models.
 """
 
@@ -48,12 +48,15 @@ def record_world(world_name: str, out: Path, policy: str = "explore", episodes: 
     if episodes * frames > MAX_FRAMES or not (8 <= height <= 1024 and 8 <= width <= 1024):
         raise ConfigError(f"refusing to record {episodes} x {frames} frames of {height}x{width}: "
                           f"at most {MAX_FRAMES} frames of 8..1024 pixels a side")
-    first = play_episode(world_name, policy, seed, 2, height, width)
+    policies = [name.strip() for name in policy.split(",") if name.strip()]
+    if not policies:
+        raise ConfigError(f"--policy {policy!r}: expected a policy name or a comma-separated list")
+    first = play_episode(world_name, policies[0], seed, 2, height, width)
     meta = {"source": f"world:{world_name}", "policy": policy, "seed": seed}
     writer = EpisodeStore.create(out, height, width, action_names=first["action_names"],
                                  guide_names=GUIDE_NAMES if guides else None, meta=meta, overwrite=overwrite)
     with writer:
         for e in tqdm(range(episodes), desc=f"record {world_name}", unit="episode", disable=quiet):
-            episode = play_episode(world_name, policy, seed + e, frames, height, width, guides)
+            episode = play_episode(world_name, policies[e % len(policies)], seed + e, frames, height, width, guides)
             writer.add_episode(episode["frames"], episode["actions"], guide=episode["guide"])
     return EpisodeStore.open(out)
