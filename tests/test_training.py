@@ -9,27 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from vidgen_rt.data.record import record_world
-
-CLI = [sys.executable, "-m", "vidgen_rt.cli"]
+from conftest import CLI, vidgen as _vidgen
 QUICK = ["--set", "train.tokenizer_steps=40", "--set", "train.dynamics_steps=60",
          "--set", "train.checkpoint_every=10", "--set", "train.log_every=1", "--set", "train.eval_every=1000"]
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "maze"
-    record_world("maze", path, policy="explore", episodes=6, frames=48, height=32, width=32, quiet=True)
-    return path
-
-
-def _vidgen(*args, env=None, check=True):
-    result = subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"vidgen {args} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result
+def _curve(run: Path, stage: str, key: str) -> list[float]:
+    entries = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return [e[key] for e in entries if e["stage"] == stage and key in e]
 
 
 def _losses(run: Path) -> list[tuple]:
@@ -37,25 +24,26 @@ def _losses(run: Path) -> list[tuple]:
     return [(e["stage"], e["step"], e["loss"]) for e in entries if "loss" in e]
 
 
-def test_training_reduces_the_loss(store, tmp_path):
+def test_training_reduces_the_loss(tiny_store, tmp_path):
     run = tmp_path / "run"
-    _vidgen("train", "--preset", "tiny", "--data", store, "--out", run, "--quiet")
-    losses = _losses(run)
-    for stage in ("tokenizer", "dynamics"):
-        values = [loss for s, _, loss in losses if s == stage]
+    _vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet")
+    # dynamics starts at the "repeat the last frame" baseline (zero-initialised head), so a steady
+    # fall of its teacher-forced loss is learning the world's motion
+    for stage, key, factor in (("tokenizer", "loss", 0.5), ("dynamics", "tf_loss", 0.85)):
+        values = _curve(run, stage, key)
         first, last = sum(values[:5]) / 5, sum(values[-5:]) / 5
-        assert last < 0.7 * first, f"{stage} loss did not fall: {first:.5f} -> {last:.5f}"
+        assert last < factor * first, f"{stage} {key} did not fall enough: {first:.5f} -> {last:.5f}"
     state = json.loads((run / json.loads((run / "latest.json").read_text())["checkpoint"] / "state.json").read_text())
     assert state["completed"] == ["tokenizer", "dynamics"]
     assert state["world"] == "maze" and state["action_names"][1] == "forward"
 
 
-def test_resume_after_sigkill_reproduces_the_losses(store, tmp_path):
+def test_resume_after_sigkill_reproduces_the_losses(tiny_store, tmp_path):
     reference = tmp_path / "reference"
-    _vidgen("train", "--preset", "tiny", "--data", store, "--out", reference, "--quiet", *QUICK)
+    _vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", reference, "--quiet", *QUICK)
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen([*CLI, "train", "--preset", "tiny", "--data", str(store), "--out", str(killed),
+    process = subprocess.Popen([*CLI, "train", "--preset", "tiny", "--data", str(tiny_store), "--out", str(killed),
                                 "--quiet", *QUICK], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
@@ -69,16 +57,16 @@ def test_resume_after_sigkill_reproduces_the_losses(store, tmp_path):
     interrupted = _losses(killed)
     assert interrupted[-1][0] == "dynamics" and interrupted[-1][1] < 59
 
-    _vidgen("train", "--preset", "tiny", "--data", store, "--out", killed, "--quiet", "--resume", *QUICK)
+    _vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", killed, "--quiet", "--resume", *QUICK)
     assert _losses(killed) == _losses(reference)
 
 
-def test_ddp_two_processes_end_with_identical_weights(store, tmp_path):
+def test_ddp_two_processes_end_with_identical_weights(tiny_store, tmp_path):
     run = tmp_path / "ddp"
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([str(torchrun), "--nproc_per_node=2", "--master_port=29517", "-m", "vidgen_rt.cli",
-                             "train", "--preset", "tiny", "--data", str(store), "--out", str(run), "--quiet",
+                             "train", "--preset", "tiny", "--data", str(tiny_store), "--out", str(run), "--quiet",
                              "--set", "train.tokenizer_steps=10", "--set", "train.dynamics_steps=10"],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -87,10 +75,10 @@ def test_ddp_two_processes_end_with_identical_weights(store, tmp_path):
     assert ddp["world_size"] == 2 and ddp["weights_identical"] is True
 
 
-def test_unknown_preset_and_config_key_fail_cleanly(store, tmp_path):
-    result = _vidgen("train", "--preset", "huge", "--data", store, "--out", tmp_path / "a", check=False)
+def test_unknown_preset_and_config_key_fail_cleanly(tiny_store, tmp_path):
+    result = _vidgen("train", "--preset", "huge", "--data", tiny_store, "--out", tmp_path / "a", check=False)
     assert result.returncode == 2 and "unknown preset 'huge'" in result.stderr
-    result = _vidgen("train", "--preset", "tiny", "--data", store, "--out", tmp_path / "b",
+    result = _vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", tmp_path / "b",
                      "--set", "model.depth=3", check=False)
     assert result.returncode == 2 and "unknown config key model.depth" in result.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
@@ -108,11 +96,11 @@ def test_empty_or_missing_dataset_fails_cleanly(tmp_path):
         assert not (tmp_path / "run").exists()
 
 
-def test_missing_and_corrupt_checkpoints_fail_cleanly(store, tmp_path):
+def test_missing_and_corrupt_checkpoints_fail_cleanly(tiny_store, tmp_path):
     result = _vidgen("generate", tmp_path / "nothing", "--frames", "4", "-o", tmp_path / "x.mp4", check=False)
     assert result.returncode == 2 and "no such checkpoint" in result.stderr
     run = tmp_path / "run"
-    _vidgen("train", "--preset", "tiny", "--data", store, "--out", run, "--quiet",
+    _vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet",
             "--set", "train.tokenizer_steps=2", "--set", "train.dynamics_steps=2")
     checkpoint = run / json.loads((run / "latest.json").read_text())["checkpoint"]
     weights = checkpoint / "model.safetensors"

@@ -71,6 +71,7 @@ class TrainConfig:
     rollout_start: float = 0.6           # fraction of dynamics steps after which self-rollout begins
     rollout_passes: int = 1              # extra passes fed with the model's own predictions
     bf16: bool = True                    # autocast matmuls to bfloat16 on CPUs that support it
+    max_minutes: float = 0.0             # wall-clock budget for the whole run; 0 = none
     eval_every: int = 500
     checkpoint_every: int = 250
     log_every: int = 10

@@ -140,6 +140,9 @@ class Trainer:
         bar = tqdm(total=total_steps, initial=start, desc=stage, unit="step", disable=self.quiet,
                    dynamic_ncols=True)
         for step in range(start, total_steps):
+            if self._over_budget():
+                self.state["stopped_early"] = {"stage": stage, "step": step}
+                break
             began = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = lr * _schedule(step, total_steps, train.warmup_steps)
@@ -165,6 +168,16 @@ class Trainer:
             self._log({"stage": stage, "step": step, **self._validate(stage)})
         if (step + 1) % train.checkpoint_every == 0 and step + 1 < self._total(stage):
             self._checkpoint(optimizer)
+
+    def _over_budget(self) -> bool:
+        """Ranks agree on the decision (rank 0's clock), so DDP never deadlocks on a lone rank."""
+        budget = self.config.train.max_minutes
+        if budget <= 0:
+            return False
+        over = torch.tensor([float(self.state["train_seconds"] > budget * 60)])
+        if self.world_size > 1:
+            dist.broadcast(over, src=0)
+        return bool(over.item())
 
     def _total(self, stage: str) -> int:
         return self.config.train.tokenizer_steps if stage == "tokenizer" else self.config.train.dynamics_steps
@@ -233,7 +246,9 @@ class Trainer:
                 predicted = dynamics(inputs, acts.repeat(repeat, 1)).float()
             losses = F.mse_loss(predicted, targets.repeat(repeat, 1, 1, 1, 1), reduction="none")
             per_pass = losses.reshape(repeat, -1).mean(dim=1)
-            extras = {"rollout_loss": per_pass[-1].item()} if passes else {}
+            extras = {"tf_loss": per_pass[0].item()}  # comparable across the switch to self-rollout
+            if passes:
+                extras["rollout_loss"] = per_pass[-1].item()
             return per_pass.mean(), extras
 
         self._loop("dynamics", self.model.dynamics, train.dynamics_steps, train.dynamics_lr, loss_fn,
