@@ -112,3 +112,9 @@ def test_missing_and_corrupt_checkpoints_fail_cleanly(tiny_store, tmp_path):
     result = _vidgen("generate", run, "--frames", "4", "-o", tmp_path / "y.mp4", check=False)
     assert result.returncode == 2 and "state.json" in result.stderr
     assert not (tmp_path / "y.mp4").exists()
+
+
+def test_store_that_does_not_fit_the_preset_is_refused(tiny_store, tmp_path):
+    result = _vidgen("train", "--preset", "small", "--data", tiny_store, "--out", tmp_path / "run", check=False)
+    assert result.returncode == 2 and "frames are 32x32" in result.stderr and "expects 64x64" in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from vidgen_rt.config import Config
 from vidgen_rt.data.store import EpisodeStore
-from vidgen_rt.errors import CheckpointError
+from vidgen_rt.errors import CheckpointError, ConfigError
 from vidgen_rt.model.tokenizer import reconstruction_loss
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train import checkpoint as ckpt
@@ -47,6 +47,7 @@ class Trainer:
         torch.manual_seed(config.train.seed)
         self.store = EpisodeStore.open(data_dir)
         self.store.require_nonempty()
+        _check_store_matches(self.store, config)
         self.split = EpisodeSplit(self.store, config.train.sequence_frames)
         self.model = WorldModel(config.model)
         source = str(self.store.meta.get("source", ""))
@@ -294,6 +295,17 @@ class _Subset:
 
     def __init__(self, split: EpisodeSplit, indices):
         self.store, self.train = split.store, list(indices)
+
+
+def _check_store_matches(store: EpisodeStore, config: Config) -> None:
+    m = config.model
+    if (store.height, store.width) != (m.frame_height, m.frame_width):
+        raise ConfigError(f"{store.path}: frames are {store.width}x{store.height} but preset {config.preset!r} "
+                          f"expects {m.frame_width}x{m.frame_height}; record/ingest at that size or pass "
+                          f"--set model.frame_height={store.height} --set model.frame_width={store.width}")
+    if store.action_names and len(store.action_names) > m.n_actions:
+        raise ConfigError(f"{store.path}: the store has {len(store.action_names)} actions but model.n_actions is "
+                          f"{m.n_actions}; pass --set model.n_actions={len(store.action_names)}")
 
 
 def _schedule(step: int, total: int, warmup: int) -> float:

@@ -1,0 +1,49 @@
+"""Package a trained run as a shipped world inside vidgen_rt: fp16 weights + state, then evaluate.
+
+    .venv/bin/python scripts/ship_world.py runs/maze-small maze
+
+writes vidgen_rt/worlds/shipped/NAME/{model.safetensors, state.json, eval.json} and
+docs/media/NAME-eval.png. The evaluation runs on the fp16 weights users get.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from vidgen_rt.commands.eval import plot_psnr
+from vidgen_rt.generate import world_of
+from vidgen_rt.metrics.evaluate import evaluate
+from vidgen_rt.train.checkpoint import SHIPPED_DIR, load_checkpoint, save_checkpoint, write_json_atomic
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="run or checkpoint directory to ship")
+    parser.add_argument("name", help="shipped world name, e.g. maze")
+    parser.add_argument("--episodes", type=int, default=16, help="held-out episodes for the evaluation")
+    parser.add_argument("--stability-frames", type=int, default=2000, help="stability rollout length")
+    args = parser.parse_args()
+
+    model, config, state = load_checkpoint(args.run)
+    shipped_state = {k: v for k, v in state.items() if k not in ("format", "format_version", "config")}
+    shipped_state["shipped_from"] = str(args.run)
+    target = save_checkpoint(SHIPPED_DIR / args.name, model, config, shipped_state, half=True)
+    size_mb = (target / "model.safetensors").stat().st_size / 2**20
+    print(f"shipped {args.run} as {target} ({size_mb:.1f} MB of fp16 weights)")
+
+    model, config, state = load_checkpoint(args.name)
+    result = evaluate(model, config, state, world=world_of(state), episodes=args.episodes,
+                      stability_frames=args.stability_frames)
+    result["checkpoint"] = args.name
+    write_json_atomic(target / "eval.json", result)
+    plot_psnr(result, REPO / "docs" / "media" / f"{args.name}-eval.png")
+    print(json.dumps({k: result[k] for k in ("tf_psnr", "tf_ssim", "ar_psnr", "action_faithfulness",
+                                             "stability", "train_minutes")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
