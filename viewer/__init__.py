@@ -1,8 +1,7 @@
 """vidgen_rt.viewer: play a generated world on screen.
 
-A GLFW window with a PyOpenGL (core profile 3.3) renderer that streams frames from the runtime into a
-texture, maps keyboard and gamepad input to the bundle's actions, and draws a HUD; plus an embed API
-that draws into a GL context owned by a host application and leaves the loop to the host, and a VR
-mode that reprojects 360° panoramas at display rate. Installed as `vidgen_rt.viewer` (source folder
-`viewer/`).
+Today: `window.py`, a GLFW + PyOpenGL (core profile 3.3) window that draws each generated frame as
+a texture and maps the keyboard to the world's actions; `vidgen play` uses it. The streaming
+renderer with a HUD, the embed API for hosts that own their GL context, and the VR panorama
+reprojection are to be built on it. Installed as `vidgen_rt.viewer` (source folder `viewer/`).
 """
