@@ -63,6 +63,8 @@ def plot_psnr(result: dict, path: Path) -> None:
     curve = result["ar_psnr_curve"]
     figure, axis = plt.subplots(figsize=(6, 3.5), dpi=120)
     axis.plot(range(1, len(curve) + 1), curve, label="free-running rollout")
+    still = result["repeat_last_frame_curve"]
+    axis.plot(range(1, len(still) + 1), still, color="orange", label="baseline: repeat last real frame")
     axis.axhline(result["tf_psnr"], color="gray", linestyle="--", label="teacher-forced next frame")
     axis.axhline(result["tokenizer_psnr"], color="green", linestyle=":", label="tokenizer reconstruction")
     axis.set_xscale("log")

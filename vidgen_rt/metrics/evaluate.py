@@ -4,7 +4,8 @@ Episodes are recorded fresh from seeds the training data never used (default 1,0
 then the model is measured on:
 - `tf_psnr`, `tf_ssim`: teacher-forced next frame (true latents in, predicted next frame out);
 - `ar_psnr`: free-running rollouts from `window` real context frames with the true actions, PSNR
-  against the true frames at each horizon (also the full per-step curve, `ar_psnr_curve`);
+  against the true frames at each horizon (also the full per-step curve, `ar_psnr_curve`), beside
+  the trivial baseline that repeats the last real frame (`repeat_last_frame_psnr`);
 - `action_faithfulness`: fraction of teacher-forced steps whose generated frame shows the same
   dominant optical-flow motion (left/right/expand/contract/still) as the true next frame;
 - `stability`: a long rollout under a random player: NaN count, and the drift of frame statistics
@@ -92,11 +93,17 @@ def _free_running(model, frames, latents, actions, context: int) -> dict:
     images = np.stack([model.decode_latents(g) for g in generated])  # (E, horizon, H, W, 3)
     truth = frames[:, context:]
     curve = [float(np.mean(psnr(images[:, h], truth[:, h]))) for h in range(images.shape[1])]
+    # The trivial world model, "nothing moves": the last context frame repeated. A model worth
+    # shipping beats it at every horizon.
+    still = frames[:, context - 1]
+    still_curve = [float(np.mean(psnr(still, truth[:, h]))) for h in range(images.shape[1])]
     ssim_curve = [float(np.mean(ssim(images[:, h], truth[:, h]))) for h in range(images.shape[1])]
     return {
         "ar_psnr": {str(h): round(curve[h - 1], 3) for h in HORIZONS if h <= len(curve)},
         "ar_ssim": {str(h): round(ssim_curve[h - 1], 4) for h in HORIZONS if h <= len(curve)},
         "ar_psnr_curve": [round(v, 3) for v in curve],
+        "repeat_last_frame_psnr": {str(h): round(still_curve[h - 1], 3) for h in HORIZONS if h <= len(curve)},
+        "repeat_last_frame_curve": [round(v, 3) for v in still_curve],
     }
 
 
