@@ -71,7 +71,7 @@ def plot_psnr(result: dict, path: Path) -> None:
     axis.set_xlabel("horizon (frames)")
     axis.set_ylabel("PSNR (dB)")
     axis.set_title(f"{result['world']}: PSNR against horizon ({result['episodes']} held-out episodes)")
-    axis.legend()
+    axis.legend(loc="lower left", fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
