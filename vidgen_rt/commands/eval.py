@@ -60,6 +60,8 @@ def plot_psnr(result: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from vidgen_rt.train.checkpoint import default_mode
+
     curve = result["ar_psnr_curve"]
     figure, axis = plt.subplots(figsize=(6, 3.5), dpi=120)
     axis.plot(range(1, len(curve) + 1), curve, label="free-running rollout")
@@ -76,6 +78,7 @@ def plot_psnr(result: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
     os.close(fd)
+    os.chmod(tmp, default_mode(directory=False))
     figure.savefig(tmp)
     plt.close(figure)
     os.replace(tmp, path)

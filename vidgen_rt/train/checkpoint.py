@@ -31,7 +31,7 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent / "worlds" / "shipped"
 KEEP_CHECKPOINTS = 2
 
 
-def _default_mode(directory: bool) -> int:
+def default_mode(directory: bool) -> int:
     """The mode a plain open()/mkdir() would give under the current umask (mkstemp/mkdtemp make
     private files, which would leave checkpoints unreadable to other users of a shared machine)."""
     umask = os.umask(0)
@@ -42,7 +42,7 @@ def _default_mode(directory: bool) -> int:
 def write_json_atomic(path: Path, data: dict) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, _default_mode(directory=False))
+    os.chmod(tmp, default_mode(directory=False))
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle, indent=2, sort_keys=True)
         handle.flush()
@@ -56,7 +56,7 @@ def save_checkpoint(target: Path, model: WorldModel, config: Config, state: dict
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    os.chmod(staging, _default_mode(directory=True))
+    os.chmod(staging, default_mode(directory=True))
     try:
         weights = {name: (t.half() if half and t.is_floating_point() else t).detach().contiguous()
                    for name, t in model.state_dict().items()}
