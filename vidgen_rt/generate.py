@@ -51,14 +51,18 @@ def parse_action_script(text_or_path: str, action_names: list[str]) -> list[int]
 
 
 def world_of(state: dict) -> str:
-    """The built-in world a checkpoint was trained on (recorded in its store's metadata)."""
-    return state.get("world") or "maze"
+    """The built-in world a checkpoint was trained on (recorded in its store's metadata); its real
+    frames start every rollout, so a model trained on ingested video has none to start from here."""
+    if not state.get("world"):
+        raise ConfigError(f"this checkpoint was trained on {state.get('data', 'a store')!r}, not on a built-in "
+                          f"world, so there is no world to take context frames from")
+    return state["world"]
 
 
 def generate(model, config, state: dict, frames: int, actions: list[int] | None = None,
              policy: str = "explore", seed: int = 1_000_000) -> dict:
     """Roll out `frames` frames. Returns generated frames, the true frames when a policy drove the
-    real world (else None), the actions used and the generation speed."""
+    real world (else None) and the generation speed."""
     if not 1 <= frames <= MAX_FRAMES:
         raise ConfigError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
     m = config.model
@@ -74,8 +78,7 @@ def generate(model, config, state: dict, frames: int, actions: list[int] | None 
     generated = model.rollout(played["frames"][:context], played["actions"][:context - 1], np.array(actions))
     seconds = time.perf_counter() - began
     truth = None if scripted else played["frames"][context:context + frames]
-    return {"frames": generated, "truth": truth, "actions": actions, "context": played["frames"][:context],
-            "fps": frames / seconds, "seconds": seconds}
+    return {"frames": generated, "truth": truth, "fps": frames / seconds, "seconds": seconds}
 
 
 def side_by_side(generated: np.ndarray, truth: np.ndarray | None) -> np.ndarray:

@@ -51,9 +51,9 @@ def record_world(world_name: str, out: Path, policy: str = "explore", episodes: 
     policies = [name.strip() for name in policy.split(",") if name.strip()]
     if not policies:
         raise ConfigError(f"--policy {policy!r}: expected a policy name or a comma-separated list")
-    first = play_episode(world_name, policies[0], seed, 2, height, width)
+    action_names = list(make_world(world_name, seed=seed, height=height, width=width).action_names)
     meta = {"source": f"world:{world_name}", "policy": policy, "seed": seed}
-    writer = EpisodeStore.create(out, height, width, action_names=first["action_names"],
+    writer = EpisodeStore.create(out, height, width, action_names=action_names,
                                  guide_names=GUIDE_NAMES if guides else None, meta=meta, overwrite=overwrite)
     with writer:
         for e in tqdm(range(episodes), desc=f"record {world_name}", unit="episode", disable=quiet):

@@ -23,8 +23,6 @@ from vidgen_rt.metrics.image import psnr, ssim
 from vidgen_rt.metrics.motion import dominant_motion
 from vidgen_rt.model.flops import frame_flops
 from vidgen_rt.model.kv_ring import KVRing
-from vidgen_rt.worlds import make_world
-from vidgen_rt.worlds.policies import make_policy
 
 HELD_OUT_SEED = 1_000_000
 HORIZONS = (1, 4, 16, 64)
@@ -58,28 +56,26 @@ def evaluate(model, config, state: dict, world: str = "maze", episodes: int = 8,
 def _teacher_forced(model, frames, latents, actions, samples: int) -> dict:
     E, T = actions.shape
     ring = KVRing(model.config, E)
-    predicted = []
-    for t in range(T - 1):
-        next_latents, new_kv = model.dynamics.step(latents[:, t], actions[:, t], None, None, ring.kv, ring.lags)
-        ring.push(new_kv)
-        predicted.append(next_latents)
-    predicted = torch.stack(predicted, dim=1)  # (E, T-1, C, h, w): frames 1..T-1
-    generated = np.stack([model.decode_latents(p) for p in predicted])  # (E, T-1, H, W, 3)
+    predicted = torch.stack([model.advance(ring, latents[:, t], actions[:, t]) for t in range(T - 1)],
+                            dim=1)  # (E, T-1, C, h, w): frames 1..T-1 from true context
+    generated = _flat(np.stack([model.decode_latents(p) for p in predicted]))  # (E*(T-1), H, W, 3)
     recon = np.stack([model.decode_latents(z) for z in latents])  # (E, T, H, W, 3)
-    true_next = frames[:, 1:]
-    flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731  (E, T, ...) -> (E*T, ...)
+    true_next, prev, prev_recon = _flat(frames[:, 1:]), _flat(frames[:, :-1]), _flat(recon[:, :-1])
     rng = np.random.default_rng(0)
-    picks = rng.choice(E * (T - 1), size=min(samples, E * (T - 1)), replace=False)
-    prev, prev_recon = flat(frames[:, :-1]), flat(recon[:, :-1])
-    agree = [dominant_motion(prev[i], flat(true_next)[i]).label
-             == dominant_motion(prev_recon[i], flat(generated)[i]).label for i in picks]
+    picks = rng.choice(len(generated), size=min(samples, len(generated)), replace=False)
+    agree = [dominant_motion(prev[i], true_next[i]).label == dominant_motion(prev_recon[i], generated[i]).label
+             for i in picks]
     return {
-        "tf_psnr": round(float(np.mean(psnr(flat(generated), flat(true_next)))), 3),
-        "tf_ssim": round(float(np.mean(ssim(flat(generated), flat(true_next)))), 4),
-        "tokenizer_psnr": round(float(np.mean(psnr(flat(recon), flat(frames)))), 3),
+        "tf_psnr": round(float(np.mean(psnr(generated, true_next))), 3),
+        "tf_ssim": round(float(np.mean(ssim(generated, true_next))), 4),
+        "tokenizer_psnr": round(float(np.mean(psnr(_flat(recon), _flat(frames)))), 3),
         "action_faithfulness": round(float(np.mean(agree)), 4),
         "action_faithfulness_samples": len(picks),
     }
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    return x.reshape(-1, *x.shape[2:])  # (E, T, ...) -> (E*T, ...)
 
 
 @torch.no_grad()
@@ -110,19 +106,14 @@ def _free_running(model, frames, latents, actions, context: int) -> dict:
 @torch.no_grad()
 def _stability(model, world_name: str, seed: int, count: int, real_frames: np.ndarray, quiet: bool) -> dict:
     m = model.config
-    world = make_world(world_name, seed=seed, height=m.frame_height, width=m.frame_width)
-    policy = make_policy("random", world, seed=seed)
-    context_frames = [world.reset()]
-    context_actions = []
-    for _ in range(m.window - 1):
-        context_actions.append(policy.act(world))
-        context_frames.append(world.step(context_actions[-1]))
-    latents = model.encode_frames(np.stack(context_frames)).unsqueeze(0)
-    ring, current = model.start(latents, torch.tensor([context_actions]))
+    played = play_episode(world_name, "random", seed, m.window + count, m.frame_height, m.frame_width)
+    actions = torch.from_numpy(played["actions"])
+    latents = model.encode_frames(played["frames"][:m.window]).unsqueeze(0)
+    ring, current = model.start(latents, actions[None, :m.window - 1])
     nan_count, tail = 0, []
     tail_from = count - max(100, count // 10)
     for t in tqdm(range(count), desc="stability rollout", disable=quiet):
-        current = model.advance(ring, current, torch.tensor([policy.act(world)]))
+        current = model.advance(ring, current, actions[m.window - 1 + t:m.window + t])
         nan_count += int(torch.isnan(current).sum())
         current = torch.nan_to_num(current)
         if t >= tail_from:

@@ -57,9 +57,7 @@ class WorldModel(nn.Module):
         B, K = context_latents.shape[:2]
         ring = KVRing(self.config, B, dtype=context_latents.dtype)
         for t in range(K - 1):
-            _, new_kv = self.dynamics.step(context_latents[:, t], context_actions[:, t], None, None,
-                                           ring.kv, ring.lags)
-            ring.push(new_kv)
+            self.advance(ring, context_latents[:, t], context_actions[:, t])
         return ring, context_latents[:, K - 1]
 
     @torch.no_grad()

@@ -36,10 +36,10 @@ class EpisodeSplit:
 
 
 class FrameSampler:
-    """Single frames for the tokenizer, uniform over all training frames."""
+    """Single frames for the tokenizer, uniform over all frames of the given episodes."""
 
-    def __init__(self, split: EpisodeSplit):
-        self.episodes = [split.store.episode(i).frames for i in split.train]
+    def __init__(self, store: EpisodeStore, indices: list[int]):
+        self.episodes = [store.episode(i).frames for i in indices]
         self.offsets = np.cumsum([0] + [len(f) for f in self.episodes])
 
     def sample(self, rng: np.random.Generator, batch: int) -> np.ndarray:

@@ -103,7 +103,7 @@ def resolve_checkpoint(spec: str | os.PathLike) -> Path:
         except (ValueError, KeyError, TypeError) as error:
             raise CheckpointError(f"{path / 'latest.json'}: unreadable pointer ({error})") from None
         path = (path / pointer).resolve()
-        if not str(path).startswith(str(Path(spec).resolve())):
+        if not path.is_relative_to(Path(spec).resolve()):
             raise CheckpointError(f"{Path(spec) / 'latest.json'}: points outside the run directory")
     if not (path / "state.json").is_file():
         raise CheckpointError(f"{path}: not a checkpoint (missing state.json)")

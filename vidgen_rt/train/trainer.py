@@ -55,6 +55,7 @@ class Trainer:
                       "world": source.removeprefix("world:") if source.startswith("world:") else None,
                       "action_names": self.store.action_names, "completed": [], "metrics": {}}
         self.optimizer_state = None
+        self._validation_clips = None
         if resume:
             self._resume()
         elif init_from:
@@ -93,9 +94,8 @@ class Trainer:
             earlier_stage = STAGES.index(entry["stage"]) < order
             if earlier_stage or (entry["stage"] == self.state["stage"] and entry["step"] < self.state["step"]):
                 keep.append(line)
-        ckpt_text = "".join(line + "\n" for line in keep)
         tmp = log.with_suffix(".tmp")
-        tmp.write_text(ckpt_text)
+        tmp.write_text("".join(line + "\n" for line in keep))
         os.replace(tmp, log)
 
     def run(self) -> dict:
@@ -203,7 +203,7 @@ class Trainer:
 
     def _train_tokenizer(self) -> None:
         train = self.config.train
-        sampler = FrameSampler(self.split)
+        sampler = FrameSampler(self.store, self.split.train)
         self.model.tokenizer.train()
 
         def loss_fn(tokenizer, rng):
@@ -276,25 +276,19 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         if stage == "tokenizer":
-            frames = FrameSampler(_Subset(self.split, indices)).sample(batch_rng(0, "validation", 0), 64)
+            frames = FrameSampler(self.store, indices).sample(batch_rng(0, "validation", 0), 64)
             recon = self.model.decode_latents(self.model.encode_frames(frames))
             mse = ((recon.astype("float64") - frames) ** 2).mean()
             result = {"val_psnr": round(10 * math.log10(255.0 ** 2 / max(mse, 1e-10)), 3)}
         else:
-            latents, actions = self._encode_episodes(indices)
-            sampler = ClipSampler(latents, actions, self.config.train.sequence_frames)
-            clips, acts = sampler.sample(batch_rng(0, "validation", 0), 16)
+            if self._validation_clips is None:  # the tokenizer is frozen by now: encode once
+                sampler = ClipSampler(*self._encode_episodes(indices), self.config.train.sequence_frames)
+                self._validation_clips = sampler.sample(batch_rng(0, "validation", 0), 16)
+            clips, acts = self._validation_clips
             predicted = self.model.dynamics(clips[:, :-1], acts[:, :-1])
             result = {"val_latent_mse": round(F.mse_loss(predicted, clips[:, 1:]).item(), 6)}
         self.model.train(was_training)
         return result
-
-
-class _Subset:
-    """An EpisodeSplit view whose training set is the given episodes (used for validation)."""
-
-    def __init__(self, split: EpisodeSplit, indices):
-        self.store, self.train = split.store, list(indices)
 
 
 def _check_store_matches(store: EpisodeStore, config: Config) -> None:
