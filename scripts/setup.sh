@@ -187,9 +187,9 @@ EOF
 )
     ((${#requires[@]})) || die "pyproject.toml: no [build-system] requires found"
     "$PY" -m pip install -q --progress-bar off "${requires[@]}"
-    log "installing vidgen_rt (editable, extras test+viewer; builds the native module)"
+    log "installing vidgen_rt (editable, extras test+viewer+envs; builds the native module)"
     rm -f "$STAMP"
-    "$PY" -m pip install -q --progress-bar off --no-build-isolation -e ".[test,viewer]"
+    "$PY" -m pip install -q --progress-bar off --no-build-isolation -e ".[test,viewer,envs]"
     install_ok || die "vidgen_rt installed but 'import vidgen_rt._native' fails from outside the repo"
     echo "$hash" >"$STAMP"
     log "vidgen_rt $("$PY" -c 'import vidgen_rt._native as n; print(n.version())') installed"

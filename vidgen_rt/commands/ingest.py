@@ -5,13 +5,15 @@ holds videos and/or clip folders: one sub-folder of images (png, jpg, ...) per c
 natural name order (frame2 before frame10). Frames are resized (area averaging when shrinking),
 optionally center-cropped and denoised. The store has no actions, so a model trained on it is an
 unconditional world. A corrupt or truncated video stops the ingest with an error and writes
-nothing, unless --skip-bad is given.
+nothing, unless --skip-bad is given. --flow-guide stores each episode's optical flow (flow_x,
+flow_y in [-1, 1]; see docs/recording.md) as a guide, so a model can be steered by motion.
 
 examples:
   vidgen ingest gameplay.mp4 -o data/gameplay
   vidgen ingest recordings/ -o data/rec --size-wh 128x64 --clip-frames 256
   vidgen ingest frames_root/ -o data/frames --height 48 --width 64 --crop --denoise 5
   vidgen ingest a.mp4 b.webm -o data/ab --resize-mode nearest --overwrite --skip-bad
+  vidgen ingest gameplay.mp4 -o data/gameplay_flow --clip-frames 128 --flow-guide
 """
 
 import argparse
@@ -45,6 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-bad", action="store_true",
                         help="warn about unreadable or damaged sources instead of failing; "
                              "a damaged video keeps the frames decoded before the damage")
+    parser.add_argument("--flow-guide", action="store_true",
+                        help="store optical flow (flow_x, flow_y in [-1, 1]) as each episode's guide")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     width = args.width if args.width is not None else width
     preprocess = Preprocess(height, width, args.crop, args.denoise, args.resize_mode)
     store = ingest(find_sources(args.sources), args.out, preprocess, args.clip_frames,
-                   args.overwrite, args.skip_bad)
+                   args.overwrite, args.skip_bad, args.flow_guide)
     print(f"wrote {len(store)} episode(s), {store.num_frames} frames of {width}x{height} "
           f"to {store.path}")
     return 0

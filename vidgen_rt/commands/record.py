@@ -1,28 +1,44 @@
-"""Record episodes of a built-in world into an episode store.
+"""Record episodes of a built-in world or a Gymnasium environment into an episode store.
 
-Each episode plays the world generated from seed SEED+e with the chosen policy and stores its
-frames (uint8 RGB) and actions; --guides also stores depth and wall-id guide maps.
+A built-in world (maze) plays the world generated from seed SEED+e for episode e with the chosen
+policy and stores its frames (uint8 RGB) and actions; --guides also stores depth and wall-id guide
+maps. A SOURCE of the form gym:ENV_ID records a Gymnasium environment instead (Atari through ale-py,
+MiniGrid, classic control, or gym:crafter): episode e starts from reset(seed=SEED+e) and ends early
+when the game does; actions are named by the environment; --flow-guide stores optical flow as the
+guide. Gym sources need the envs extra (pip install -e '.[envs]'); see docs/recording.md.
 
 examples:
   vidgen record maze --policy explore,explore,random --episodes 240 --frames 500 --size 64 -o data/maze
   vidgen record maze --policy random --episodes 4 --frames 64 --size 32 -o /tmp/tiny --guides
+  vidgen record gym:ALE/Pong-v5 --policy sticky --episodes 50 --frames 500 --size 64 -o data/pong
+  vidgen record gym:MiniGrid-Empty-8x8-v0 --policy explore --episodes 20 --frames 100 -o data/grid
+  vidgen record gym:CartPole-v1 --policy random --episodes 10 --frames 200 --flow-guide -o data/cartpole
 """
 
 from pathlib import Path
 
-HELP = "record episodes of a built-in world into an episode store"
+HELP = "record episodes of a built-in world or a Gymnasium environment into an episode store"
 
 
 def configure(parser) -> None:
-    parser.add_argument("world", help="built-in world name (maze)")
+    parser.add_argument("source", metavar="SOURCE",
+                        help="built-in world name (maze), or gym:ENV_ID for a Gymnasium environment "
+                             "(e.g. gym:ALE/Breakout-v5, gym:CartPole-v1, gym:crafter)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="episode store directory to create")
-    parser.add_argument("--policy", default="explore", help="policy: explore (wall follower) or random; a comma-separated list alternates "
-                             "by episode, e.g. explore,random (default: explore)")
+    parser.add_argument("--policy",
+                        help="world policy: explore (wall follower) or random (default: explore); "
+                             "gym policy: random, sticky (repeat the last action with p=0.75) or explore "
+                             "(p=0.9) (default: sticky); a comma-separated list alternates by episode, "
+                             "e.g. explore,random")
     parser.add_argument("--episodes", type=int, default=10, help="number of episodes (default: 10)")
     parser.add_argument("--frames", type=int, default=256, help="frames per episode (default: 256)")
     parser.add_argument("--size", default="64", help="frame size: N for NxN or WxH (default: 64)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode's world (default: 0)")
-    parser.add_argument("--guides", action="store_true", help="also store depth and wall-id guide maps")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the first episode's world or environment reset (default: 0)")
+    parser.add_argument("--guides", action="store_true",
+                        help="also store depth and wall-id guide maps (worlds only)")
+    parser.add_argument("--flow-guide", action="store_true",
+                        help="store optical flow (flow_x, flow_y in [-1, 1]) as the guide (gym sources only)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
 
 
@@ -40,10 +56,35 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def run(args) -> int:
-    from vidgen_rt.data.record import record_world
     height, width = parse_size(args.size)
-    store = record_world(args.world, args.out, policy=args.policy, episodes=args.episodes, frames=args.frames,
-                         height=height, width=width, seed=args.seed, guides=args.guides,
-                         overwrite=args.overwrite)
+    if args.source.startswith("gym:"):
+        store = _record_gym(args, height, width)
+    else:
+        store = _record_world(args, height, width)
     print(f"recorded {len(store)} episodes, {store.num_frames} frames of {width}x{height} into {args.out}")
     return 0
+
+
+def _record_world(args, height: int, width: int):
+    from vidgen_rt.data.record import record_world
+    from vidgen_rt.errors import ConfigError
+    if args.flow_guide:
+        raise ConfigError("--flow-guide works with gym:ENV_ID sources; built-in worlds store "
+                          "depth and wall-id maps with --guides")
+    return record_world(args.source, args.out, policy=args.policy or "explore", episodes=args.episodes,
+                        frames=args.frames, height=height, width=width, seed=args.seed,
+                        guides=args.guides, overwrite=args.overwrite)
+
+
+def _record_gym(args, height: int, width: int):
+    from vidgen_rt.data.gym_source import PREFIX, record_gym
+    from vidgen_rt.errors import ConfigError
+    if args.guides:
+        raise ConfigError("--guides (depth, wall id) needs a built-in world; "
+                          "use --flow-guide for gym:ENV_ID sources")
+    env_id = args.source[len(PREFIX):]
+    if not env_id:
+        raise ConfigError("SOURCE 'gym:' names no environment; expected e.g. gym:ALE/Pong-v5")
+    return record_gym(env_id, args.out, policy=args.policy or "sticky", episodes=args.episodes,
+                      frames=args.frames, height=height, width=width, seed=args.seed,
+                      flow=args.flow_guide, overwrite=args.overwrite)

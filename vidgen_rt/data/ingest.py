@@ -12,6 +12,10 @@ decode errors, and a decoded span shorter than the duration the container declar
 AVI files cut short decode silently). With `skip_bad`, a source that yields no usable frames is
 skipped with a warning, and a damaged one keeps the frames decoded before the damage (they are
 valid frames), also with a warning.
+
+With `flow`, each episode also stores its optical flow as the guide (`vidgen_rt.data.flow`:
+channels flow_x, flow_y in [-1, 1], zero at an episode's first frame), computed per clip at the
+target size.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from vidgen_rt.data.flow import FLOW_GUIDE_NAMES, FLOW_SCALE_PIXELS, flow_guide
 from vidgen_rt.data.preprocess import Preprocess
 from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import DataError
@@ -174,19 +179,20 @@ def ingest_image_folders(root, out_dir, height: int, width: int, clip_frames: in
 
 def ingest(items: list[tuple[str, Path]], out_dir, preprocess: Preprocess,
            clip_frames: int | None = None, overwrite: bool = False,
-           skip_bad: bool = False) -> EpisodeStore:
+           skip_bad: bool = False, flow: bool = False) -> EpisodeStore:
     """Write the frames of `find_sources` items into a new store; all or nothing."""
     if clip_frames is not None and (not isinstance(clip_frames, int) or clip_frames < 2):
         raise DataError(f"clip_frames should be an integer >= 2, got {clip_frames!r}")
     meta = {"source": "ingest", "preprocess": preprocess.as_dict(), "clip_frames": clip_frames,
-            "inputs": len(items)}
+            "inputs": len(items), "flow_scale_pixels": FLOW_SCALE_PIXELS if flow else None}
     with EpisodeStore.create(out_dir, preprocess.height, preprocess.width, meta=meta,
+                             guide_names=FLOW_GUIDE_NAMES if flow else None,
                              overwrite=overwrite) as writer:
         bar = tqdm(items, unit="source", desc="ingest", disable=None)
         for kind, path in bar:
             frames = (decode_video(path, preprocess) if kind == "video"
                       else read_image_clip(path, preprocess))
-            _add_clips(writer, path, frames, clip_frames, skip_bad)
+            _add_clips(writer, path, frames, clip_frames, skip_bad, flow)
             bar.set_postfix(episodes=len(writer))
         if len(writer) == 0:
             raise DataError(f"no usable frames in {len(items)} source(s); nothing written")
@@ -194,7 +200,7 @@ def ingest(items: list[tuple[str, Path]], out_dir, preprocess: Preprocess,
 
 
 def _add_clips(writer, path: Path, frames: Iterator[np.ndarray], clip_frames: int | None,
-               skip_bad: bool) -> None:
+               skip_bad: bool, flow: bool = False) -> None:
     """Cut one source's frames into episodes as they arrive; apply the damaged-source policy."""
     clip, start, count, damaged = [], 0, 0, False
     try:
@@ -202,7 +208,7 @@ def _add_clips(writer, path: Path, frames: Iterator[np.ndarray], clip_frames: in
             clip.append(frame)
             count += 1
             if clip_frames is not None and len(clip) == clip_frames:
-                writer.add_episode(np.stack(clip), info={"source": str(path), "start": start})
+                _add_episode(writer, path, clip, start, flow)
                 clip, start = [], count
     except DataError as error:
         if not skip_bad:
@@ -211,9 +217,15 @@ def _add_clips(writer, path: Path, frames: Iterator[np.ndarray], clip_frames: in
         log.warning("%s; %s", error, "keeping the frames decoded before it" if count >= 2
                     else "skipping this source")
     if len(clip) >= 2:
-        writer.add_episode(np.stack(clip), info={"source": str(path), "start": start})
+        _add_episode(writer, path, clip, start, flow)
     elif count < 2 and not damaged:
         message = f"{path}: has {count} frame(s); an episode needs at least 2"
         if not skip_bad:
             raise DataError(message)
         log.warning("skipping %s", message)
+
+
+def _add_episode(writer, path: Path, clip: list[np.ndarray], start: int, flow: bool) -> None:
+    frames = np.stack(clip)  # (T, H, W, 3)
+    writer.add_episode(frames, guide=flow_guide(frames) if flow else None,
+                       info={"source": str(path), "start": start})
