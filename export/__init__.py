@@ -1,10 +1,14 @@
-"""vidgen_rt.export: the home of runtime bundles.
+"""vidgen_rt.export: runtime bundles — ONNX export, the bundle reader, graph rules, parity, TensorRT.
 
 A bundle is a directory `NAME.vgrt/` holding the ONNX graphs the runtime drives — `encode.onnx`
-(RGB frame -> latents), `step.onnx` (one autoregressive step against an explicit KV ring cache) and
-`decode.onnx` (latents -> RGBA frame) — plus `manifest.json` describing shapes, dtypes, the cache
-layout, the action space and post-processing defaults, optional TensorRT engines and a few context
-frames. The exporter, the bundle reader and the parity checks are not written yet; until then this
-package holds nothing but this description. Installed as `vidgen_rt.export` (source folder
-`export/`).
+(RGB uint8 frame -> latents), `step.onnx` (one autoregressive step against an explicit KV ring cache)
+and `decode.onnx` (latents -> RGBA uint8 frame), one set per exported batch size — plus
+`manifest.json` (shapes, dtypes, the cache layout, the action space, post-processing defaults, the
+resolved training config), `context.npz` (real frames to start from) and optional TensorRT engines.
+Installed as `vidgen_rt.export` (source folder `export/`).
 """
+
+from vidgen_rt.export.bundle import Bundle, load_bundle
+from vidgen_rt.export.writer import export_bundle
+
+__all__ = ["Bundle", "load_bundle", "export_bundle"]

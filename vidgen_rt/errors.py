@@ -19,3 +19,7 @@ class DataError(VidgenError):
 
 class CheckpointError(VidgenError):
     """A checkpoint that is missing, truncated, or does not match its config."""
+
+
+class BundleError(VidgenError):
+    """A runtime bundle that is missing, corrupt, inconsistent with its manifest, or unsafe."""

@@ -90,7 +90,10 @@ class LagBiasedAttention(nn.Module):
         past_bias = table[:, lags].unsqueeze(-1).expand(self.n_heads, S, N).reshape(self.n_heads, S * N)
         own_bias = table[:, :1].expand(self.n_heads, N)
         bias = torch.cat([past_bias, own_bias], dim=1)  # (heads, (S+1)N)
-        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=bias[None, :, None, :].to(q.dtype))
+        # Spelled out rather than fused: the exported step becomes plain MatMul/Softmax, which every
+        # ONNX backend (TensorRT included) runs, and the graph needs no attention decomposition.
+        scores = q @ keys.transpose(-1, -2) * self.head_dim ** -0.5 + bias[None, :, None, :].to(q.dtype)
+        out = scores.softmax(dim=-1) @ values  # (B, heads, N, head_dim)
         return self._merge(out), k, v
 
 

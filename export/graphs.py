@@ -1,0 +1,141 @@
+"""The three graphs of a bundle (encode, step, decode) as ONNX, exported with PyTorch's dynamo exporter.
+
+Each graph is a small `nn.Module` wrapping the trained model so its inputs and outputs are exactly
+the step contract's (DESIGN §4): `encode` takes RGB uint8 frames (B, H, W, 3) as a camera or a store
+holds them, `decode` returns RGBA uint8 (B, H, W, 4) ready for a GL texture upload, and `step` is the
+cached transformer step with the cache passed in and the frame's own keys/values passed out. Shapes
+are static: batch B is fixed per exported file.
+
+Why dynamo: it is the exporter current PyTorch recommends (`torch.onnx.export(..., dynamo=True)`),
+it records the graph from `torch.export` rather than tracing Python, and it writes plain default-domain
+ops at the opset we ask for. Opset 18 keeps LayerNormalization and GroupNormalization as single nodes,
+both on TensorRT's supported list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from vidgen_rt.config import ModelConfig
+from vidgen_rt.model.world_model import WorldModel
+
+OPSET = 18
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+
+
+class EncodeGraph(nn.Module):
+    """frames (B, H, W, 3) uint8 -> latents (B, C, h, w)."""
+
+    def __init__(self, model: WorldModel):
+        super().__init__()
+        self.tokenizer = model.tokenizer
+
+    def forward(self, frames):
+        dtype = self.tokenizer.encoder[0].weight.dtype
+        images = frames.permute(0, 3, 1, 2).to(dtype) / 255.0  # (B, 3, H, W)
+        return self.tokenizer.encode(images)
+
+
+class DecodeGraph(nn.Module):
+    """latents (B, C, h, w) -> frames (B, H, W, 4) uint8 RGBA, alpha 255."""
+
+    def __init__(self, model: WorldModel):
+        super().__init__()
+        self.tokenizer = model.tokenizer
+
+    def forward(self, latents):
+        images = self.tokenizer.decode(latents).float().clamp(0.0, 1.0)  # (B, 3, H, W)
+        rgb = (images * 255.0).round().permute(0, 2, 3, 1)  # (B, H, W, 3)
+        alpha = torch.full_like(rgb[..., :1], 255.0)
+        return torch.cat([rgb, alpha], dim=-1).to(torch.uint8)
+
+
+class StepGraph(nn.Module):
+    """The cached dynamics step with the contract's inputs; cond/guide only when the model has them."""
+
+    def __init__(self, model: WorldModel):
+        super().__init__()
+        self.dynamics = model.dynamics
+        self.has_cond = model.config.cond_dim > 0
+        self.has_guide = model.config.guide_channels > 0
+
+    def forward(self, latents, action, *rest):
+        rest = list(rest)
+        cond = rest.pop(0) if self.has_cond else None
+        guide = rest.pop(0) if self.has_guide else None
+        kv_cache, lags = rest
+        return self.dynamics.step(latents, action, cond, guide, kv_cache, lags)
+
+
+def step_inputs(config: ModelConfig, batch: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Example inputs of `step.onnx`, in graph order, named as in the manifest."""
+    inputs = {
+        "latents": torch.zeros(batch, config.latent_channels, config.latent_height, config.latent_width, dtype=dtype),
+        "action": torch.zeros(batch, dtype=torch.int64),
+    }
+    if config.cond_dim:
+        inputs["cond"] = torch.zeros(batch, config.cond_dim, dtype=dtype)
+    if config.guide_channels:
+        inputs["guide"] = torch.zeros(batch, config.guide_channels, config.frame_height, config.frame_width,
+                                      dtype=dtype)
+    inputs["kv_cache"] = torch.zeros(config.n_layers, 2, batch, config.n_heads, config.cache_slots,
+                                     config.tokens_per_frame, config.head_dim, dtype=dtype)
+    inputs["lags"] = torch.arange(1, config.cache_slots + 1, dtype=torch.int64)
+    return inputs
+
+
+def graph_specs(config: ModelConfig, batch: int, dtype: torch.dtype) -> dict:
+    """(module factory, example inputs, output names) for each graph at one batch size."""
+    frames = torch.zeros(batch, config.frame_height, config.frame_width, 3, dtype=torch.uint8)
+    latents = torch.zeros(batch, config.latent_channels, config.latent_height, config.latent_width, dtype=dtype)
+    return {
+        "encode": (EncodeGraph, {"frames": frames}, ["latents"]),
+        "step": (StepGraph, step_inputs(config, batch, dtype), ["next_latents", "new_kv"]),
+        "decode": (DecodeGraph, {"latents": latents}, ["frames"]),
+    }
+
+
+def export_graph(module: nn.Module, inputs: dict[str, torch.Tensor], output_names: list[str], path: Path) -> None:
+    """Export one module to a self-contained ONNX file (weights inline, static shapes)."""
+    with _quiet_exporter():
+        program = torch.onnx.export(module.eval(), tuple(inputs.values()), dynamo=True, opset_version=OPSET,
+                                    input_names=list(inputs), output_names=output_names,
+                                    optimize=True, verbose=False)
+    model = program.model_proto
+    model.producer_name = "vidgen_rt"
+    onnx.save_model(model, str(path), save_as_external_data=False)
+
+
+def export_graphs(model: WorldModel, precision: str, batch: int, directory: Path, suffix: str) -> dict[str, Path]:
+    """Write encode/step/decode for one batch size; returns graph name -> file path."""
+    dtype = DTYPES[precision]
+    model = model.to(dtype).eval()
+    paths = {}
+    for name, (factory, inputs, outputs) in graph_specs(model.config, batch, dtype).items():
+        paths[name] = Path(directory) / f"{name}{suffix}.onnx"
+        with torch.no_grad():
+            export_graph(factory(model), inputs, outputs, paths[name])
+    return paths
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """The dynamo exporter narrates every stage on stdout and warns about optional packages
+    (torchvision); a bundle export shows its own progress instead."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)

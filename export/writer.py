@@ -1,0 +1,125 @@
+"""Writing a bundle: `export_bundle(checkpoint, out, ...)` -> a validated `NAME.vgrt/` directory.
+
+Everything is written into a temporary sibling directory, checked (graph rules, then the same
+`load_bundle` every consumer uses) and renamed into place, so a failed or interrupted export leaves
+no partial bundle behind. The context frames come from the checkpoint's built-in world (a held-out
+seed), from the episode store it was trained on, or from a store the caller names.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vidgen_rt.data.record import play_episode
+from vidgen_rt.data.store import EpisodeStore
+from vidgen_rt.errors import BundleError, ConfigError, DataError
+from vidgen_rt.export.bundle import load_bundle, sha256_of, ONNX_DTYPES
+from vidgen_rt.export.graphs import OPSET, export_graphs
+from vidgen_rt.export.manifest import GRAPH_NAMES, MANIFEST_NAME, build_manifest, io_spec
+from vidgen_rt.export.quantize import quantize_matmuls
+from vidgen_rt.export.rules import check_graph_rules
+from vidgen_rt.train.checkpoint import default_mode, load_checkpoint, resolve_checkpoint, write_json_atomic
+
+PRECISIONS = ("fp32", "fp16", "int8")
+CONTEXT_SEED = 1_000_000  # the held-out seed evaluation and generation start from
+MAX_BATCH = 256
+
+
+def parse_batches(text: str) -> list[int]:
+    try:
+        batches = sorted({int(item) for item in str(text).split(",") if item.strip()})
+    except ValueError:
+        raise ConfigError(f"--batch {text!r}: expected comma-separated batch sizes, e.g. 1,4") from None
+    if not batches or batches[0] < 1 or batches[-1] > MAX_BATCH:
+        raise ConfigError(f"--batch {text!r}: batch sizes must be between 1 and {MAX_BATCH}")
+    return batches
+
+
+def context_for(config, state: dict, context_store: Path | None) -> dict[str, np.ndarray]:
+    """`window` real frames and the actions between them, to seed every stream."""
+    m = config.model
+    if context_store is None and state.get("world"):
+        played = play_episode(state["world"], "explore", CONTEXT_SEED, m.window, m.frame_height, m.frame_width)
+        return {"frames": played["frames"], "actions": played["actions"][:m.window - 1]}
+    store_path = Path(context_store or state.get("data") or "")
+    if not (store_path / "index.json").is_file():
+        raise ConfigError(f"no context frames: the checkpoint's store {str(store_path)!r} is not here and it "
+                          f"has no built-in world; pass --context STORE (an episode store of this world)")
+    store = EpisodeStore.open(store_path)
+    for episode in store:
+        if len(episode) >= m.window and episode.frames.shape[1:3] == (m.frame_height, m.frame_width):
+            return {"frames": np.asarray(episode.frames[:m.window]),
+                    "actions": np.asarray(episode.actions[:m.window - 1], dtype=np.int64)}
+    raise DataError(f"{store_path}: no episode of at least {m.window} frames of "
+                    f"{m.frame_height}x{m.frame_width} for the context")
+
+
+def export_bundle(checkpoint, out: Path, batches=(1,), precision: str = "fp32", context_store=None,
+                  overwrite: bool = False, quiet: bool = False) -> Path:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} exists; pass --overwrite to replace it")
+    model, config, state = load_checkpoint(checkpoint)
+    context = context_for(config, state, context_store)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    os.chmod(staging, default_mode(directory=True))
+    try:
+        graphs = _write_graphs(model, precision, batches, staging, quiet)
+        np.savez(staging / "context.npz", **context)
+        manifest = build_manifest(
+            name=out.name.removesuffix(".vgrt"), config=config, precision=precision,
+            action_names=state.get("action_names") or [str(i) for i in range(config.model.n_actions)],
+            graphs=graphs,
+            context={"file": "context.npz", "sha256": sha256_of(staging / "context.npz"),
+                     "frames": int(len(context["frames"]))},
+            source={"checkpoint": str(checkpoint), "resolved": str(resolve_checkpoint(checkpoint)),
+                    "world": state.get("world"), "stage": state.get("stage"), "step": state.get("step")},
+            exporter={"name": "torch.onnx.export(dynamo=True)", "torch": torch.__version__, "opset": OPSET},
+        )
+        write_json_atomic(staging / MANIFEST_NAME, manifest)
+        load_bundle(staging)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _write_graphs(model, precision: str, batches, directory: Path, quiet: bool) -> dict:
+    """Export, quantize if asked, check the rules; returns the manifest's `graphs` table."""
+    table = {}
+    export_precision = "fp32" if precision == "int8" else precision
+    for batch in tqdm(batches, desc=f"export {precision}", unit="batch size", disable=quiet):
+        suffix = "" if batch == 1 else f"_b{batch}"
+        paths = export_graphs(model, export_precision, batch, directory, suffix)
+        if precision == "int8":
+            quantize_matmuls(paths["step"])
+        entry = {}
+        for name in GRAPH_NAMES:
+            check_graph_rules(paths[name], name, for_tensorrt=precision != "int8")
+            entry[name] = {"file": paths[name].name, "sha256": sha256_of(paths[name]), **_signature(paths[name])}
+        table[str(batch)] = entry
+    if not table:
+        raise BundleError("no batch sizes to export")
+    return table
+
+
+def _signature(path: Path) -> dict:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return {kind: [io_spec(v.name, [d.dim_value for d in v.type.tensor_type.shape.dim],
+                           ONNX_DTYPES[v.type.tensor_type.elem_type]) for v in values]
+            for kind, values in (("inputs", model.graph.input), ("outputs", model.graph.output))}

@@ -1,0 +1,84 @@
+"""Export a trained world to a runtime bundle (NAME.vgrt/), verify a bundle, build TensorRT engines.
+
+SOURCE is a shipped world name (maze), a run directory or a checkpoint directory; with -o the bundle
+is written atomically: manifest.json, encode/step/decode ONNX graphs per batch size, context.npz.
+SOURCE may also be an existing bundle, to --verify it or to add --tensorrt engines to it.
+
+--verify prints parity figures against the PyTorch model (teacher-forced latent error over 256
+steps, free-running rollout PSNR, and ORT against the ONNX reference evaluator); it exits 1 when an
+fp32 bundle misses a threshold. --tensorrt builds engines where TensorRT and a CUDA GPU exist and
+fails with a clear message elsewhere.
+
+examples:
+  vidgen export maze -o maze.vgrt --verify
+  vidgen export maze -o maze-int8.vgrt --precision int8 --verify
+  vidgen export runs/maze-small -o maze.vgrt --batch 1,4 --overwrite
+  vidgen export maze.vgrt --verify
+  vidgen export maze -o maze-fp16.vgrt --precision fp16 --tensorrt
+"""
+
+import json
+from pathlib import Path
+
+HELP = "export a world to a runtime bundle (ONNX + manifest), verify it, build TensorRT engines"
+
+
+def configure(parser) -> None:
+    parser.add_argument("source", metavar="SOURCE", help="shipped world, run or checkpoint directory, or a bundle")
+    parser.add_argument("-o", "--out", type=Path, help="bundle directory to write (NAME.vgrt)")
+    parser.add_argument("--batch", default="1", help="batch sizes to export, comma-separated (default: 1)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
+                        help="graph precision: fp32 (default), fp16, or int8 (dynamically quantized MatMuls, CPU)")
+    parser.add_argument("--context", type=Path, metavar="STORE",
+                        help="episode store to take the context frames from (default: the world or training store)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+    parser.add_argument("--verify", action="store_true", help="print parity figures against PyTorch")
+    parser.add_argument("--against", metavar="CKPT", help="checkpoint to verify against (default: the bundle's source)")
+    parser.add_argument("--steps", type=int, default=256, help="steps compared by --verify (default: 256)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the --verify figures as JSON")
+    parser.add_argument("--tensorrt", action="store_true", help="build TensorRT engines into the bundle")
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads for --verify")
+
+
+def run(args) -> int:
+    from vidgen_rt.errors import ConfigError
+    from vidgen_rt.export import export_bundle, load_bundle
+    from vidgen_rt.export.writer import parse_batches
+
+    source_is_bundle = (Path(args.source) / "manifest.json").is_file()
+    if source_is_bundle:
+        if args.out:
+            raise ConfigError(f"{args.source} is already a bundle; -o is for exporting a checkpoint")
+        bundle_path = Path(args.source)
+    else:
+        if not args.out:
+            raise ConfigError("-o NAME.vgrt is required to export (or give a bundle to --verify)")
+        bundle_path = export_bundle(args.source, args.out, batches=parse_batches(args.batch),
+                                    precision=args.precision, context_store=args.context, overwrite=args.overwrite)
+        bundle = load_bundle(bundle_path)
+        print(f"wrote {bundle_path} ({bundle.manifest['precision']}, batch sizes {bundle.batches})")
+    status = 0
+    if args.verify:
+        status = _verify(bundle_path, args)
+    if args.tensorrt:
+        from vidgen_rt.export.tensorrt import build_engines
+
+        engines = build_engines(bundle_path)
+        print(f"TensorRT engines in {bundle_path}: {', '.join(sorted(engines))}")
+    if not (args.verify or args.tensorrt or args.out):
+        raise ConfigError("nothing to do: give -o to export, --verify, or --tensorrt")
+    return status
+
+
+def _verify(bundle_path: Path, args) -> int:
+    from vidgen_rt.errors import ConfigError
+    from vidgen_rt.export import load_bundle
+    from vidgen_rt.export.parity import format_report, verify_bundle
+
+    if not 1 <= args.steps <= 100_000:
+        raise ConfigError(f"--steps must be between 1 and 100000, got {args.steps}")
+    report = verify_bundle(load_bundle(bundle_path), checkpoint=args.against, steps=args.steps, threads=args.threads)
+    print(format_report(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0 if report.get("passed", True) else 1
