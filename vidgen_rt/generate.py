@@ -4,6 +4,11 @@ The context is `window` real frames of the checkpoint's world (seeded, played by
 Actions after it come from a script (action names, `name*count` repeats, `#` comments, given as a
 file or inline with commas) or from a policy playing the real world alongside, which also yields
 the true frames for a side-by-side comparison.
+
+A guide-conditioned world (model.guide_channels > 0) paints frames from the real world's guide maps
+(depth, wall id): the policy plays the real maze and each generated frame gets the maps of the true
+frame at its place. The maps may come from another seed's maze than the context (`guide_seed`), to
+show what the guide alone makes of the same start.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidgen_rt.data.record import play_episode
+from vidgen_rt.data.record import GUIDE_NAMES, play_episode
 from vidgen_rt.errors import ConfigError
+from vidgen_rt.model.world_model import guide_to_tensor
 
 MAX_FRAMES = 1_000_000
 
@@ -60,25 +66,52 @@ def world_of(state: dict) -> str:
 
 
 def generate(model, config, state: dict, frames: int, actions: list[int] | None = None,
-             policy: str = "explore", seed: int = 1_000_000) -> dict:
+             policy: str = "explore", seed: int = 1_000_000, guide_seed: int | None = None) -> dict:
     """Roll out `frames` frames. Returns generated frames, the true frames when a policy drove the
-    real world (else None) and the generation speed."""
+    real world (else None) and the generation speed. A guided world takes the guide maps of the real
+    world of `guide_seed` (default: `seed`) for the generated frames; its frames are then the truth."""
     if not 1 <= frames <= MAX_FRAMES:
         raise ConfigError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
     m = config.model
-    context = m.window
-    scripted = actions is not None
-    played = play_episode(world_of(state), policy, seed, context + (1 if scripted else frames),
-                          m.frame_height, m.frame_width)
+    context, scripted, guided = m.window, actions is not None, m.guide_channels > 0
+    check_world_conditions(config, state, scripted)
+    if guide_seed is not None and not guided:
+        raise ConfigError("--guides-from-seed: this world takes no guide maps (model.guide_channels = 0)")
+    world = world_of(state)
+    played = play_episode(world, policy, seed, context + (1 if scripted else frames),
+                          m.frame_height, m.frame_width, guides=guided)
+    source = played
+    if guided and guide_seed not in (None, seed):
+        source = play_episode(world, policy, guide_seed, context + frames, m.frame_height, m.frame_width, guides=True)
     if scripted:
         actions = (list(actions) * (frames // len(actions) + 1))[:frames]
     else:
-        actions = played["actions"][context - 1:context - 1 + frames].tolist()
+        actions = source["actions"][context - 1:context - 1 + frames].tolist()
+    guide = None
+    if guided:  # frames 1..K-1 of the real context, then the guide source's frames K..K+frames-1
+        maps = np.concatenate([played["guide"][1:context], source["guide"][context:context + frames]])
+        guide = guide_to_tensor(maps, GUIDE_NAMES)
     began = time.perf_counter()
-    generated = model.rollout(played["frames"][:context], played["actions"][:context - 1], np.array(actions))
+    generated = model.rollout(played["frames"][:context], played["actions"][:context - 1], np.array(actions),
+                              guide=guide)
     seconds = time.perf_counter() - began
-    truth = None if scripted else played["frames"][context:context + frames]
+    truth = None if scripted else source["frames"][context:context + frames]
     return {"frames": generated, "truth": truth, "fps": frames / seconds, "seconds": seconds}
+
+
+def check_world_conditions(config, state: dict, scripted: bool = False) -> None:
+    """A built-in world can supply guide maps (depth, wall id, by playing it) but no cond vectors;
+    refuse a conditioned model it cannot drive, naming what is missing."""
+    m = config.model
+    if m.cond_dim:
+        raise ConfigError(f"this world model takes cond vectors of size {m.cond_dim} (model.cond_dim), which the "
+                          f"built-in world {state.get('world')!r} does not produce; drive it with your own cond")
+    if m.guide_channels and state.get("guide_names") != GUIDE_NAMES:
+        raise ConfigError(f"this world model takes guide maps {state.get('guide_names')}, but the built-in world "
+                          f"renders {GUIDE_NAMES}")
+    if m.guide_channels and scripted:
+        raise ConfigError("a guided world paints the real world's guide maps, which come from a policy playing it: "
+                          "use --policy instead of --actions")
 
 
 def side_by_side(generated: np.ndarray, truth: np.ndarray | None) -> np.ndarray:

@@ -4,11 +4,14 @@ CKPT is a shipped world name (maze), a run directory or a checkpoint directory. 
 `window` frames are real frames of the world (seed --seed); after them every frame is generated.
 Actions come from --actions (a file, or inline "forward*20,turn_left*9", names or ids) or from
 --policy playing the real world alongside; with --compare the video shows real | generated.
+A guide-conditioned world paints the real world's depth and wall-id maps as the policy plays it;
+--guides-from-seed takes them from another seed's maze than the context.
 
 examples:
   vidgen generate maze --policy explore --frames 300 -o demo/maze.mp4
   vidgen generate maze --actions "forward*30,turn_left*9,forward*30" --frames 69 -o walk.gif --upscale 4
   vidgen generate runs/maze-small --policy random --frames 200 --compare -o cmp.mp4
+  vidgen generate runs/maze-guided --frames 200 --seed 2000000 --compare -o guided.mp4
 """
 
 from pathlib import Path
@@ -27,6 +30,8 @@ def configure(parser) -> None:
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the written video (default: 30)")
     parser.add_argument("--upscale", type=int, default=4, help="integer nearest-neighbour upscale for viewing (default: 4)")
     parser.add_argument("--compare", action="store_true", help="show the real world beside the generated one (policy mode)")
+    parser.add_argument("--guides-from-seed", type=int, default=None, metavar="SEED",
+                        help="guided worlds: guide maps of the generated frames from the maze of SEED (default: --seed)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
 
 
@@ -42,7 +47,8 @@ def run(args) -> int:
     model, config, state = load_checkpoint(args.checkpoint)
     names = state.get("action_names") or [str(i) for i in range(config.model.n_actions)]
     actions = parse_action_script(args.actions, names) if args.actions else None
-    result = generate(model, config, state, args.frames, actions=actions, policy=args.policy, seed=args.seed)
+    result = generate(model, config, state, args.frames, actions=actions, policy=args.policy, seed=args.seed,
+                      guide_seed=args.guides_from_seed)
     video = side_by_side(result["frames"], result["truth"] if args.compare else None)
     write_video(video, args.out, fps=args.fps, upscale=args.upscale)
     print(f"generated {args.frames} frames at {result['fps']:.1f} frames/s "

@@ -3,13 +3,19 @@
 Episodes are recorded fresh from seeds the training data never used (default 1,000,000 onwards),
 then the model is measured on:
 - `tf_psnr`, `tf_ssim`: teacher-forced next frame (true latents in, predicted next frame out);
-- `ar_psnr`: free-running rollouts from `window` real context frames with the true actions, PSNR
-  against the true frames at each horizon (also the full per-step curve, `ar_psnr_curve`), beside
-  the trivial baseline that repeats the last real frame (`repeat_last_frame_psnr`);
+- `ar_psnr`, `ar_ssim`: free-running rollouts from `window` real context frames with the true
+  actions, PSNR and SSIM against the true frames at each horizon (also the full per-step curves,
+  `ar_psnr_curve`, `ar_ssim_curve`), beside the trivial baseline that repeats the last real frame
+  (`repeat_last_frame_psnr`);
+- `flicker`: warp error of the rollouts under the real frames' optical flow, against that of the
+  real frames (`generated`, `real`, `excess`; flicker.py defines it);
 - `action_faithfulness`: fraction of teacher-forced steps whose generated frame shows the same
   dominant optical-flow motion (left/right/expand/contract/still) as the true next frame;
 - `stability`: a long rollout under a random player: NaN count, and the drift of frame statistics
   (mean, std, frame-to-frame change) against real frames, which exposes collapse and freezing.
+
+A guide-conditioned world is driven by the real episodes' guide maps throughout, each step getting
+the maps of the frame it produces (world_model.py).
 """
 
 from __future__ import annotations
@@ -18,11 +24,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidgen_rt.data.record import play_episode
+from vidgen_rt.data.record import GUIDE_NAMES, play_episode
+from vidgen_rt.generate import check_world_conditions
+from vidgen_rt.metrics.flicker import flicker
 from vidgen_rt.metrics.image import psnr, ssim
 from vidgen_rt.metrics.motion import dominant_motion
 from vidgen_rt.model.flops import frame_flops
 from vidgen_rt.model.kv_ring import KVRing
+from vidgen_rt.model.world_model import guide_to_tensor
 
 HELD_OUT_SEED = 1_000_000
 HORIZONS = (1, 4, 16, 64)
@@ -30,18 +39,32 @@ HORIZONS = (1, 4, 16, 64)
 
 def evaluate(model, config, state: dict, world: str = "maze", episodes: int = 8, seed: int = HELD_OUT_SEED,
              stability_frames: int = 1000, faithfulness_samples: int = 400, quiet: bool = False) -> dict:
+    """The metrics as a JSON-ready dict."""
+    return evaluate_with_samples(model, config, state, world, episodes, seed, stability_frames,
+                                 faithfulness_samples, quiet)[0]
+
+
+def evaluate_with_samples(model, config, state: dict, world: str = "maze", episodes: int = 8,
+                          seed: int = HELD_OUT_SEED, stability_frames: int = 1000,
+                          faithfulness_samples: int = 400, quiet: bool = False) -> tuple[dict, dict]:
+    """The metrics, and sample frames for a report: {"horizons": [1, 4, 16, 64], "real" and
+    "generated": uint8 (E, len(horizons), H, W, 3), the rollouts' frames at those horizons}."""
     m = config.model
+    check_world_conditions(config, state)
     context, horizon = m.window, max(HORIZONS)
     length = context + horizon
-    recorded = [play_episode(world, "explore", seed + e, length, m.frame_height, m.frame_width)
+    guided = m.guide_channels > 0
+    recorded = [play_episode(world, "explore", seed + e, length, m.frame_height, m.frame_width, guides=guided)
                 for e in tqdm(range(episodes), desc="held-out episodes", disable=quiet)]
     frames = np.stack([r["frames"] for r in recorded])  # (E, T, H, W, 3)
     actions = torch.from_numpy(np.stack([r["actions"] for r in recorded]))  # (E, T)
     latents = torch.stack([model.encode_frames(f) for f in frames])  # (E, T, C, h, w)
+    guides = torch.stack([guide_to_tensor(r["guide"], GUIDE_NAMES) for r in recorded]) if guided else None
 
     result = {"world": world, "held_out_seeds": [seed, seed + episodes - 1], "episodes": episodes}
-    result.update(_teacher_forced(model, frames, latents, actions, faithfulness_samples))
-    result.update(_free_running(model, frames, latents, actions, context))
+    result.update(_teacher_forced(model, frames, latents, actions, guides, faithfulness_samples))
+    free_running, samples = _free_running(model, frames, latents, actions, guides, context)
+    result.update(free_running)
     result["stability"] = _stability(model, world, seed + episodes, stability_frames, frames, quiet)
     flops = frame_flops(model)
     counts = model.parameter_count()
@@ -49,15 +72,20 @@ def evaluate(model, config, state: dict, world: str = "maze", episodes: int = 8,
                   params=counts["tokenizer"] + counts["dynamics"], params_detail=counts,
                   gflops_per_frame=round(flops["total"] / 1e9, 4),
                   gflops_detail={k: round(v / 1e9, 4) for k, v in flops.items()})
-    return result
+    return result, samples
+
+
+def _at(guides: torch.Tensor | None, t) -> torch.Tensor | None:
+    """The guide maps (E, ..., G, H, W) of frame (or frames) t, or None for an unguided world."""
+    return None if guides is None else guides[:, t]
 
 
 @torch.no_grad()
-def _teacher_forced(model, frames, latents, actions, samples: int) -> dict:
+def _teacher_forced(model, frames, latents, actions, guides, samples: int) -> dict:
     E, T = actions.shape
     ring = KVRing(model.config, E)
-    predicted = torch.stack([model.advance(ring, latents[:, t], actions[:, t]) for t in range(T - 1)],
-                            dim=1)  # (E, T-1, C, h, w): frames 1..T-1 from true context
+    predicted = torch.stack([model.advance(ring, latents[:, t], actions[:, t], guide=_at(guides, t + 1))
+                             for t in range(T - 1)], dim=1)  # (E, T-1, C, h, w): frames 1..T-1 from true context
     generated = _flat(np.stack([model.decode_latents(p) for p in predicted]))  # (E*(T-1), H, W, 3)
     recon = np.stack([model.decode_latents(z) for z in latents])  # (E, T, H, W, 3)
     true_next, prev, prev_recon = _flat(frames[:, 1:]), _flat(frames[:, :-1]), _flat(recon[:, :-1])
@@ -79,41 +107,54 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def _free_running(model, frames, latents, actions, context: int) -> dict:
-    ring, current = model.start(latents[:, :context], actions[:, :context - 1])
+def _free_running(model, frames, latents, actions, guides, context: int) -> tuple[dict, dict]:
+    ring, current = model.start(latents[:, :context], actions[:, :context - 1],
+                                context_guide=_at(guides, slice(1, context)))
     generated = []
     for t in range(context - 1, actions.shape[1] - 1):
-        current = model.advance(ring, current, actions[:, t])
+        current = model.advance(ring, current, actions[:, t], guide=_at(guides, t + 1))
         generated.append(current)
     generated = torch.stack(generated, dim=1)  # (E, horizon, C, h, w)
     images = np.stack([model.decode_latents(g) for g in generated])  # (E, horizon, H, W, 3)
     truth = frames[:, context:]
-    curve = [float(np.mean(psnr(images[:, h], truth[:, h]))) for h in range(images.shape[1])]
+    steps = range(images.shape[1])
+    curve = [float(np.mean(psnr(images[:, h], truth[:, h]))) for h in steps]
+    ssim_curve = [float(np.mean(ssim(images[:, h], truth[:, h]))) for h in steps]
     # The trivial world model, "nothing moves": the last context frame repeated. A model worth
     # shipping beats it at every horizon.
     still = frames[:, context - 1]
-    still_curve = [float(np.mean(psnr(still, truth[:, h]))) for h in range(images.shape[1])]
-    ssim_curve = [float(np.mean(ssim(images[:, h], truth[:, h]))) for h in range(images.shape[1])]
-    return {
-        "ar_psnr": {str(h): round(curve[h - 1], 3) for h in HORIZONS if h <= len(curve)},
-        "ar_ssim": {str(h): round(ssim_curve[h - 1], 4) for h in HORIZONS if h <= len(curve)},
+    still_curve = [float(np.mean(psnr(still, truth[:, h]))) for h in steps]
+    horizons = [h for h in HORIZONS if h <= len(curve)]
+    metrics = {
+        "ar_psnr": {str(h): round(curve[h - 1], 3) for h in horizons},
+        "ar_ssim": {str(h): round(ssim_curve[h - 1], 4) for h in horizons},
         "ar_psnr_curve": [round(v, 3) for v in curve],
-        "repeat_last_frame_psnr": {str(h): round(still_curve[h - 1], 3) for h in HORIZONS if h <= len(curve)},
+        "ar_ssim_curve": [round(v, 4) for v in ssim_curve],
+        "repeat_last_frame_psnr": {str(h): round(still_curve[h - 1], 3) for h in horizons},
         "repeat_last_frame_curve": [round(v, 3) for v in still_curve],
+        # From the last real context frame on, so the first generated frame's jump counts too.
+        "flicker": {k: round(v, 3) for k, v in flicker(np.concatenate([frames[:, context - 1:context], images], 1),
+                                                       frames[:, context - 1:]).items()},
     }
+    picks = [h - 1 for h in horizons]
+    samples = {"horizons": horizons, "real": truth[:, picks], "generated": images[:, picks]}
+    return metrics, samples
 
 
 @torch.no_grad()
 def _stability(model, world_name: str, seed: int, count: int, real_frames: np.ndarray, quiet: bool) -> dict:
     m = model.config
-    played = play_episode(world_name, "random", seed, m.window + count, m.frame_height, m.frame_width)
+    guided = m.guide_channels > 0
+    played = play_episode(world_name, "random", seed, m.window + count, m.frame_height, m.frame_width, guides=guided)
     actions = torch.from_numpy(played["actions"])
+    guides = guide_to_tensor(played["guide"], GUIDE_NAMES)[None] if guided else None  # (1, T, G, H, W)
     latents = model.encode_frames(played["frames"][:m.window]).unsqueeze(0)
-    ring, current = model.start(latents, actions[None, :m.window - 1])
+    ring, current = model.start(latents, actions[None, :m.window - 1], context_guide=_at(guides, slice(1, m.window)))
     nan_count, tail = 0, []
     tail_from = count - max(100, count // 10)
     for t in tqdm(range(count), desc="stability rollout", disable=quiet):
-        current = model.advance(ring, current, actions[m.window - 1 + t:m.window + t])
+        current = model.advance(ring, current, actions[m.window - 1 + t:m.window + t],
+                                guide=_at(guides, m.window + t))
         nan_count += int(torch.isnan(current).sum())
         current = torch.nan_to_num(current)
         if t >= tail_from:

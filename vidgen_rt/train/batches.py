@@ -3,15 +3,19 @@
 Every batch is a pure function of (seed, stage, step, rank): resuming at step k draws exactly the
 batches an uninterrupted run would have drawn, and DDP ranks draw different ones. Episodes are split
 once into training and validation sets (the last ~5 %, at least one, when there are two or more).
+Clips carry the store's cond vectors and guide maps (normalised by `guide_to_tensor`) when it has them.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import DataError
+from vidgen_rt.model.world_model import guide_to_tensor
 
 STAGE_IDS = {"tokenizer": 1, "dynamics": 2, "validation": 3}
 
@@ -51,22 +55,44 @@ class FrameSampler:
         return np.stack(frames)  # (B, H, W, 3) uint8
 
 
-class ClipSampler:
-    """Clips of `length` consecutive latents and their actions, for the dynamics model."""
+class Clips(NamedTuple):
+    """A batch of clips; cond and guide are None when the store has none."""
 
-    def __init__(self, latents: list[torch.Tensor], actions: list[np.ndarray], length: int):
+    latents: torch.Tensor               # (B, T, C, h, w)
+    actions: torch.Tensor               # (B, T) int64
+    cond: torch.Tensor | None = None    # (B, T, Dc) float32
+    guide: torch.Tensor | None = None   # (B, T, G, H, W) float32, normalised
+
+
+class ClipSampler:
+    """Clips of `length` consecutive latents with their actions, cond vectors and guide maps.
+
+    conds and guides hold one array per episode (the store's, memory-mapped), or are None; guide
+    maps are normalised per clip, so a large store's maps are never all loaded at once.
+    """
+
+    def __init__(self, latents: list[torch.Tensor], actions: list[np.ndarray], length: int,
+                 conds: list[np.ndarray] | None = None, guides: list[np.ndarray] | None = None,
+                 guide_names: list[str] | None = None):
         self.latents, self.actions, self.length = latents, actions, length
+        self.conds, self.guides, self.guide_names = conds, guides, guide_names
         starts = np.array([len(z) - length + 1 for z in latents], dtype=np.float64)
         self.weights = starts / starts.sum()
 
-    def sample(self, rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, rng: np.random.Generator, batch: int) -> Clips:
         episodes = rng.choice(len(self.latents), size=batch, p=self.weights)
-        clips, acts = [], []
+        clips, acts, conds, guides = [], [], [], []
         for e in episodes:
             start = int(rng.integers(0, len(self.latents[e]) - self.length + 1))
-            clips.append(self.latents[e][start:start + self.length])
-            acts.append(torch.from_numpy(self.actions[e][start:start + self.length]))
-        return torch.stack(clips), torch.stack(acts)  # (B, T, C, h, w), (B, T)
+            span = slice(start, start + self.length)
+            clips.append(self.latents[e][span])
+            acts.append(torch.from_numpy(self.actions[e][span]))
+            if self.conds is not None:
+                conds.append(torch.from_numpy(np.array(self.conds[e][span], dtype=np.float32)))
+            if self.guides is not None:
+                guides.append(guide_to_tensor(self.guides[e][span], self.guide_names))
+        return Clips(torch.stack(clips), torch.stack(acts),
+                     torch.stack(conds) if conds else None, torch.stack(guides) if guides else None)
 
 
 def episode_actions(store: EpisodeStore, index: int, n_actions: int) -> np.ndarray:

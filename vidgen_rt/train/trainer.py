@@ -4,7 +4,9 @@ Stage `tokenizer` fits the frame autoencoder (MSE + image-gradient term). Stage 
 it, encodes the whole store once, and fits the frame-causal transformer on latent clips with the
 seed's MSE objective plus two drift controls (DESIGN §3): Gaussian noise on context latents, and,
 after `rollout_start` of the steps, self-rollout passes whose inputs are the model's own detached
-predictions, so it learns to correct its errors.
+predictions, so it learns to correct its errors. When the store holds cond vectors or guide maps,
+every input step is conditioned on those of the frame it predicts (world_model.py); the model's
+`cond_dim` / `guide_channels` left at 0 are taken from the store, and a non-zero one must match it.
 
 Runs on one process or under `torchrun` with DDP (gloo on CPU, NCCL on GPUs). Batches are pure
 functions of (seed, stage, step, rank) and checkpoints hold weights + optimizer state, so a run
@@ -13,6 +15,7 @@ killed at any point and resumed with `resume=True` reproduces the uninterrupted 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -33,7 +36,7 @@ from vidgen_rt.errors import CheckpointError, ConfigError
 from vidgen_rt.model.tokenizer import reconstruction_loss
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train import checkpoint as ckpt
-from vidgen_rt.train.batches import ClipSampler, EpisodeSplit, FrameSampler, batch_rng, episode_actions
+from vidgen_rt.train.batches import ClipSampler, Clips, EpisodeSplit, FrameSampler, batch_rng, episode_actions
 
 STAGES = ("tokenizer", "dynamics")
 
@@ -41,19 +44,22 @@ STAGES = ("tokenizer", "dynamics")
 class Trainer:
     def __init__(self, config: Config, data_dir: Path, run_dir: Path, stages=STAGES,
                  resume: bool = False, init_from: str | None = None, quiet: bool = False):
-        self.config, self.run_dir, self.stages = config, Path(run_dir), tuple(stages)
+        self.run_dir, self.stages = Path(run_dir), tuple(stages)
         self.rank, self.world_size = _init_distributed()
         self.quiet = quiet or self.rank != 0
         torch.manual_seed(config.train.seed)
         self.store = EpisodeStore.open(data_dir)
         self.store.require_nonempty()
         _check_store_matches(self.store, config)
+        config = _with_store_conditions(self.store, config)
+        self.config = config
         self.split = EpisodeSplit(self.store, config.train.sequence_frames)
         self.model = WorldModel(config.model)
         source = str(self.store.meta.get("source", ""))
         self.state = {"stage": self.stages[0], "step": 0, "train_seconds": 0.0, "data": str(data_dir),
                       "world": source.removeprefix("world:") if source.startswith("world:") else None,
-                      "action_names": self.store.action_names, "completed": [], "metrics": {}}
+                      "action_names": self.store.action_names, "guide_names": self.store.guide_names,
+                      "completed": [], "metrics": {}}
         self.optimizer_state = None
         self._validation_clips = None
         if resume:
@@ -77,7 +83,12 @@ class Trainer:
         self._truncate_log()
 
     def _init_from(self, spec: str) -> None:
-        source, _, source_state = ckpt.load_checkpoint(spec)
+        source, source_config, source_state = ckpt.load_checkpoint(spec)
+        ours, theirs = self.config.model, source_config.model
+        if (ours.cond_dim, ours.guide_channels) != (theirs.cond_dim, theirs.guide_channels):
+            raise ConfigError(f"--init-from {spec}: that model takes cond_dim={theirs.cond_dim}, "
+                              f"guide_channels={theirs.guide_channels}, but the store and config here give "
+                              f"cond_dim={ours.cond_dim}, guide_channels={ours.guide_channels}")
         self.model.load_state_dict(source.state_dict())
         # Stages asked for run again (fine-tuning); the others count as done by the source.
         self.state["completed"] = [s for s in source_state.get("completed", []) if s not in self.stages]
@@ -218,33 +229,41 @@ class Trainer:
 
     # ---------------------------------------------------------------- stage 2: dynamics
 
-    def _encode_episodes(self, indices) -> tuple[list, list]:
+    def _clip_sampler(self, indices) -> ClipSampler:
+        """Encode the episodes once (the tokenizer is frozen by now) and sample clips from them."""
         self.model.tokenizer.eval()
-        latents, actions = [], []
+        latents, actions, conds, guides = [], [], [], []
         for i in tqdm(indices, desc="encode", unit="episode", disable=self.quiet):
-            latents.append(self.model.encode_frames(self.store.episode(i).frames))
+            episode = self.store.episode(i)
+            latents.append(self.model.encode_frames(episode.frames))
             actions.append(episode_actions(self.store, i, self.config.model.n_actions))
-        return latents, actions
+            conds.append(episode.cond)
+            guides.append(episode.guide)
+        return ClipSampler(latents, actions, self.config.train.sequence_frames,
+                           conds=conds if self.config.model.cond_dim else None,
+                           guides=guides if self.config.model.guide_channels else None,
+                           guide_names=self.store.guide_names)
 
     def _train_dynamics(self) -> None:
         train = self.config.train
         for p in self.model.tokenizer.parameters():
             p.requires_grad_(False)
-        sampler = ClipSampler(*self._encode_episodes(self.split.train), train.sequence_frames)
+        sampler = self._clip_sampler(self.split.train)
         rollout_from = int(train.rollout_start * train.dynamics_steps)
         self.model.dynamics.train()
 
         def loss_fn(dynamics, rng):
-            clips, actions = sampler.sample(rng, train.batch_size)  # (B, T, C, h, w), (B, T)
+            batch = sampler.sample(rng, train.batch_size)
+            clips = batch.latents  # (B, T, C, h, w)
             sigma = torch.from_numpy(rng.uniform(0, train.context_noise, size=clips.shape[:2])).float()
             noise = torch.from_numpy(rng.standard_normal(clips.shape)).float()
             inputs = (clips + sigma[..., None, None, None] * noise)[:, :-1]
-            targets, acts = clips[:, 1:], actions[:, :-1]
+            targets, acts = clips[:, 1:], batch.actions[:, :-1]
             passes = train.rollout_passes if self.state["step"] >= rollout_from else 0
-            inputs = self._self_rollout_inputs(dynamics, inputs, acts, passes)  # ((1+passes)B, T-1, ...)
-            repeat = inputs.shape[0] // clips.shape[0]
+            inputs = self._self_rollout_inputs(dynamics, inputs, acts, _target_conditions(batch), passes)
+            repeat = inputs.shape[0] // clips.shape[0]  # inputs: ((1+passes)B, T-1, C, h, w)
             with self._autocast():
-                predicted = dynamics(inputs, acts.repeat(repeat, 1)).float()
+                predicted = dynamics(inputs, acts.repeat(repeat, 1), **_target_conditions(batch, repeat)).float()
             losses = F.mse_loss(predicted, targets.repeat(repeat, 1, 1, 1, 1), reduction="none")
             per_pass = losses.reshape(repeat, -1).mean(dim=1)
             extras = {"tf_loss": per_pass[0].item()}  # comparable across the switch to self-rollout
@@ -257,14 +276,14 @@ class Trainer:
         self.state["metrics"].update(self._validate("dynamics"))
 
     @torch.no_grad()
-    def _self_rollout_inputs(self, dynamics, inputs, actions, passes: int) -> torch.Tensor:
+    def _self_rollout_inputs(self, dynamics, inputs, actions, conditions: dict, passes: int) -> torch.Tensor:
         """Stack the clip's inputs with `passes` variants where each frame's input is the model's own
         prediction of it from the previous variant (errors compounding one step deeper per pass).
         One batched forward with gradients then covers all variants, which DDP requires."""
         variants = [inputs]
         for _ in range(passes):
             with self._autocast():
-                predicted = dynamics(variants[-1], actions).float()
+                predicted = dynamics(variants[-1], actions, **conditions).float()
             variants.append(torch.cat([inputs[:, :1], predicted[:, :-1]], dim=1))
         return torch.cat(variants)
 
@@ -282,10 +301,10 @@ class Trainer:
             result = {"val_psnr": round(10 * math.log10(255.0 ** 2 / max(mse, 1e-10)), 3)}
         else:
             if self._validation_clips is None:  # the tokenizer is frozen by now: encode once
-                sampler = ClipSampler(*self._encode_episodes(indices), self.config.train.sequence_frames)
-                self._validation_clips = sampler.sample(batch_rng(0, "validation", 0), 16)
-            clips, acts = self._validation_clips
-            predicted = self.model.dynamics(clips[:, :-1], acts[:, :-1])
+                self._validation_clips = self._clip_sampler(indices).sample(batch_rng(0, "validation", 0), 16)
+            batch = self._validation_clips
+            clips = batch.latents
+            predicted = self.model.dynamics(clips[:, :-1], batch.actions[:, :-1], **_target_conditions(batch))
             result = {"val_latent_mse": round(F.mse_loss(predicted, clips[:, 1:]).item(), 6)}
         self.model.train(was_training)
         return result
@@ -300,6 +319,35 @@ def _check_store_matches(store: EpisodeStore, config: Config) -> None:
     if store.action_names and len(store.action_names) > m.n_actions:
         raise ConfigError(f"{store.path}: the store has {len(store.action_names)} actions but model.n_actions is "
                           f"{m.n_actions}; pass --set model.n_actions={len(store.action_names)}")
+
+
+def _with_store_conditions(store: EpisodeStore, config: Config) -> Config:
+    """A copy of `config` whose model.cond_dim / guide_channels match the store's condition specs:
+    a field left at 0 takes the store's size, a non-zero one must equal it."""
+    resolved = copy.deepcopy(config)
+    stored = {
+        "cond_dim": (store.cond_dim, f"cond vectors of size {store.cond_dim}" if store.cond_dim else "no cond vectors"),
+        "guide_channels": (store.guide_channels, f"{store.guide_channels} guide channels {store.guide_names}"
+                           if store.guide_names else "no guide maps"),
+    }
+    for field, (size, holds) in stored.items():
+        wanted = getattr(resolved.model, field)
+        if wanted == 0:
+            setattr(resolved.model, field, size)
+        elif wanted != size:
+            raise ConfigError(f"{store.path}: model.{field} is {wanted} but the store holds {holds}; "
+                              f"leave model.{field} at 0 (the default) to take the store's")
+    return resolved
+
+
+def _target_conditions(batch: Clips, repeat: int = 1) -> dict:
+    """cond/guide keyword arguments of the dynamics forward for a clip's input frames 0..T-2: those of
+    frames 1..T-1, the frames the steps predict; repeated `repeat` times along the batch."""
+    conditions = {}
+    for name in ("cond", "guide"):
+        value = getattr(batch, name)
+        conditions[name] = None if value is None else value[:, 1:].repeat(repeat, *[1] * (value.dim() - 1))
+    return conditions
 
 
 def _schedule(step: int, total: int, warmup: int) -> float:

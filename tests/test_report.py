@@ -1,0 +1,70 @@
+"""The quality report: flicker on known cases, the new eval keys with sane values, and the --plot,
+--html and --md outputs of `vidgen eval` on a briefly trained tiny world."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import vidgen
+from vidgen_rt.data.record import play_episode
+from vidgen_rt.errors import DataError
+from vidgen_rt.metrics.flicker import flicker
+
+
+@pytest.fixture(scope="module")
+def moving_clip():
+    """A real maze walk, (T, H, W, 3) uint8, whose view changes every frame."""
+    return play_episode("maze", "explore", 1_000_000, 24, 32, 32)["frames"]
+
+
+def test_flicker_of_real_frames_against_themselves_is_zero(moving_clip):
+    result = flicker(moving_clip, moving_clip)
+    assert result["generated"] == result["real"] > 0  # flow never explains a maze walk perfectly
+    assert result["excess"] == 0.0
+    batch = flicker(np.stack([moving_clip, moving_clip]), np.stack([moving_clip, moving_clip]))
+    assert batch["real"] == pytest.approx(result["real"]) and batch["excess"] == 0.0
+
+
+def test_a_frozen_clip_flickers_against_moving_real_frames(moving_clip):
+    frozen = np.repeat(moving_clip[:1], len(moving_clip), axis=0)
+    result = flicker(frozen, moving_clip)
+    assert result["excess"] > 1.0 and result["generated"] > result["real"]
+    shuffled = moving_clip[np.random.default_rng(0).permutation(len(moving_clip))]
+    assert flicker(shuffled, moving_clip)["excess"] > result["excess"]  # popping is worse than freezing
+
+
+def test_flicker_rejects_clips_of_different_shapes(moving_clip):
+    with pytest.raises(DataError, match="same shape"):
+        flicker(moving_clip[:-1], moving_clip)
+
+
+def test_eval_writes_the_quality_report(tiny_run, tmp_path):
+    out, plot = tmp_path / "eval.json", tmp_path / "eval.png"
+    html, md = tmp_path / "report" / "eval.html", tmp_path / "report-md" / "eval.md"
+    vidgen("eval", tiny_run, "--episodes", "2", "--stability-frames", "100", "--json", out, "--plot", plot,
+           "--html", html, "--md", md, "--quiet")
+    metrics = json.loads(out.read_text())
+    for key in ("tf_psnr", "tf_ssim", "ar_psnr", "ar_ssim", "ar_psnr_curve", "repeat_last_frame_psnr",
+                "repeat_last_frame_curve", "tokenizer_psnr", "action_faithfulness", "stability",
+                "train_minutes", "params", "gflops_per_frame", "ar_ssim_curve", "flicker"):
+        assert key in metrics, key
+    curve = metrics["ar_ssim_curve"]
+    assert len(curve) == len(metrics["ar_psnr_curve"]) == 64 and all(-1 <= v <= 1 for v in curve)
+    assert curve[0] == metrics["ar_ssim"]["1"] and curve[63] == metrics["ar_ssim"]["64"]
+    flick = metrics["flicker"]
+    assert flick["generated"] >= 0 and flick["real"] > 0
+    assert flick["excess"] == pytest.approx(flick["generated"] - flick["real"], abs=2e-3)
+    assert Image.open(plot).size[0] > 100
+
+    for page in (html, md):
+        text = page.read_text()
+        for name in ("tf_psnr", "ar_psnr.64", "ar_ssim.16", "flicker.excess", "stability.nan_count",
+                     "gflops_per_frame"):
+            assert name in text, f"{page.name} lacks {name}"
+        images = re.findall(r'src="([^"]+)"', text) if page.suffix == ".html" else re.findall(r"\]\(([^)]+)\)", text)
+        assert len(images) == 2, images
+        for image in images:
+            assert Image.open(page.parent / image).size[0] > 100
