@@ -26,19 +26,10 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from vidgen_rt.machine import cpu_model  # noqa: E402
 from vidgen_rt.worlds import ACTIONS, MazeBatch, MazeWorld  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def timed(call, frames_per_call: int, seconds: float) -> float:

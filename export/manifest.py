@@ -14,6 +14,7 @@ from vidgen_rt import __version__
 from vidgen_rt.config import Config
 from vidgen_rt.errors import BundleError
 from vidgen_rt.model.dynamics import lag_sentinel
+from vidgen_rt.model.world_model import GUIDE_SCALES
 
 FORMAT = "vidgen_rt.bundle"
 FORMAT_VERSION = 1
@@ -29,6 +30,10 @@ NAMED_BINDINGS = {
     "turn_right": ["E", "RIGHT"], "strafe_left": ["A"], "strafe_right": ["D"], "fire": ["SPACE"],
     "up": ["UP"], "down": ["DOWN"], "left": ["LEFT"], "right": ["RIGHT"],
 }
+
+# How raw guide maps become the step's `guide` input (vidgen_rt.model.world_model.guide_to_tensor).
+GUIDE_NORMALISATION = {"scales": dict(GUIDE_SCALES), "other_uint8": "divide by 255", "other_float": "as stored",
+                       "scaled_channels_clipped_to": [0.0, 1.0], "frame": "the guide of the frame the step produces"}
 
 POSTPROCESS_DEFAULTS = {"brightness": 0.0, "contrast": 1.0, "gamma": 1.0, "sharpen": 0.0}
 
@@ -91,7 +96,8 @@ def build_manifest(name: str, config: Config, precision: str, action_names: list
             "cond": {"dim": m.cond_dim, "names": list(cond_names or [f"cond_{i}" for i in range(m.cond_dim)])}
             if m.cond_dim else None,
             "guide": {"channels": m.guide_channels, "height": m.frame_height, "width": m.frame_width,
-                      "names": list(guide_names or [f"guide_{i}" for i in range(m.guide_channels)])}
+                      "names": list(guide_names or [f"guide_{i}" for i in range(m.guide_channels)]),
+                      "dtype": "float32", "normalisation": GUIDE_NORMALISATION}
             if m.guide_channels else None,
         },
         "graphs": graphs,

@@ -23,6 +23,7 @@ from vidgen_rt.errors import CheckpointError
 from vidgen_rt.export.bundle import Bundle
 from vidgen_rt.metrics.image import PSNR_CAP_DB
 from vidgen_rt.model.kv_ring import KVRing
+from vidgen_rt.model.world_model import guide_to_tensor
 from vidgen_rt.runtime.ort_stepper import OrtStepper
 from vidgen_rt.train.checkpoint import load_checkpoint
 
@@ -30,44 +31,81 @@ THRESHOLDS = {"teacher_forced_max_abs": 1e-4, "rollout_psnr": 45.0, "reference_m
 PROBE_SEED = 2_000_000  # a world seed no training or evaluation run uses
 
 
-def probe_sequence(bundle: Bundle, frames: int) -> dict[str, np.ndarray]:
-    """Real frames and actions to drive both sides: a random-policy episode of the bundle's world,
-    or its context followed by seeded held actions when it has no built-in world."""
+def probe_sequence(bundle: Bundle, steps: int) -> dict:
+    """Frames, actions and per-frame conditions to drive both sides for `steps` steps after the
+    context: a random-policy episode of the bundle's world, or its context followed by seeded held
+    actions (conditions held at the context's last) when it has no built-in world. `cond[f]` and
+    `guide[f]` belong to frame f (entry 0 is never used: no step produces frame 0)."""
     config = bundle.config.model
     world = bundle.manifest["source"].get("world")
     context = bundle.context()
     K = len(context["frames"])
+    total = K + steps
     if world:
-        played = play_episode(world, "random", PROBE_SEED, K + frames, config.frame_height, config.frame_width)
-        return {"frames": played["frames"], "actions": played["actions"], "context": K}
+        played = play_episode(world, "random", PROBE_SEED, total, config.frame_height, config.frame_width,
+                              guides=config.guide_channels > 0)
+        guide = None
+        if config.guide_channels:
+            guide = guide_to_tensor(played["guide"], bundle.manifest["conditions"]["guide"]["names"]).numpy()
+        return {"frames": played["frames"], "actions": played["actions"], "context": K, "cond": None,
+                "guide": guide, "real": True}
     rng = np.random.default_rng(PROBE_SEED)
-    held = np.repeat(rng.integers(0, len(bundle.action_names), size=frames // 8 + 1), 8)[:frames]
-    return {"frames": context["frames"], "actions": np.concatenate([context["actions"], [0], held]), "context": K}
+    held = np.repeat(rng.integers(0, len(bundle.action_names), size=steps // 8 + 1), 8)[:steps]
+    probe = {"frames": context["frames"], "actions": np.concatenate([context["actions"], held]), "context": K,
+             "real": False}
+    for name in ("cond", "guide"):
+        values = context.get(name)  # frames 1..K-1
+        probe[name] = None if values is None else np.concatenate(
+            [values[:1], values, np.repeat(values[-1:], steps, axis=0)])
+    return probe
 
 
-def teacher_forced_errors(model, stepper: OrtStepper, latents: torch.Tensor, actions: np.ndarray) -> np.ndarray:
-    """Per-step max |Δ| of next latents when both sides see latents[t] at step t (from empty caches)."""
+def _at(values, frame: int):
+    return None if values is None else values[frame:frame + 1]
+
+
+def teacher_forced_errors(model, stepper: OrtStepper, latents: torch.Tensor, probe: dict) -> np.ndarray:
+    """Per-step max |Δ| of next latents when both sides step from latents[t] (frame K-1+t), from
+    empty caches, with the same action and conditions."""
     ring = KVRing(model.config, batch=1)
-    stepper.reset(np.zeros((1, *stepper.bundle.context()["frames"].shape[1:]), np.uint8), np.zeros(0, np.int64))
+    stepper.reset(np.zeros((1, *probe["frames"].shape[1:]), np.uint8), np.zeros(0, np.int64))
+    first = probe["context"] - 1
     errors = []
     for t in range(len(latents)):
-        action = torch.tensor([int(actions[t])])
+        frame = first + t
+        action = np.array([probe["actions"][frame]], dtype=np.int64)
+        cond, guide = _at(probe["cond"], frame + 1), _at(probe["guide"], frame + 1)
         with torch.no_grad():
-            expected, new_kv = model.dynamics.step(latents[t:t + 1], action, None, None, ring.kv, ring.lags)
+            expected, new_kv = model.dynamics.step(latents[t:t + 1], torch.from_numpy(action), _tensor(cond),
+                                                   _tensor(guide), ring.kv, ring.lags)
         ring.push(new_kv)
-        got = stepper._advance(latents[t:t + 1].numpy().astype(stepper.dtype), action.numpy(), None, None)
+        got = stepper._advance(latents[t:t + 1].numpy().astype(stepper.dtype), action, cond, guide)
         errors.append(float(np.abs(got.astype(np.float64) - expected.numpy()).max()))
     return np.array(errors)
 
 
-def rollout_psnr(model, stepper: OrtStepper, context_frames, context_actions, actions) -> tuple[float, float]:
+def _tensor(values):
+    return None if values is None else torch.from_numpy(np.asarray(values, dtype=np.float32))
+
+
+def rollout_psnr(model, stepper: OrtStepper, probe: dict, steps: int) -> tuple[float, float]:
     """PSNR (dB) between PyTorch fp32 and bundle rollouts over all frames; also the bundle's fps."""
-    expected = model.rollout(context_frames, context_actions, actions)
-    stepper.reset(context_frames, context_actions)
+    K = probe["context"]
+    frames, actions = probe["frames"][:K], probe["actions"][:K - 1]
+    future = probe["actions"][K - 1:K - 1 + steps]
+    conditions = {name: None if probe[name] is None else probe[name][1:K + steps] for name in ("cond", "guide")}
+    expected = model.rollout(frames, actions, future, cond=_tensor(conditions["cond"]),
+                             guide=_tensor(conditions["guide"]))
+    stepper.reset(frames, actions, _at_range(probe["cond"], 1, K), _at_range(probe["guide"], 1, K))
     began = time.perf_counter()
-    got = np.stack([stepper.step(int(a))[0, ..., :3] for a in actions])
-    fps = len(actions) / (time.perf_counter() - began)
+    got = np.stack([stepper.step(int(a), _at(probe["cond"], K + t), _at(probe["guide"], K + t))[0, ..., :3]
+                    for t, a in enumerate(future)])
+    fps = len(future) / (time.perf_counter() - began)
     return sequence_psnr(got, expected), fps
+
+
+def _at_range(values, start: int, stop: int):
+    return None if values is None else values[start:stop]
 
 
 def sequence_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -76,20 +114,26 @@ def sequence_psnr(a: np.ndarray, b: np.ndarray) -> float:
     return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, 10.0 * np.log10(255.0 ** 2 / mse))
 
 
-def reference_errors(stepper: OrtStepper, latents: np.ndarray, actions: np.ndarray) -> float:
+def reference_errors(stepper: OrtStepper, latents: np.ndarray, probe: dict) -> float:
     """Max |Δ| between ORT and onnx.reference.ReferenceEvaluator over the first len(latents) steps."""
     from onnx.reference import ReferenceEvaluator
 
     evaluator = ReferenceEvaluator(str(stepper.bundle.graph_path("step", stepper.batch)))
-    stepper.reset(np.zeros((1, *stepper.bundle.context()["frames"].shape[1:]), np.uint8), np.zeros(0, np.int64))
-    worst = 0.0
+    stepper.reset(np.zeros((1, *probe["frames"].shape[1:]), np.uint8), np.zeros(0, np.int64))
+    first, worst = probe["context"] - 1, 0.0
     for t in range(len(latents)):
-        feeds = {"latents": latents[t:t + 1].astype(stepper.dtype), "action": np.array([actions[t]], np.int64),
-                 "kv_cache": stepper.kv.copy(), "lags": stepper.lags.copy()}
+        frame = first + t
+        action = np.array([probe["actions"][frame]], np.int64)
+        cond, guide = _at(probe["cond"], frame + 1), _at(probe["guide"], frame + 1)
+        feeds = {"latents": latents[t:t + 1].astype(stepper.dtype), "action": action}
+        for name, value in (("cond", cond), ("guide", guide)):
+            if value is not None:
+                feeds[name] = value.astype(stepper.dtype)
+        feeds["kv_cache"], feeds["lags"] = stepper.kv.copy(), stepper.lags.copy()
         reference = evaluator.run(None, feeds)
         ort_outputs = stepper.sessions["step"].run(None, feeds)
         worst = max(worst, *(float(np.abs(r.astype(np.float64) - o).max()) for r, o in zip(reference, ort_outputs)))
-        stepper._advance(feeds["latents"], feeds["action"], None, None)
+        stepper._advance(feeds["latents"], action, cond, guide)
     return worst
 
 
@@ -98,7 +142,7 @@ def verify_bundle(bundle: Bundle, checkpoint=None, steps: int = 256, reference_s
     """All parity figures for one bundle (batch 1), with pass/fail against the fp32 thresholds."""
     stepper = OrtStepper(bundle, batch=1, threads=threads)
     spec = checkpoint or bundle.manifest["source"].get("resolved") or bundle.manifest["source"].get("checkpoint")
-    probe = probe_sequence(bundle, steps + 1)
+    probe = probe_sequence(bundle, steps)
     K = probe["context"]
     report = {"bundle": str(bundle.path), "precision": bundle.manifest["precision"], "steps": steps}
     progress = tqdm(total=3, desc="verify", unit="check", disable=quiet)
@@ -107,22 +151,20 @@ def verify_bundle(bundle: Bundle, checkpoint=None, steps: int = 256, reference_s
     except CheckpointError:
         model = None
         report["torch"] = f"checkpoint {spec!r} not available: PyTorch parity skipped"
-    real_latents = None
+    latents = None
     if model is not None:
         report["checkpoint"] = str(spec)
-        real_latents = model.encode_frames(probe["frames"][K - 1:K + steps - 1]) if bundle.manifest["source"].get(
-            "world") else None
-        if real_latents is not None:
-            errors = teacher_forced_errors(model, stepper, real_latents, probe["actions"][K - 1:])
+        if probe["real"]:
+            latents = model.encode_frames(probe["frames"][K - 1:K - 1 + steps])
+            errors = teacher_forced_errors(model, stepper, latents, probe)
             report["teacher_forced_max_abs"] = float(errors.max())
             report["teacher_forced_mean_max_abs"] = float(errors.mean())
         progress.update()
-        report["rollout_psnr"], report["ort_fps"] = rollout_psnr(
-            model, stepper, probe["frames"][:K], probe["actions"][:K - 1], probe["actions"][K - 1:K - 1 + steps])
+        report["rollout_psnr"], report["ort_fps"] = rollout_psnr(model, stepper, probe, steps)
         progress.update()
-    latents = (real_latents.numpy() if real_latents is not None
-               else np.stack([stepper.encode(f[None])[0] for f in probe["frames"][:reference_steps]]))
-    report["reference_max_abs"] = reference_errors(stepper, latents[:reference_steps], probe["actions"][:reference_steps])
+    inputs = (latents[:reference_steps].numpy() if latents is not None
+              else np.concatenate([stepper.encode(f[None]) for f in probe["frames"][K - 1:K - 1 + reference_steps]]))
+    report["reference_max_abs"] = reference_errors(stepper, inputs, probe)
     progress.update()
     progress.close()
     if report["precision"] == "fp32":

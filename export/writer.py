@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidgen_rt.data.record import play_episode
+from vidgen_rt.data.record import GUIDE_NAMES, play_episode
 from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import BundleError, ConfigError, DataError
 from vidgen_rt.export.bundle import load_bundle, sha256_of, ONNX_DTYPES
@@ -25,6 +25,7 @@ from vidgen_rt.export.graphs import OPSET, export_graphs
 from vidgen_rt.export.manifest import GRAPH_NAMES, MANIFEST_NAME, build_manifest, io_spec
 from vidgen_rt.export.quantize import quantize_matmuls
 from vidgen_rt.export.rules import check_graph_rules
+from vidgen_rt.model.world_model import guide_to_tensor
 from vidgen_rt.train.checkpoint import default_mode, load_checkpoint, resolve_checkpoint, write_json_atomic
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -43,11 +44,15 @@ def parse_batches(text: str) -> list[int]:
 
 
 def context_for(config, state: dict, context_store: Path | None) -> dict[str, np.ndarray]:
-    """`window` real frames and the actions between them, to seed every stream."""
+    """`window` real frames and the actions between them, to seed every stream; for a conditioned
+    model also the cond vectors and normalised guide maps of frames 1..K-1 (those the context steps
+    produce, as `WorldModel.start` takes them)."""
     m = config.model
     if context_store is None and state.get("world"):
-        played = play_episode(state["world"], "explore", CONTEXT_SEED, m.window, m.frame_height, m.frame_width)
-        return {"frames": played["frames"], "actions": played["actions"][:m.window - 1]}
+        played = play_episode(state["world"], "explore", CONTEXT_SEED, m.window, m.frame_height, m.frame_width,
+                              guides=m.guide_channels > 0)
+        episode = {"frames": played["frames"], "actions": played["actions"], "guide": played["guide"]}
+        return _context_arrays(episode, m, state.get("guide_names") or GUIDE_NAMES)
     store_path = Path(context_store or state.get("data") or "")
     if not (store_path / "index.json").is_file():
         raise ConfigError(f"no context frames: the checkpoint's store {str(store_path)!r} is not here and it "
@@ -55,10 +60,25 @@ def context_for(config, state: dict, context_store: Path | None) -> dict[str, np
     store = EpisodeStore.open(store_path)
     for episode in store:
         if len(episode) >= m.window and episode.frames.shape[1:3] == (m.frame_height, m.frame_width):
-            return {"frames": np.asarray(episode.frames[:m.window]),
-                    "actions": np.asarray(episode.actions[:m.window - 1], dtype=np.int64)}
+            arrays = {"frames": episode.frames, "actions": episode.actions, "cond": episode.cond,
+                      "guide": episode.guide}
+            return _context_arrays(arrays, m, store.guide_names)
     raise DataError(f"{store_path}: no episode of at least {m.window} frames of "
                     f"{m.frame_height}x{m.frame_width} for the context")
+
+
+def _context_arrays(episode: dict, m, guide_names) -> dict[str, np.ndarray]:
+    K = m.window
+    context = {"frames": np.asarray(episode["frames"][:K]),
+               "actions": np.asarray(episode["actions"][:K - 1], dtype=np.int64)}
+    for name, size in (("cond", m.cond_dim), ("guide", m.guide_channels)):
+        if size and episode.get(name) is None:
+            raise DataError(f"the model takes {name!r} every step but the context source has none")
+    if m.cond_dim:
+        context["cond"] = np.asarray(episode["cond"][1:K], dtype=np.float32)
+    if m.guide_channels:
+        context["guide"] = guide_to_tensor(episode["guide"][1:K], guide_names).numpy()
+    return context
 
 
 def export_bundle(checkpoint, out: Path, batches=(1,), precision: str = "fp32", context_store=None,
@@ -85,6 +105,7 @@ def export_bundle(checkpoint, out: Path, batches=(1,), precision: str = "fp32", 
             source={"checkpoint": str(checkpoint), "resolved": str(resolve_checkpoint(checkpoint)),
                     "world": state.get("world"), "stage": state.get("stage"), "step": state.get("step")},
             exporter={"name": "torch.onnx.export(dynamo=True)", "torch": torch.__version__, "opset": OPSET},
+            guide_names=state.get("guide_names"),
         )
         write_json_atomic(staging / MANIFEST_NAME, manifest)
         load_bundle(staging)

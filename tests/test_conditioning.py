@@ -136,3 +136,27 @@ def test_cond_vectors_reach_the_model(tiny_store, tmp_path):
             for c in (cond, 1 - cond)]
     assert model.dynamics.cond_proj.weight.shape == (config.model.d_model, 3)
     assert not np.array_equal(roll[0], roll[1])
+
+
+def test_guided_world_survives_export_with_ort_parity(guided_run, tmp_path):
+    from vidgen_rt.export import export_bundle, load_bundle
+    from vidgen_rt.export.parity import THRESHOLDS, verify_bundle
+    from vidgen_rt.runtime import OrtStepper
+
+    bundle = load_bundle(export_bundle(guided_run, tmp_path / "guided.vgrt", quiet=True))
+    guide_spec = bundle.manifest["conditions"]["guide"]
+    assert guide_spec["names"] == GUIDE_NAMES and guide_spec["channels"] == 2
+    assert [io["name"] for io in bundle.graph("step")["inputs"]] == ["latents", "action", "guide", "kv_cache", "lags"]
+    assert bundle.context()["guide"].shape == (5, 2, 32, 32)  # frames 1..K-1 of a window-6 context
+    report = verify_bundle(bundle, checkpoint=guided_run, steps=64, quiet=True)
+    assert report["teacher_forced_max_abs"] <= THRESHOLDS["teacher_forced_max_abs"]
+    assert report["rollout_psnr"] >= THRESHOLDS["rollout_psnr"]
+    stepper = OrtStepper(bundle)
+    stepper.reset()
+    with pytest.raises(ConfigError, match="needs 'guide'"):
+        stepper.step(1)
+    near, far = np.zeros((1, 2, 32, 32), np.float32), np.ones((1, 2, 32, 32), np.float32)
+    saved = stepper.snapshot()
+    first = stepper.step(1, guide=near)
+    stepper.restore(saved)
+    assert not np.array_equal(first, stepper.step(1, guide=far)), "the guide input changed nothing"

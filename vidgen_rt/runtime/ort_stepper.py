@@ -63,7 +63,8 @@ class OrtStepper:
     def reset(self, frames: np.ndarray | None = None, actions: np.ndarray | None = None,
               cond: np.ndarray | None = None, guide: np.ndarray | None = None) -> np.ndarray:
         """Start from context frames (K, H, W, 3) or (B, K, H, W, 3) and the K-1 actions between them
-        (default: the bundle's context). Returns the last context frame as RGBA (B, H, W, 4)."""
+        (default: the bundle's context); a conditioned bundle also takes the cond (K-1, Dc) and
+        normalised guide (K-1, G, H, W) of frames 1..K-1. Returns the last context frame as RGBA."""
         if frames is None:
             context = self.bundle.context()
             frames, actions = context["frames"], context["actions"]
@@ -85,7 +86,8 @@ class OrtStepper:
         return self.decode(self.latents)
 
     def step(self, action, cond: np.ndarray | None = None, guide: np.ndarray | None = None) -> np.ndarray:
-        """One generated frame per stream: action int or (B,) ints -> RGBA uint8 (B, H, W, 4)."""
+        """One generated frame per stream: action int or (B,) ints, and for a conditioned bundle the
+        cond / normalised guide of the frame being generated -> RGBA uint8 (B, H, W, 4)."""
         if self.latents is None:
             raise ConfigError("OrtStepper.step before reset: call reset() to seed the context first")
         self.latents = self._advance(self.latents, action, cond, guide)
