@@ -58,6 +58,10 @@ def test_eval_writes_the_quality_report(tiny_run, tmp_path):
     assert flick["generated"] >= 0 and flick["real"] > 0
     assert flick["excess"] == pytest.approx(flick["generated"] - flick["real"], abs=2e-3)
     assert Image.open(plot).size[0] > 100
+    stability = metrics["stability"]
+    low, high = stability["real_frame_mean_range"]
+    assert 0 <= low <= high <= 255 and isinstance(stability["within_real_range"], bool)
+    assert isinstance(stability["frozen"], bool) and stability["frames"] == 100
 
     for page in (html, md):
         text = page.read_text()

@@ -12,7 +12,8 @@ then the model is measured on:
 - `action_faithfulness`: fraction of teacher-forced steps whose generated frame shows the same
   dominant optical-flow motion (left/right/expand/contract/still) as the true next frame;
 - `stability`: a long rollout under a random player: NaN count, and the drift of frame statistics
-  (mean, std, frame-to-frame change) against real frames, which exposes collapse and freezing.
+  (mean, std, frame-to-frame change) against real frames, which exposes collapse and freezing;
+  `within_real_range` (late frames as bright as some real frame) and `frozen` are the verdicts.
 
 A guide-conditioned world is driven by the real episodes' guide maps throughout, each step getting
 the maps of the frame it produces (world_model.py).
@@ -159,14 +160,22 @@ def _stability(model, world_name: str, seed: int, count: int, real_frames: np.nd
         current = torch.nan_to_num(current)
         if t >= tail_from:
             tail.append(current[0])
-    tail_frames = model.decode_latents(torch.stack(tail)).astype(np.float64)
-    real = real_frames.reshape(-1, *real_frames.shape[2:]).astype(np.float64)
+    tail_frames = model.decode_latents(torch.stack(tail)).astype(np.float64)  # (n, H, W, 3)
+    real = real_frames.reshape(-1, *real_frames.shape[2:]).astype(np.float64)  # (episodes*T, H, W, 3)
     real_change = float(np.abs(np.diff(real_frames.astype(np.float64), axis=1)).mean())
+    real_means = real.mean(axis=(1, 2, 3))  # (N,) brightness of each real frame
+    tail_means = tail_frames.mean(axis=(1, 2, 3))
+    tail_change = float(np.abs(np.diff(tail_frames, axis=0)).mean())
     return {
         "frames": count,
         "nan_count": nan_count,
         "mean_drift": round(float(abs(tail_frames.mean() - real.mean())), 3),
         "std_drift": round(float(abs(tail_frames.std() - real.std())), 3),
-        "frame_change": round(float(np.abs(np.diff(tail_frames, axis=0)).mean()), 3),
+        "frame_change": round(tail_change, 3),
         "real_frame_change": round(real_change, 3),
+        # Collapse checks: every late frame's brightness inside the span real frames cover, and the
+        # picture still moving (a frozen rollout changes less than 5 % as much as real play).
+        "real_frame_mean_range": [round(float(real_means.min()), 3), round(float(real_means.max()), 3)],
+        "within_real_range": bool(real_means.min() <= tail_means.min() and tail_means.max() <= real_means.max()),
+        "frozen": bool(tail_change < 0.05 * real_change),
     }
