@@ -2,12 +2,13 @@
 # every target first runs scripts/setup.sh, which returns in seconds when nothing changed.
 #   make test PYTEST_ARGS='tests/test_native.py -x'   extra pytest arguments
 #   make demo DEMO_ARGS='--frames 600'                extra arguments for scripts/demo.sh
+#   make test-sanitize                                native tests under ASan+UBSan, then TSan
 # `clean` removes build outputs and caches; it keeps .venv/ and .deps/ (slow to recreate).
 
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: setup test demo clean
+.PHONY: setup test test-sanitize demo clean
 
 setup:
 	bash scripts/setup.sh
@@ -19,6 +20,30 @@ test: setup
 	@status=0; .venv/bin/pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
+
+# The runtime core and its C test driver (native/tests/test_driver.c) built twice more, outside the
+# Python build: with AddressSanitizer + UndefinedBehaviorSanitizer (every test) and with
+# ThreadSanitizer (the async start/stop/close races). ONNX Runtime is dlopen'ed uninstrumented from
+# the onnxruntime wheel. LeakSanitizer stays on and needs no suppressions; TSan needs
+# native/tests/tsan.supp for ONNX Runtime's own (uninstrumented) threads. Each run fails on the
+# first sanitizer report.
+SANITIZE_BUNDLE := build/sanitize/maze.vgrt
+SANITIZE_CMAKE := -DVGRT_PYTHON=OFF -DVGRT_EXAMPLES=OFF -DVGRT_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ORT_LIBRARY = $(firstword $(wildcard .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
+
+test-sanitize: setup
+	@test -d $(SANITIZE_BUNDLE) || .venv/bin/vidgen export maze -o $(SANITIZE_BUNDLE) --batch 1
+	cmake -S . -B build/sanitize-address $(SANITIZE_CMAKE) -DVGRT_SANITIZE=address,undefined >/dev/null
+	cmake --build build/sanitize-address -j2
+	VGRT_ORT_LIBRARY=$(abspath $(ORT_LIBRARY)) \
+	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  build/sanitize-address/vgrt_test_driver $(SANITIZE_BUNDLE) all 100
+	cmake -S . -B build/sanitize-thread $(SANITIZE_CMAKE) -DVGRT_SANITIZE=thread >/dev/null
+	cmake --build build/sanitize-thread -j2
+	VGRT_ORT_LIBRARY=$(abspath $(ORT_LIBRARY)) \
+	TSAN_OPTIONS=halt_on_error=1:report_mutex_bugs=0:second_deadlock_stack=1:suppressions=$(abspath native/tests/tsan.supp) \
+	  build/sanitize-thread/vgrt_test_driver $(SANITIZE_BUNDLE) async 100
 
 demo: setup
 	bash scripts/demo.sh $(DEMO_ARGS)

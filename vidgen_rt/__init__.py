@@ -5,3 +5,14 @@ training and evaluation, and the command-line interface `vidgen`.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["Runtime", "Stream", "__version__"]
+
+
+def __getattr__(name):
+    # The native runtime loads on first use, keeping `import vidgen_rt` cheap.
+    if name in ("Runtime", "Stream"):
+        from vidgen_rt.runtime import native
+
+        return getattr(native, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

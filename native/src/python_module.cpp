@@ -1,11 +1,20 @@
 // vidgen_rt._native: the pybind11 module through which Python reaches the C++ runtime. It reports
 // the version it was built as (the same string as vidgen_rt.__version__, passed in by CMake) and
 // how it was built, so a mismatched or stale binary is visible at a glance (`vidgen_rt._native.
-// build_info()`), and it is where the runtime's Python face is bound.
+// build_info()`), and binds the runtime through the C++ wrapper of the C ABI (vidgen_rt.hpp):
+// Model and Stream, the GIL released while C++ works, frames handed to numpy without a copy (the
+// array's base capsule owns the runtime frame and releases it when the array goes). The Python
+// face users see is vidgen_rt.runtime.native (Runtime, Stream).
 
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <memory>
+#include <optional>
 #include <string>
+
+#include "vidgen_rt.hpp"
 
 namespace py = pybind11;
 
@@ -30,16 +39,337 @@ py::dict build_info() {
     info["pybind11_version"] = std::to_string(PYBIND11_VERSION_MAJOR) + "." +
                                std::to_string(PYBIND11_VERSION_MINOR) + "." +
                                std::to_string(PYBIND11_VERSION_PATCH);
+    info["runtime_version"] = vgrt_version();
+    info["abi_version"] = vgrt_abi_version();
     return info;
 }
+
+using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+using I64 = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using F32 = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+// A runtime frame as a (B, H, W, 4) uint8 array that owns it.
+py::object frame_array(vidgen_rt::Frame frame) {
+    if (!frame) return py::none();
+    const vgrt_frame* f = frame.get();
+    auto* owner = new vidgen_rt::Frame(std::move(frame));
+    py::capsule base(owner, [](void* p) { delete static_cast<vidgen_rt::Frame*>(p); });
+    const py::ssize_t h = f->height, w = f->width;
+    return py::array_t<uint8_t>({py::ssize_t(f->batch), h, w, py::ssize_t(4)}, {h * w * 4, w * 4, py::ssize_t(4), py::ssize_t(1)},
+                                f->rgba, base);
+}
+
+py::dict latency(const vgrt_latency& l) {
+    py::dict d;
+    d["mean_ms"] = l.mean_ms;
+    d["p50_ms"] = l.p50_ms;
+    d["p90_ms"] = l.p90_ms;
+    d["p99_ms"] = l.p99_ms;
+    d["max_ms"] = l.max_ms;
+    return d;
+}
+
+py::dict postprocess_dict(const vgrt_postprocess& p) {
+    py::dict d;
+    d["brightness"] = p.brightness;
+    d["contrast"] = p.contrast;
+    d["gamma"] = p.gamma;
+    d["sharpen"] = p.sharpen;
+    return d;
+}
+
+// Arrays referenced by a vgrt_context / vgrt_conditions stay alive in this holder.
+struct Inputs {
+    std::optional<U8> frames;
+    std::optional<I64> actions;
+    std::optional<F32> cond, guide;
+    vgrt_context context{};
+    vgrt_conditions conditions{};
+
+    void set_conditions(const std::optional<py::object>& c, const std::optional<py::object>& g) {
+        if (c && !c->is_none()) {
+            cond = F32::ensure(*c);
+            if (!cond) throw py::error_already_set();
+            conditions.cond = cond->data();
+            conditions.cond_count = size_t(cond->size());
+        }
+        if (g && !g->is_none()) {
+            guide = F32::ensure(*g);
+            if (!guide) throw py::error_already_set();
+            conditions.guide = guide->data();
+            conditions.guide_count = size_t(guide->size());
+        }
+    }
+
+    // frames (K, H, W, 3) for every player or (B, K, H, W, 3) per player.
+    const vgrt_context* set_context(const std::optional<py::object>& f, const std::optional<py::object>& a,
+                                    const std::optional<py::object>& c, const std::optional<py::object>& g) {
+        if (!f || f->is_none()) return nullptr;
+        frames = U8::ensure(*f);
+        if (!frames) throw py::error_already_set();
+        if (frames->ndim() != 4 && frames->ndim() != 5)
+            throw py::value_error("frames: expected (K, H, W, 3) or (B, K, H, W, 3) uint8");
+        const bool per_player = frames->ndim() == 5;
+        context.per_player = per_player ? 1 : 0;
+        context.frames = frames->data();
+        context.frames_size = size_t(frames->size());
+        context.frame_count = size_t(frames->shape(per_player ? 1 : 0));
+        if (a && !a->is_none()) {
+            actions = I64::ensure(*a);
+            if (!actions) throw py::error_already_set();
+            context.actions = actions->data();
+            context.action_count = size_t(actions->size());
+        }
+        set_conditions(c, g);
+        context.cond = conditions.cond;
+        context.cond_count = conditions.cond_count;
+        context.guide = conditions.guide;
+        context.guide_count = conditions.guide_count;
+        return &context;
+    }
+};
+
+class PySnapshot {
+public:
+    explicit PySnapshot(vidgen_rt::Snapshot snapshot) : snapshot_(std::move(snapshot)) {}
+    const vidgen_rt::Snapshot& get() const { return snapshot_; }
+
+private:
+    vidgen_rt::Snapshot snapshot_;
+};
+
+class PyStream {
+public:
+    PyStream(const vidgen_rt::Model& model, int batch, const std::optional<py::object>& frames,
+             const std::optional<py::object>& actions, const std::optional<py::object>& cond,
+             const std::optional<py::object>& guide) {
+        Inputs inputs;
+        vgrt_stream_options options = vgrt_stream_options_default();
+        options.batch = batch;
+        options.context = inputs.set_context(frames, actions, cond, guide);
+        py::gil_scoped_release release;
+        stream_ = std::make_unique<vidgen_rt::Stream>(model, options);
+    }
+
+    int batch() const { return stream().batch(); }
+
+    py::object step(const py::object& actions, const std::optional<py::object>& cond,
+                    const std::optional<py::object>& guide) {
+        I64 a = I64::ensure(actions);
+        if (!a) throw py::error_already_set();
+        Inputs inputs;
+        inputs.set_conditions(cond, guide);
+        vidgen_rt::Frame frame;
+        {
+            py::gil_scoped_release release;
+            frame = stream().step(a.data(), size_t(a.size()), &inputs.conditions);
+        }
+        return frame_array(std::move(frame));
+    }
+
+    void reset(const std::optional<py::object>& frames, const std::optional<py::object>& actions,
+               const std::optional<py::object>& cond, const std::optional<py::object>& guide) {
+        Inputs inputs;
+        const vgrt_context* context = inputs.set_context(frames, actions, cond, guide);
+        py::gil_scoped_release release;
+        stream().reset(context);
+    }
+
+    void start(double fps) {
+        py::gil_scoped_release release;
+        stream().start(fps);
+    }
+
+    void stop() {
+        py::gil_scoped_release release;
+        stream().stop();
+    }
+
+    bool running() const { return stream().running(); }
+
+    void push_action(const py::object& actions) {
+        I64 a = I64::ensure(actions);
+        if (!a) throw py::error_already_set();
+        stream().push_action(a.data(), size_t(a.size()));
+    }
+
+    void set_conditions(const std::optional<py::object>& cond, const std::optional<py::object>& guide) {
+        Inputs inputs;
+        inputs.set_conditions(cond, guide);
+        stream().set_conditions(inputs.conditions);
+    }
+
+    py::object latest() {
+        vidgen_rt::Frame frame = stream().acquire_latest();
+        if (!frame) return py::none();
+        const vgrt_frame* f = frame.get();
+        py::tuple actions(size_t(f->batch));
+        for (int32_t b = 0; b < f->batch; ++b) actions[size_t(b)] = f->actions[b];
+        uint64_t index = f->index;
+        return py::make_tuple(index, frame_array(std::move(frame)), actions);
+    }
+
+    PySnapshot snapshot() {
+        py::gil_scoped_release release;
+        return PySnapshot(stream().snapshot());
+    }
+
+    void restore(const PySnapshot& snapshot) {
+        py::gil_scoped_release release;
+        stream().restore(snapshot.get());
+    }
+
+    void set_postprocess(float brightness, float contrast, float gamma, float sharpen) {
+        vgrt_postprocess params = vgrt_postprocess_default();
+        params.brightness = brightness;
+        params.contrast = contrast;
+        params.gamma = gamma;
+        params.sharpen = sharpen;
+        stream().set_postprocess(params);
+    }
+
+    py::dict postprocess() const { return postprocess_dict(stream().postprocess()); }
+
+    py::dict stats() const {
+        vgrt_stats s = stream().stats();
+        py::dict d;
+        d["frames"] = s.frames;
+        d["dropped_frames"] = s.dropped_frames;
+        d["window"] = s.window;
+        d["fps"] = s.fps;
+        d["step"] = latency(s.step);
+        d["decode"] = latency(s.decode);
+        d["total"] = latency(s.total);
+        return d;
+    }
+
+    void close() {
+        py::gil_scoped_release release;
+        stream_.reset();
+    }
+
+    bool closed() const { return !stream_; }
+
+private:
+    vidgen_rt::Stream& stream() const {
+        if (!stream_) throw vidgen_rt::Error(VGRT_ERROR_INVALID_HANDLE, "the stream is closed");
+        return *stream_;
+    }
+
+    std::unique_ptr<vidgen_rt::Stream> stream_;
+};
+
+class PyModel {
+public:
+    PyModel(const std::string& path, int threads, const std::string& provider, const std::string& backend,
+            const std::string& ort_library, const std::string& ort_search_dir, bool spinning, int device_id) {
+        vgrt_model_options options = vgrt_model_options_default();
+        options.intra_op_threads = threads;
+        options.provider = provider.c_str();
+        options.backend = backend.c_str();
+        options.ort_library = ort_library.c_str();
+        options.ort_search_dir = ort_search_dir.c_str();
+        options.allow_spinning = spinning ? 1 : 0;
+        options.device_id = device_id;
+        py::gil_scoped_release release;
+        model_ = std::make_unique<vidgen_rt::Model>(path, options);
+    }
+
+    py::dict info() const {
+        vgrt_model_info i = model_->info();
+        py::dict d;
+        d["name"] = std::string(i.name);
+        d["precision"] = std::string(i.precision);
+        d["backend"] = std::string(i.backend);
+        d["backend_library"] = model_->backend_library();
+        d["height"] = i.height;
+        d["width"] = i.width;
+        d["default_action"] = i.default_action;
+        d["cond_dim"] = i.cond_dim;
+        d["guide_channels"] = i.guide_channels;
+        d["context_frames"] = i.context_frames;
+        d["window"] = i.window;
+        py::list sizes, names;
+        py::dict keys;
+        for (int32_t b = 0; b < i.batch_size_count; ++b) sizes.append(i.batch_sizes[b]);
+        for (int32_t a = 0; a < i.action_count; ++a) {
+            auto [name, bound] = model_->action(a);
+            names.append(name);
+            keys[py::str(name)] = bound;
+        }
+        d["batch_sizes"] = sizes;
+        d["actions"] = names;
+        d["key_bindings"] = keys;
+        d["postprocess"] = postprocess_dict(i.postprocess);
+        return d;
+    }
+
+    std::unique_ptr<PyStream> open_stream(int batch, const std::optional<py::object>& frames,
+                                          const std::optional<py::object>& actions, const std::optional<py::object>& cond,
+                                          const std::optional<py::object>& guide) {
+        return std::make_unique<PyStream>(*model_, batch, frames, actions, cond, guide);
+    }
+
+private:
+    std::unique_ptr<vidgen_rt::Model> model_;
+};
 
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
-    m.doc() = "vidgen_rt native runtime (C++17).";
+    m.doc() = "vidgen_rt native runtime (C++17): Model and Stream over libvidgen_rt's C ABI.";
     m.def("version", [] { return std::string(VGRT_VERSION); },
           "The version this module was built as; equals vidgen_rt.__version__.");
     m.def("build_info", &build_info,
           "How this module was built: version, compiler_id, compiler_version, cxx_standard, "
-          "build_type, pybind11_version.");
+          "build_type, pybind11_version, runtime_version, abi_version.");
+
+    // Runtime errors become vidgen_rt.errors types: BUNDLE -> BundleError, INVALID_ARGUMENT ->
+    // ConfigError, anything else -> NativeError (a VidgenError too), each with the runtime's message.
+    py::object errors = py::module_::import("vidgen_rt.errors");
+    static py::exception<vidgen_rt::Error> native_error(m, "NativeError", errors.attr("VidgenError").ptr());
+    py::register_exception_translator([](std::exception_ptr pointer) {
+        try {
+            if (pointer) std::rethrow_exception(pointer);
+        } catch (const vidgen_rt::Error& error) {
+            py::object errors = py::module_::import("vidgen_rt.errors");
+            const char* kind = error.status() == VGRT_ERROR_BUNDLE             ? "BundleError"
+                               : error.status() == VGRT_ERROR_INVALID_ARGUMENT ? "ConfigError"
+                                                                               : nullptr;
+            PyObject* type = kind ? errors.attr(kind).ptr() : native_error.ptr();
+            PyErr_SetString(type, error.what());
+        }
+    });
+
+    py::class_<PySnapshot>(m, "Snapshot", "A stream's saved state (KV ring, lags, latents, frame index).");
+
+    py::class_<PyStream>(m, "Stream")
+        .def_property_readonly("batch", &PyStream::batch)
+        .def_property_readonly("running", &PyStream::running)
+        .def_property_readonly("closed", &PyStream::closed)
+        .def("step", &PyStream::step, py::arg("actions"), py::arg("cond") = py::none(), py::arg("guide") = py::none())
+        .def("reset", &PyStream::reset, py::arg("frames") = py::none(), py::arg("actions") = py::none(),
+             py::arg("cond") = py::none(), py::arg("guide") = py::none())
+        .def("start", &PyStream::start, py::arg("fps") = 0.0)
+        .def("stop", &PyStream::stop)
+        .def("push_action", &PyStream::push_action, py::arg("actions"))
+        .def("set_conditions", &PyStream::set_conditions, py::arg("cond") = py::none(), py::arg("guide") = py::none())
+        .def("latest", &PyStream::latest)
+        .def("snapshot", &PyStream::snapshot)
+        .def("restore", &PyStream::restore, py::arg("snapshot"))
+        .def("set_postprocess", &PyStream::set_postprocess, py::arg("brightness"), py::arg("contrast"),
+             py::arg("gamma"), py::arg("sharpen"))
+        .def("postprocess", &PyStream::postprocess)
+        .def("stats", &PyStream::stats)
+        .def("close", &PyStream::close);
+
+    py::class_<PyModel>(m, "Model")
+        .def(py::init<const std::string&, int, const std::string&, const std::string&, const std::string&,
+                      const std::string&, bool, int>(),
+             py::arg("path"), py::arg("threads") = 0, py::arg("provider") = "cpu", py::arg("backend") = "ort",
+             py::arg("ort_library") = "", py::arg("ort_search_dir") = "", py::arg("spinning") = true,
+             py::arg("device_id") = 0)
+        .def("info", &PyModel::info)
+        .def("open_stream", &PyModel::open_stream, py::arg("batch") = 1, py::arg("frames") = py::none(),
+             py::arg("actions") = py::none(), py::arg("cond") = py::none(), py::arg("guide") = py::none());
 }

@@ -1,0 +1,372 @@
+// The C ABI (vidgen_rt.h) over the C++ core. Every function body runs inside guarded(), which turns
+// any exception into a status code and this thread's vgrt_last_error(), so nothing unwinds into the
+// host. Handles are registry ids, not pointers: a destroyed, foreign or repeated handle is simply
+// not found (VGRT_ERROR_INVALID_HANDLE) instead of touching freed memory, and a call in flight
+// holds its object alive while another thread destroys the handle.
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <unordered_map>
+
+#include "errors.hpp"
+#include "log.hpp"
+#include "model.hpp"
+#include "stream.hpp"
+#include "vidgen_rt.h"
+
+namespace {
+
+using vgrt::Error;
+using vgrt::fail;
+using vgrt::invalid;
+
+thread_local std::string t_last_error;
+
+template <typename F>
+int guarded(F&& body) noexcept {
+    try {
+        body();
+        return VGRT_OK;
+    } catch (const Error& error) {
+        t_last_error = error.what();
+        return error.status();
+    } catch (const std::bad_alloc&) {
+        t_last_error = "out of memory";
+        return VGRT_ERROR_OUT_OF_MEMORY;
+    } catch (const std::exception& error) {
+        t_last_error = std::string("internal error: ") + error.what();
+        return VGRT_ERROR_INTERNAL;
+    } catch (...) {
+        t_last_error = "internal error: unknown exception";
+        return VGRT_ERROR_INTERNAL;
+    }
+}
+
+std::atomic<uintptr_t> g_next_handle{0x10000};
+
+// Live objects by handle value. Leaked on purpose: hosts may call in from threads during exit.
+template <typename T>
+class Registry {
+public:
+    explicit Registry(const char* kind) : kind_(kind) {}
+
+    uintptr_t add(std::shared_ptr<T> object) {
+        uintptr_t id = g_next_handle.fetch_add(16);
+        std::lock_guard<std::mutex> lock(mutex_);
+        objects_.emplace(id, std::move(object));
+        return id;
+    }
+
+    std::shared_ptr<T> get(const void* handle) const {
+        if (!handle) fail(VGRT_ERROR_INVALID_HANDLE, std::string(kind_) + " handle is NULL");
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = objects_.find(reinterpret_cast<uintptr_t>(handle));
+        if (it == objects_.end())
+            fail(VGRT_ERROR_INVALID_HANDLE, std::string(kind_) + " handle is not live (destroyed, or never created by vgrt_)");
+        return it->second;
+    }
+
+    std::shared_ptr<T> remove(const void* handle) {
+        std::shared_ptr<T> object = get(handle);
+        std::lock_guard<std::mutex> lock(mutex_);
+        objects_.erase(reinterpret_cast<uintptr_t>(handle));
+        return object;
+    }
+
+private:
+    const char* kind_;
+    mutable std::mutex mutex_;
+    std::unordered_map<uintptr_t, std::shared_ptr<T>> objects_;
+};
+
+Registry<vgrt::Model>& models() { static auto* r = new Registry<vgrt::Model>("model"); return *r; }
+Registry<vgrt::Stream>& streams() { static auto* r = new Registry<vgrt::Stream>("stream"); return *r; }
+Registry<vgrt::Snapshot>& snapshots() { static auto* r = new Registry<vgrt::Snapshot>("snapshot"); return *r; }
+
+template <typename T>
+void check_struct(const T* value, const char* name) {
+    if (!value) invalid(std::string(name) + " is NULL");
+    if (value->abi_version != VGRT_ABI_VERSION || value->struct_size != sizeof(T))
+        fail(VGRT_ERROR_ABI_MISMATCH, std::string(name) + " comes from a vidgen_rt.h of another ABI (struct_size " +
+                                          std::to_string(value->struct_size) + ", abi_version " +
+                                          std::to_string(value->abi_version) + "; this library has " +
+                                          std::to_string(sizeof(T)) + ", " + std::to_string(VGRT_ABI_VERSION) +
+                                          "): start from the matching *_default() function");
+}
+
+template <typename T>
+void require_out(T* out, const char* name) {
+    if (!out) invalid(std::string(name) + " is NULL");
+}
+
+void copy_name(char* target, size_t capacity, const std::string& source) {
+    std::strncpy(target, source.c_str(), capacity - 1);
+    target[capacity - 1] = '\0';
+}
+
+template <typename T>
+T with_header() {
+    T value;
+    std::memset(&value, 0, sizeof(T));
+    value.struct_size = sizeof(T);
+    value.abi_version = VGRT_ABI_VERSION;
+    return value;
+}
+
+}  // namespace
+
+extern "C" {
+
+VGRT_API const char* vgrt_version(void) { return VGRT_VERSION; }
+VGRT_API int vgrt_abi_version(void) { return VGRT_ABI_VERSION; }
+VGRT_API const char* vgrt_last_error(void) { return t_last_error.c_str(); }
+
+VGRT_API const char* vgrt_status_string(int status) {
+    switch (status) {
+        case VGRT_OK: return "ok";
+        case VGRT_ERROR_INVALID_ARGUMENT: return "invalid argument";
+        case VGRT_ERROR_INVALID_HANDLE: return "invalid handle";
+        case VGRT_ERROR_BUNDLE: return "bad bundle";
+        case VGRT_ERROR_BACKEND: return "backend error";
+        case VGRT_ERROR_UNSUPPORTED: return "unsupported";
+        case VGRT_ERROR_STATE: return "wrong state";
+        case VGRT_ERROR_ABI_MISMATCH: return "ABI mismatch";
+        case VGRT_ERROR_OUT_OF_MEMORY: return "out of memory";
+        case VGRT_ERROR_INTERNAL: return "internal error";
+        default: return "unknown status";
+    }
+}
+
+VGRT_API int vgrt_set_log_callback(vgrt_log_fn callback, void* user_data, int min_level) {
+    return guarded([&] {
+        if (min_level < VGRT_LOG_DEBUG || min_level > VGRT_LOG_ERROR) invalid("min_level must be 0..3");
+        vgrt::set_log_callback(callback, user_data, min_level);
+    });
+}
+
+VGRT_API vgrt_model_options vgrt_model_options_default(void) {
+    auto options = with_header<vgrt_model_options>();
+    options.backend = "ort";
+    options.provider = "cpu";
+    options.allow_spinning = 1;
+    return options;
+}
+
+VGRT_API vgrt_stream_options vgrt_stream_options_default(void) {
+    auto options = with_header<vgrt_stream_options>();
+    options.batch = 1;
+    return options;
+}
+
+VGRT_API vgrt_postprocess vgrt_postprocess_default(void) {
+    auto post = with_header<vgrt_postprocess>();
+    post.contrast = 1.0f;
+    post.gamma = 1.0f;
+    return post;
+}
+
+VGRT_API vgrt_model_info vgrt_model_info_default(void) { return with_header<vgrt_model_info>(); }
+VGRT_API vgrt_stats vgrt_stats_default(void) { return with_header<vgrt_stats>(); }
+
+VGRT_API int vgrt_model_create(const char* bundle_path, const vgrt_model_options* options, vgrt_model** out_model) {
+    return guarded([&] {
+        require_out(out_model, "out_model");
+        *out_model = nullptr;
+        if (!bundle_path) invalid("bundle_path is NULL");
+        vgrt_model_options resolved = vgrt_model_options_default();
+        if (options) {
+            check_struct(options, "options");
+            resolved = *options;
+        }
+        if (resolved.intra_op_threads < 0 || resolved.intra_op_threads > 1024)
+            invalid("options.intra_op_threads = " + std::to_string(resolved.intra_op_threads) + ": expected 0..1024");
+        auto model = std::make_shared<vgrt::Model>(bundle_path, resolved);
+        *out_model = reinterpret_cast<vgrt_model*>(models().add(std::move(model)));
+    });
+}
+
+VGRT_API int vgrt_model_destroy(vgrt_model* model) {
+    return guarded([&] { models().remove(model); });
+}
+
+VGRT_API int vgrt_model_get_info(const vgrt_model* handle, vgrt_model_info* out) {
+    return guarded([&] {
+        auto model = models().get(handle);
+        check_struct(out, "out_info");
+        const vgrt::Manifest& m = model->manifest();
+        copy_name(out->name, sizeof out->name, m.name);
+        copy_name(out->precision, sizeof out->precision, m.precision);
+        copy_name(out->backend, sizeof out->backend, model->backend().name());
+        out->height = int32_t(m.height);
+        out->width = int32_t(m.width);
+        out->action_count = int32_t(m.action_names.size());
+        out->default_action = int32_t(m.default_action);
+        out->cond_dim = int32_t(m.cond_dim);
+        out->guide_channels = int32_t(m.guide_channels);
+        out->context_frames = int32_t(m.context_frames);
+        out->window = int32_t(m.cache.slots + 1);
+        std::vector<int> sizes = m.batch_sizes();
+        out->batch_size_count = int32_t(std::min<size_t>(sizes.size(), VGRT_MAX_BATCH_SIZES));
+        for (int32_t i = 0; i < out->batch_size_count; ++i) out->batch_sizes[i] = sizes[size_t(i)];
+        out->postprocess = m.postprocess;
+    });
+}
+
+VGRT_API int vgrt_model_get_action(const vgrt_model* handle, int32_t index, const char** out_name, const char** out_keys) {
+    return guarded([&] {
+        auto model = models().get(handle);
+        const vgrt::Manifest& m = model->manifest();
+        if (index < 0 || size_t(index) >= m.action_names.size())
+            invalid("action index " + std::to_string(index) + " out of range 0.." + std::to_string(m.action_names.size() - 1));
+        if (out_name) *out_name = m.action_names[size_t(index)].c_str();
+        if (out_keys) *out_keys = m.action_keys[size_t(index)].c_str();
+    });
+}
+
+VGRT_API int vgrt_model_get_backend_library(const vgrt_model* handle, const char** out_path) {
+    return guarded([&] {
+        auto model = models().get(handle);
+        require_out(out_path, "out_path");
+        *out_path = model->backend_library().c_str();
+    });
+}
+
+VGRT_API int vgrt_stream_open(vgrt_model* handle, const vgrt_stream_options* options, vgrt_stream** out_stream) {
+    return guarded([&] {
+        require_out(out_stream, "out_stream");
+        *out_stream = nullptr;
+        auto model = models().get(handle);
+        vgrt_stream_options resolved = vgrt_stream_options_default();
+        if (options) {
+            check_struct(options, "options");
+            resolved = *options;
+        }
+        if (resolved.batch < 1) invalid("options.batch = " + std::to_string(resolved.batch) + ": expected >= 1");
+        auto stream = std::make_shared<vgrt::Stream>(model, resolved.batch, resolved.context);
+        *out_stream = reinterpret_cast<vgrt_stream*>(streams().add(std::move(stream)));
+    });
+}
+
+VGRT_API int vgrt_stream_close(vgrt_stream* handle) {
+    return guarded([&] { streams().remove(handle)->stop(); });
+}
+
+VGRT_API int vgrt_stream_reset(vgrt_stream* handle, const vgrt_context* context) {
+    return guarded([&] { streams().get(handle)->reset(context); });
+}
+
+VGRT_API int vgrt_stream_step(vgrt_stream* handle, const int64_t* actions, size_t action_count,
+                              const vgrt_conditions* conditions, uint8_t* rgba, size_t rgba_size) {
+    return guarded([&] { streams().get(handle)->step(actions, action_count, conditions, rgba, rgba_size); });
+}
+
+VGRT_API int vgrt_stream_step_acquire(vgrt_stream* handle, const int64_t* actions, size_t action_count,
+                                      const vgrt_conditions* conditions, const vgrt_frame** out_frame) {
+    return guarded([&] {
+        require_out(out_frame, "out_frame");
+        *out_frame = nullptr;
+        vgrt::FrameSlot* slot = streams().get(handle)->step_acquire(actions, action_count, conditions);
+        vgrt::register_user_frame(slot);
+        *out_frame = &slot->frame;
+    });
+}
+
+VGRT_API int vgrt_frame_release(const vgrt_frame* frame) {
+    return guarded([&] {
+        if (!frame) fail(VGRT_ERROR_INVALID_HANDLE, "frame is NULL");
+        if (!vgrt::release_user_frame(frame))
+            fail(VGRT_ERROR_INVALID_HANDLE, "frame is not held (released already, or not from vgrt_)");
+    });
+}
+
+VGRT_API int vgrt_stream_start(vgrt_stream* handle, double fps) {
+    return guarded([&] { streams().get(handle)->start(fps); });
+}
+
+VGRT_API int vgrt_stream_stop(vgrt_stream* handle) {
+    return guarded([&] { streams().get(handle)->stop(); });
+}
+
+VGRT_API int vgrt_stream_is_running(const vgrt_stream* handle, int* out_running) {
+    return guarded([&] {
+        auto stream = streams().get(handle);
+        require_out(out_running, "out_running");
+        *out_running = stream->running() ? 1 : 0;
+    });
+}
+
+VGRT_API int vgrt_stream_push_action(vgrt_stream* handle, const int64_t* actions, size_t action_count) {
+    return guarded([&] { streams().get(handle)->push_action(actions, action_count); });
+}
+
+VGRT_API int vgrt_stream_set_conditions(vgrt_stream* handle, const vgrt_conditions* conditions) {
+    return guarded([&] { streams().get(handle)->set_conditions(conditions); });
+}
+
+VGRT_API int vgrt_stream_acquire_latest(vgrt_stream* handle, const vgrt_frame** out_frame) {
+    return guarded([&] {
+        require_out(out_frame, "out_frame");
+        *out_frame = nullptr;
+        vgrt::FrameSlot* slot = streams().get(handle)->acquire_latest();
+        if (!slot) return;
+        vgrt::register_user_frame(slot);
+        *out_frame = &slot->frame;
+    });
+}
+
+VGRT_API int vgrt_stream_snapshot(vgrt_stream* handle, vgrt_snapshot** out_snapshot) {
+    return guarded([&] {
+        require_out(out_snapshot, "out_snapshot");
+        *out_snapshot = nullptr;
+        std::shared_ptr<vgrt::Snapshot> snapshot = streams().get(handle)->snapshot();
+        *out_snapshot = reinterpret_cast<vgrt_snapshot*>(snapshots().add(std::move(snapshot)));
+    });
+}
+
+VGRT_API int vgrt_stream_restore(vgrt_stream* handle, const vgrt_snapshot* snapshot) {
+    return guarded([&] {
+        auto stream = streams().get(handle);
+        stream->restore(*snapshots().get(snapshot));
+    });
+}
+
+VGRT_API int vgrt_snapshot_destroy(vgrt_snapshot* snapshot) {
+    return guarded([&] { snapshots().remove(snapshot); });
+}
+
+VGRT_API int vgrt_stream_set_postprocess(vgrt_stream* handle, const vgrt_postprocess* postprocess) {
+    return guarded([&] {
+        auto stream = streams().get(handle);
+        check_struct(postprocess, "postprocess");
+        stream->set_postprocess(*postprocess);
+    });
+}
+
+VGRT_API int vgrt_stream_get_postprocess(const vgrt_stream* handle, vgrt_postprocess* out) {
+    return guarded([&] {
+        auto stream = streams().get(handle);
+        check_struct(out, "out");
+        *out = stream->postprocess();
+    });
+}
+
+VGRT_API int vgrt_stream_get_stats(const vgrt_stream* handle, vgrt_stats* out) {
+    return guarded([&] {
+        auto stream = streams().get(handle);
+        check_struct(out, "out_stats");
+        stream->stats(*out);
+    });
+}
+
+VGRT_API int vgrt_stream_get_batch(const vgrt_stream* handle, int32_t* out_batch) {
+    return guarded([&] {
+        auto stream = streams().get(handle);
+        require_out(out_batch, "out_batch");
+        *out_batch = stream->batch();
+    });
+}
+
+}  // extern "C"

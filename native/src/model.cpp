@@ -1,0 +1,28 @@
+// A loaded bundle (see model.hpp).
+#include "model.hpp"
+
+#include "log.hpp"
+
+namespace vgrt {
+
+Model::Model(const std::string& path, const vgrt_model_options& options)
+    : manifest_(read_manifest(path)),
+      context_(manifest_.read_context()),
+      backend_(make_backend(manifest_, options)),
+      backend_library_(backend_->library()) {
+    graphs(manifest_.batch_sizes().front());
+    log(VGRT_LOG_INFO, "loaded " + manifest_.directory + " (" + manifest_.precision + ", backend " + backend_->name() + ")");
+}
+
+GraphSet Model::graphs(int batch) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = graphs_.find(batch);
+    if (it != graphs_.end()) return it->second;
+    GraphSet set;
+    set.encode = backend_->load(manifest_.graph(batch, "encode"), batch);
+    set.step = backend_->load(manifest_.graph(batch, "step"), batch);
+    set.decode = backend_->load(manifest_.graph(batch, "decode"), batch);
+    return graphs_.emplace(batch, set).first->second;
+}
+
+}  // namespace vgrt

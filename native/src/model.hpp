@@ -1,0 +1,39 @@
+// A loaded bundle: its manifest, its default context and one backend. The graphs of a batch size
+// are loaded the first time a stream of that size opens (the smallest at once, so a bad bundle
+// fails at creation) and shared by every stream of that size; a backend runs concurrent streams.
+#pragma once
+
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "backend.hpp"
+#include "bundle.hpp"
+
+namespace vgrt {
+
+struct GraphSet {
+    std::shared_ptr<Graph> encode, step, decode;
+};
+
+class Model {
+public:
+    Model(const std::string& path, const vgrt_model_options& options);
+
+    const Manifest& manifest() const { return manifest_; }
+    const Context& context() const { return context_; }
+    const Backend& backend() const { return *backend_; }
+    const std::string& backend_library() const { return backend_library_; }
+    GraphSet graphs(int batch);  // throws UNSUPPORTED for a batch size the bundle lacks
+
+private:
+    Manifest manifest_;
+    Context context_;
+    std::unique_ptr<Backend> backend_;
+    std::string backend_library_;
+    std::mutex mutex_;
+    std::map<int, GraphSet> graphs_;
+};
+
+}  // namespace vgrt

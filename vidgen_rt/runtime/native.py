@@ -1,0 +1,189 @@
+"""The native runtime from Python: `Runtime(bundle)` loads a bundle into libvidgen_rt (C++), and
+`Runtime.open_stream(batch)` gives a `Stream` that steps B players at once.
+
+The same verbs as the C ABI (native/include/vidgen_rt.h): synchronous `step`, an asynchronous mode
+(`start`, `push_action`, `latest`, `stop`), `snapshot`/`restore`, `set_postprocess`, `stats`. Frames
+come back as (B, H, W, 4) uint8 arrays that share the runtime's memory (no copy); each array keeps
+its frame alive. The GIL is released while C++ works, so a Python viewer can draw while a stream
+generates. ONNX Runtime is loaded by the C++ side: `ort_library`, else $VGRT_ORT_LIBRARY, else the
+installed onnxruntime / onnxruntime-gpu package's capi/ directory, else the system loader.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from vidgen_rt import _native
+from vidgen_rt.errors import ConfigError
+
+ORT_PACKAGES = ("onnxruntime",)
+
+
+def ort_search_dir() -> str:
+    """The installed ONNX Runtime wheel's capi/ folder (holding libonnxruntime.so*), found without
+    importing the package; "" when it is not installed."""
+    for package in ORT_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin:
+            capi = Path(spec.origin).parent / "capi"
+            if any(capi.glob("libonnxruntime.so*")):
+                return str(capi)
+    return ""
+
+
+def library_path() -> Path:
+    """libvidgen_rt.so as installed next to the module (for ctypes and C hosts)."""
+    return Path(_native.__file__).with_name("libvidgen_rt.so")
+
+
+class Frame(NamedTuple):
+    index: int            # 0: the context's last frame after open/reset, then +1 per step
+    rgba: np.ndarray      # (B, H, W, 4) uint8
+    actions: tuple        # the B actions of the step that made it (-1 for index 0)
+
+
+class Runtime:
+    """A loaded bundle. `threads`: ONNX Runtime intra-op threads (None: one per physical core);
+    `provider`: "cpu", "cuda" or "tensorrt" (ORT execution providers; the library must have them);
+    `backend`: "ort" or "tensorrt" (native TensorRT, where libvidgen_rt was built with it)."""
+
+    def __init__(self, bundle_path, threads: int | None = None, ort_library: str | None = None,
+                 provider: str = "cpu", backend: str = "ort", spinning: bool = True, device_id: int = 0,
+                 verify: bool = True):
+        from vidgen_rt.export.bundle import load_bundle
+
+        self.path = Path(bundle_path)
+        if verify:  # checksums and graph signatures; the native side re-checks what it reads
+            load_bundle(self.path)
+        self._model = _native.Model(str(self.path), threads=threads or 0, provider=provider, backend=backend,
+                                    ort_library=str(ort_library or ""), ort_search_dir=ort_search_dir(),
+                                    spinning=spinning, device_id=device_id)
+        self.info = self._model.info()
+
+    @property
+    def actions(self) -> list[str]:
+        return list(self.info["actions"])
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        return list(self.info["batch_sizes"])
+
+    def open_stream(self, batch: int = 1, frames=None, actions=None, cond=None, guide=None) -> "Stream":
+        """A stream of `batch` players (one of `batch_sizes`), started from context `frames`
+        (K, H, W, 3) shared or (B, K, H, W, 3) per player and the K-1 `actions` between them
+        (default: the bundle's context)."""
+        native = self._model.open_stream(batch, *_context(frames, actions, cond, guide))
+        return Stream(self, native)
+
+    def __repr__(self) -> str:
+        info = self.info
+        return (f"Runtime({str(self.path)!r}: {info['width']}x{info['height']}, {len(info['actions'])} actions, "
+                f"batch sizes {info['batch_sizes']}, {info['backend']} from {info['backend_library']})")
+
+
+class Stream:
+    """B players stepped together; see the module docstring for the verbs."""
+
+    def __init__(self, runtime: Runtime, native):
+        self.runtime = runtime
+        self._native = native
+        self.batch = native.batch
+
+    def step(self, action, cond=None, guide=None) -> np.ndarray:
+        """Action int (every player) or (B,) ints -> the next frames, RGBA uint8 (B, H, W, 4)."""
+        return self._native.step(self._actions(action), _floats(cond), _floats(guide))
+
+    def reset(self, frames=None, actions=None, cond=None, guide=None) -> np.ndarray:
+        """Start over from a context (default: the bundle's); returns its last frame (B, H, W, 4)."""
+        self._native.reset(*_context(frames, actions, cond, guide))
+        return self._native.latest()[1]
+
+    def snapshot(self):
+        return self._native.snapshot()
+
+    def restore(self, snapshot) -> None:
+        self._native.restore(snapshot)
+
+    def set_postprocess(self, brightness: float | None = None, contrast: float | None = None,
+                        gamma: float | None = None, sharpen: float | None = None) -> None:
+        """Change some of brightness, contrast, gamma, sharpen; the others keep their values."""
+        params = self._native.postprocess()
+        for name, value in (("brightness", brightness), ("contrast", contrast), ("gamma", gamma),
+                            ("sharpen", sharpen)):
+            if value is not None:
+                params[name] = float(value)
+        self._native.set_postprocess(**params)
+
+    def postprocess(self) -> dict:
+        return self._native.postprocess()
+
+    def start(self, fps: float | None = None) -> None:
+        """Generate on a background thread at `fps` frames per second (None: as fast as it can)."""
+        self._native.start(0.0 if fps is None else float(fps))
+
+    def stop(self) -> None:
+        self._native.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._native.running
+
+    def push_action(self, action) -> None:
+        """Queue an action (int or (B,) ints) for the background thread: one per step, in order."""
+        self._native.push_action(self._actions(action))
+
+    def set_conditions(self, cond=None, guide=None) -> None:
+        """The cond/guide the background thread feeds every step."""
+        self._native.set_conditions(_floats(cond), _floats(guide))
+
+    def latest(self):
+        """(frame_index, frames (B, H, W, 4)) of the newest frame not yet taken, or None."""
+        frame = self._native.latest()
+        return None if frame is None else frame[:2]
+
+    def latest_frame(self) -> Frame | None:
+        """Like `latest`, with the actions that produced the frame."""
+        frame = self._native.latest()
+        return None if frame is None else Frame(*frame)
+
+    def stats(self) -> dict:
+        return self._native.stats()
+
+    def close(self) -> None:
+        self._native.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _actions(self, action) -> np.ndarray:
+        actions = np.asarray(action, dtype=np.int64)
+        if actions.ndim == 0:
+            actions = np.full(self.batch, actions, dtype=np.int64)
+        if actions.shape != (self.batch,):
+            raise ConfigError(f"actions of shape {actions.shape}: expected one int or {self.batch} (one per player)")
+        return actions
+
+
+def _floats(value):
+    return None if value is None else np.ascontiguousarray(value, dtype=np.float32)
+
+
+def _context(frames, actions, cond, guide) -> tuple:
+    if frames is None:
+        if actions is not None or cond is not None or guide is not None:
+            raise ConfigError("context actions/cond/guide given without frames")
+        return None, None, None, None
+    frames = np.ascontiguousarray(frames, dtype=np.uint8)
+    actions = np.ascontiguousarray(np.zeros(0, np.int64) if actions is None else actions, dtype=np.int64)
+    return frames, actions, _floats(cond), _floats(guide)
