@@ -73,15 +73,19 @@ def test_play_without_a_display_says_what_to_do(tiny_run):
 
 
 def test_play_opens_a_window_and_draws_generated_frames(tiny_run, tmp_path):
+    import os
     import subprocess
     import sys
     assert shutil.which("xvfb-run"), "xvfb-run is missing: `make test` installs it as root (apt-get install xvfb)"
     shot = tmp_path / "shot.png"
-    result = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1024x768x24", sys.executable, "-m", "vidgen_rt.cli",
-                             "play", str(tiny_run), "--frames", "20", "--scale", "4", "--screenshot", str(shot),
-                             "--no-vsync"], capture_output=True, text=True, timeout=300)
+    command = ["xvfb-run", "-a", "-s", "-screen 0 1024x768x24", sys.executable, "-m", "vidgen_rt.cli", "play",
+               str(tiny_run), "--frames", "20", "--scale", "4", "--screenshot", str(shot), "--no-vsync"]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # a run is exported once, then reused
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "played 20 frames" in result.stdout
+    assert "played 20 frames" in result.stdout and "exporting" in result.stdout
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0 and "exporting" not in again.stdout, again.stderr[-2000:]
     image = np.asarray(Image.open(shot))
     assert image.shape == (128, 128, 3)
     blocks = image.reshape(32, 4, 32, 4, 3)  # nearest-neighbour scaling: every 4x4 block is one colour

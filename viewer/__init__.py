@@ -1,7 +1,11 @@
-"""vidgen_rt.viewer: play a generated world on screen.
+"""vidgen_rt.viewer: play a generated world on screen, or draw it inside a host's own GL context.
 
-Today: `window.py`, a GLFW + PyOpenGL (core profile 3.3) window that draws each generated frame as
-a texture and maps the keyboard to the world's actions; `vidgen play` uses it. The streaming
-renderer with a HUD, the embed API for hosts that own their GL context, and the VR panorama
-reprojection are to be built on it. Installed as `vidgen_rt.viewer` (source folder `viewer/`).
+Two halves, taken separately (DESIGN §6): the renderer half — `embed.py` (`FrameRenderer`,
+`PanoramaRenderer`, streamed textures), `hud.py`, `glutil.py` (GL state save/restore) — works in any
+current OpenGL 3.3 core context and never touches windows or input; the platform half — `window.py`
+(GLFW window, keyboard, mouse, gamepad, the display loop of `vidgen play`) with `controls.py` (keys
+and gamepads to actions) and `player.py` (pause, step, rewind, reset, recording) — drives a stream
+for the player. `offscreen.py` gives a headless EGL context; `ort_stream.py` runs a bundle with the
+Python ONNX Runtime driver behind the native stream's verbs. Installed as `vidgen_rt.viewer`
+(source folder `viewer/`). See docs/viewer.md.
 """

@@ -1,152 +1,352 @@
-"""A simple GLFW window that plays a world model with the keyboard.
+"""The platform half of `vidgen play`: a GLFW window (OpenGL 3.3 core), its keyboard, mouse and
+gamepads, and the display loop that ties a `StreamPlayer` to a renderer from embed.py and the HUD.
 
-OpenGL 3.3 core: one streamed RGB texture drawn as a full-window quad (aspect kept, nearest
-filtering so 64x64 frames stay crisp). Each display frame reads the keys, turns them into the
-world's action and asks `next_frame(action)` for the next image. The frame source is a callable so
-that the PyTorch model, and later the native runtime, can drive the same window.
+Every display refresh: poll input, apply the action, take the stream's newest frame (or, in lockstep,
+step it), upload it if it changed, draw it — flat, or as the panorama seen from the current head
+pose — then the HUD, and swap. Key events from the window and from a key script (`--key-script`,
+for automation and tests: `FRAME press|release KEY` lines applied at the start of display frame
+FRAME) go through the same handler, so a script exercises exactly what a player's keys do.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
+import json
 import time
-from typing import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from vidgen_rt.errors import VidgenError
+from vidgen_rt.viewer.controls import (ActionKeys, KEY_NAMES, command_keys, gamepad_actions, gamepad_choices,
+                                       gamepad_inputs)
 
-VERTEX_SHADER = """
-#version 330 core
-layout(location = 0) in vec2 corner;
-out vec2 uv;
-uniform vec2 scale;
-void main() {
-    uv = vec2(corner.x * 0.5 + 0.5, 0.5 - corner.y * 0.5);
-    gl_Position = vec4(corner * scale, 0.0, 1.0);
-}
-"""
-
-FRAGMENT_SHADER = """
-#version 330 core
-in vec2 uv;
-out vec4 color;
-uniform sampler2D frame;
-void main() { color = vec4(texture(frame, uv).rgb, 1.0); }
-"""
+MOUSE_DEGREES_PER_PIXEL = 0.15
+GAMEPAD_BUTTONS = ("a", "b", "x", "y", "left_bumper", "right_bumper", "back", "start", "guide", "left_thumb",
+                   "right_thumb", "dpad_up", "dpad_right", "dpad_down", "dpad_left")
+GAMEPAD_AXES = ("left_x", "left_y", "right_x", "right_y", "left_trigger", "right_trigger")
 
 
-def key_bindings(glfw, action_names: list[str]) -> list[tuple[tuple[int, ...], int]]:
-    """(keys, action id) pairs, first match wins: WASD/arrows move and turn, Q/E strafe."""
-    wanted = {
-        "forward": (glfw.KEY_W, glfw.KEY_UP), "backward": (glfw.KEY_S, glfw.KEY_DOWN),
-        "turn_left": (glfw.KEY_A, glfw.KEY_LEFT), "turn_right": (glfw.KEY_D, glfw.KEY_RIGHT),
-        "strafe_left": (glfw.KEY_Q,), "strafe_right": (glfw.KEY_E,),
-    }
-    return [(keys, action_names.index(name)) for name, keys in wanted.items() if name in action_names]
+class GlfwWindow:
+    """A window with a current OpenGL 3.3 core context; key events arrive as GLFW key names."""
 
-
-def _compile(gl, vertex: str, fragment: str) -> int:
-    from OpenGL.GL import shaders
-    return shaders.compileProgram(shaders.compileShader(vertex, gl.GL_VERTEX_SHADER),
-                                  shaders.compileShader(fragment, gl.GL_FRAGMENT_SHADER))
-
-
-class Window:
-    def __init__(self, width: int, height: int, frame_shape: tuple[int, int], title: str, vsync: bool = True):
+    def __init__(self, width: int, height: int, title: str, vsync: bool = True):
         try:
             import glfw
-            from OpenGL import GL as gl
         except ImportError as error:
-            raise VidgenError(f"the window needs the viewer extras (glfw, PyOpenGL): {error}") from None
+            raise VidgenError(f"the window needs the viewer extras (pip install -e '.[viewer]'): {error}") from None
+        self.glfw = glfw
+        self.errors: list[str] = []
+        glfw.ERROR_REPORTING = "ignore"
+        glfw.set_error_callback(lambda code, text: self.errors.append(text.decode() if isinstance(text, bytes) else text))
         if not glfw.init():
-            raise VidgenError("GLFW could not initialise: is a display available (DISPLAY, or xvfb-run)?")
-        self.glfw, self.gl = glfw, gl
+            raise VidgenError(f"GLFW could not initialise ({'; '.join(self.errors) or 'no reason given'}): "
+                              "is a display available (DISPLAY, or run under xvfb-run)?")
         for hint, value in ((glfw.CONTEXT_VERSION_MAJOR, 3), (glfw.CONTEXT_VERSION_MINOR, 3),
                             (glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE), (glfw.OPENGL_FORWARD_COMPAT, True)):
             glfw.window_hint(hint, value)
         self.handle = glfw.create_window(width, height, title, None, None)
         if not self.handle:
             glfw.terminate()
-            raise VidgenError("GLFW could not create an OpenGL 3.3 core window")
+            raise VidgenError(f"GLFW could not create an OpenGL 3.3 core window "
+                              f"({'; '.join(self.errors) or 'no reason given'})")
         glfw.make_context_current(self.handle)
         glfw.swap_interval(1 if vsync else 0)
-        self.frame_height, self.frame_width = frame_shape
-        self._create_resources()
+        self.key_names = {getattr(glfw, f"KEY_{name}"): name for name in KEY_NAMES if hasattr(glfw, f"KEY_{name}")}
+        self.on_key = lambda name, pressed: None
+        self.mouse_delta = np.zeros(2)
+        self._cursor = None
+        glfw.set_key_callback(self.handle, self._key)
+        glfw.set_cursor_pos_callback(self.handle, self._cursor_moved)
 
-    def _create_resources(self) -> None:
-        gl = self.gl
-        self.program = _compile(gl, VERTEX_SHADER, FRAGMENT_SHADER)
-        self.vao = gl.glGenVertexArrays(1)
-        gl.glBindVertexArray(self.vao)
-        self.vbo = gl.glGenBuffers(1)
-        gl.glBindBuffer(gl.GL_ARRAY_BUFFER, self.vbo)
-        corners = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype=np.float32)
-        gl.glBufferData(gl.GL_ARRAY_BUFFER, corners.nbytes, corners, gl.GL_STATIC_DRAW)
-        gl.glEnableVertexAttribArray(0)
-        gl.glVertexAttribPointer(0, 2, gl.GL_FLOAT, False, 0, None)
-        self.texture = gl.glGenTextures(1)
-        gl.glBindTexture(gl.GL_TEXTURE_2D, self.texture)
-        for name in (gl.GL_TEXTURE_MIN_FILTER, gl.GL_TEXTURE_MAG_FILTER):
-            gl.glTexParameteri(gl.GL_TEXTURE_2D, name, gl.GL_NEAREST)
-        gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
-        gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, gl.GL_RGB8, self.frame_width, self.frame_height, 0,
-                        gl.GL_RGB, gl.GL_UNSIGNED_BYTE, None)
+    def _key(self, handle, key, scancode, action, mods) -> None:
+        if action != self.glfw.REPEAT and key in self.key_names:
+            self.on_key(self.key_names[key], action == self.glfw.PRESS)
 
-    def draw(self, frame: np.ndarray) -> None:
-        gl = self.gl
-        gl.glBindTexture(gl.GL_TEXTURE_2D, self.texture)
-        gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, self.frame_width, self.frame_height,
-                           gl.GL_RGB, gl.GL_UNSIGNED_BYTE, np.ascontiguousarray(frame[..., :3]))
-        width, height = self.glfw.get_framebuffer_size(self.handle)
-        gl.glViewport(0, 0, width, height)
-        gl.glClearColor(0.0, 0.0, 0.0, 1.0)
-        gl.glClear(gl.GL_COLOR_BUFFER_BIT)
-        gl.glUseProgram(self.program)
-        frame_aspect, window_aspect = self.frame_width / self.frame_height, width / max(height, 1)
-        scale = (frame_aspect / window_aspect, 1.0) if window_aspect > frame_aspect else (1.0, window_aspect / frame_aspect)
-        gl.glUniform2f(gl.glGetUniformLocation(self.program, "scale"), *scale)
-        gl.glBindVertexArray(self.vao)
-        gl.glDrawArrays(gl.GL_TRIANGLE_STRIP, 0, 4)
+    def _cursor_moved(self, handle, x, y) -> None:
+        if self._cursor is not None:
+            self.mouse_delta += (x - self._cursor[0], y - self._cursor[1])
+        self._cursor = (x, y)
 
-    def read_pixels(self) -> np.ndarray:
-        """The window's framebuffer as uint8 (H, W, 3), top row first."""
-        gl = self.gl
-        width, height = self.glfw.get_framebuffer_size(self.handle)
-        gl.glPixelStorei(gl.GL_PACK_ALIGNMENT, 1)
-        data = gl.glReadPixels(0, 0, width, height, gl.GL_RGB, gl.GL_UNSIGNED_BYTE)
-        return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)[::-1].copy()
+    def capture_mouse(self) -> None:
+        self.glfw.set_input_mode(self.handle, self.glfw.CURSOR, self.glfw.CURSOR_DISABLED)
+
+    def take_mouse_delta(self) -> np.ndarray:
+        delta, self.mouse_delta = self.mouse_delta, np.zeros(2)
+        return delta
+
+    def gamepad(self) -> tuple[dict, dict] | None:
+        """(buttons, axes) of the first connected gamepad, or None."""
+        glfw = self.glfw
+        for joystick in range(glfw.JOYSTICK_1, glfw.JOYSTICK_LAST + 1):
+            if glfw.joystick_is_gamepad(joystick):
+                state = glfw.get_gamepad_state(joystick)
+                if state:
+                    return (dict(zip(GAMEPAD_BUTTONS, (bool(b) for b in state.buttons))),
+                            dict(zip(GAMEPAD_AXES, (float(a) for a in state.axes))))
+        return None
+
+    @property
+    def framebuffer_size(self) -> tuple[int, int]:
+        return self.glfw.get_framebuffer_size(self.handle)
+
+    @property
+    def should_close(self) -> bool:
+        return bool(self.glfw.window_should_close(self.handle))
+
+    def poll(self) -> None:
+        self.glfw.poll_events()
+
+    def swap(self) -> None:
+        self.glfw.swap_buffers(self.handle)
+
+    def set_title(self, title: str) -> None:
+        self.glfw.set_window_title(self.handle, title)
 
     def close(self) -> None:
         self.glfw.destroy_window(self.handle)
         self.glfw.terminate()
 
 
-def play(next_frame: Callable[[int], np.ndarray], first_frame: np.ndarray, action_names: list[str],
-         scale: int = 8, max_frames: int | None = None, screenshot: str | None = None, vsync: bool = True) -> dict:
-    """Run the window until it is closed (Esc) or `max_frames` frames were generated."""
-    height, width = first_frame.shape[:2]
-    window = Window(width * scale, height * scale, (height, width), "vidgen play", vsync=vsync)
-    glfw = window.glfw
-    bindings = key_bindings(glfw, action_names)
-    frame, generated, began = first_frame, 0, time.perf_counter()
-    try:
-        while not glfw.window_should_close(window.handle):
-            glfw.poll_events()
-            if glfw.get_key(window.handle, glfw.KEY_ESCAPE) == glfw.PRESS:
-                break
-            action = next((a for keys, a in bindings
-                           if any(glfw.get_key(window.handle, k) == glfw.PRESS for k in keys)), 0)
-            frame = next_frame(action)
-            generated += 1
-            window.draw(frame)
-            if max_frames is not None and generated >= max_frames:
-                break
-            glfw.swap_buffers(window.handle)
-            fps = generated / (time.perf_counter() - began)
-            glfw.set_window_title(window.handle, f"vidgen play - {fps:.1f} frames/s - {action_names[action]}")
-        if screenshot:
+@dataclass
+class ViewOptions:
+    """How `play` shows a stream (the command line fills it)."""
+
+    title: str = "vidgen play"
+    size: tuple[int, int] = (512, 512)              # window width, height
+    vsync: bool = True
+    max_fps: float = 120.0                          # display refresh cap when nothing else paces it
+    frames: int | None = None                       # quit after this many generated frames
+    script: list[int] | None = None                 # scripted actions (lockstep)
+    key_script: dict = field(default_factory=dict)  # display frame -> [(key, pressed)]
+    screenshot: Path | None = None
+    trace: Path | None = None                       # JSON lines: generated frame, action, sha1
+    record: Path | None = None
+    record_fps: float = 30.0
+    hud: bool = True
+    filter: str = "nearest"
+    vr: bool = False
+    stereo: bool = False
+    fov: float = 90.0
+    pose: list[tuple[float, float]] | None = None   # (yaw, pitch) degrees per display frame
+
+
+class Viewer:
+    """The display loop of `vidgen play` (see the module docstring)."""
+
+    def __init__(self, player, manifest: dict, bindings: dict[str, int], options: ViewOptions):
+        self.player, self.options = player, options
+        self.names = list(manifest["actions"]["names"])
+        self.keys = ActionKeys(bindings, default=int(manifest["actions"].get("default", 0)))
+        self.commands = command_keys(bindings)
+        self.choices = gamepad_choices(self.names, bindings)
+        self.pending: list[str] = []
+        self.yaw = self.pitch = 0.0
+        self.message, self.message_until = "", 0.0
+        self.display_times: collections.deque = collections.deque(maxlen=240)
+        self.frame_times: collections.deque = collections.deque(maxlen=240)
+        self.hud_on = options.hud
+        self.display_frames = 0
+        self.last_screen: np.ndarray | None = None
+
+    def handle_key(self, name: str, pressed: bool) -> None:
+        if pressed and name in self.commands:
+            self.pending.append(self.commands[name])
+        elif pressed:
+            self.keys.press(name)
+        else:
+            self.keys.release(name)
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+        self.message, self.message_until = text, time.monotonic() + 3.0
+
+    def run(self) -> dict:
+        from vidgen_rt.viewer.embed import FrameRenderer, PanoramaRenderer
+        from vidgen_rt.viewer.hud import Hud
+
+        o = self.options
+        window = GlfwWindow(*o.size, o.title, vsync=o.vsync)
+        window.on_key = self.handle_key
+        trace = open(o.trace, "w") if o.trace else None
+        try:
+            height, width = self.player.frame.shape[:2]
+            renderer = (PanoramaRenderer(height, width, filter=o.filter) if o.vr
+                        else FrameRenderer(height, width, filter=o.filter))
+            renderer.upload(self.player.frame)
+            self.hud = Hud()
+            if o.vr and o.pose is None:
+                window.capture_mouse()
+            if o.record:
+                self.player.start_recording(o.record, o.record_fps)
+            self.player.start()
+            began = time.perf_counter()
+            self._loop(window, renderer, trace)
+            seconds = time.perf_counter() - began
+        finally:
+            if trace:
+                trace.close()
+            window.close()
+        if o.screenshot is not None and self.last_screen is not None:
             from PIL import Image
-            Image.fromarray(window.read_pixels()).save(screenshot)
-    finally:
-        window.close()
-    return {"frames": generated, "fps": generated / max(time.perf_counter() - began, 1e-9)}
+            Image.fromarray(self.last_screen).save(o.screenshot)
+        generated = self.player.stream.stats().get("frames", self.player.generated)
+        return {"frames": self.player.generated, "generated": generated, "display_frames": self.display_frames,
+                "seconds": seconds, "display_fps": self.display_frames / max(seconds, 1e-9),
+                "generation_fps": generated / max(seconds, 1e-9)}
+
+    def _loop(self, window: GlfwWindow, renderer, trace) -> None:
+        from OpenGL import GL as gl
+
+        from vidgen_rt.viewer.glutil import read_framebuffer
+
+        o, player = self.options, self.player
+        last = time.perf_counter()
+        last_frame_at = last
+        while True:
+            window.poll()
+            for key, pressed in o.key_script.get(self.display_frames, ()):
+                self.handle_key(key, pressed)
+            if window.should_close or not self._run_commands(window, renderer):
+                break
+            self._update_pose(window)
+            pad = window.gamepad()
+            self.keys.gamepad = gamepad_actions(gamepad_inputs(*pad), self.choices) if pad else []
+            if o.script:
+                player.set_action(o.script[player.generated % len(o.script)])
+            else:
+                player.set_action(self.keys.action())
+            generated_before = player.generated
+            if player.poll():
+                renderer.upload(player.frame)
+                now = time.perf_counter()
+                self.frame_times.append((now - last_frame_at) * 1000)
+                last_frame_at = now
+            if trace and player.generated != generated_before:
+                frame = np.ascontiguousarray(player.frame)
+                trace.write(json.dumps({"frame": player.generated, "action": player.action,
+                                        "sha1": hashlib.sha1(frame.tobytes()).hexdigest()}) + "\n")
+            width, height = window.framebuffer_size
+            gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+            gl.glViewport(0, 0, width, height)
+            gl.glClearColor(0.0, 0.0, 0.0, 1.0)
+            gl.glClear(gl.GL_COLOR_BUFFER_BIT)
+            self._draw_frame(renderer, width, height)
+            if self.hud_on:
+                self._draw_hud(width, height)
+            done = o.frames is not None and player.generated >= o.frames
+            if done or self.pending.count("screenshot"):
+                self.last_screen = read_framebuffer(width, height)
+                self._save_requested_screenshots()
+            window.swap()
+            self.display_frames += 1
+            now = time.perf_counter()
+            if not o.vsync and o.max_fps > 0:
+                time.sleep(max(0.0, last + 1 / o.max_fps - now))
+                now = time.perf_counter()
+            self.display_times.append((now - last) * 1000)
+            last = now
+            if done:
+                break
+
+    def _draw_frame(self, renderer, width: int, height: int) -> None:
+        o = self.options
+        if not o.vr:
+            renderer.draw(0, 0, width, height)
+        elif o.stereo:
+            renderer.draw_stereo(0, 0, width, height, self.yaw, self.pitch, o.fov)
+        else:
+            renderer.draw(0, 0, width, height, self.yaw, self.pitch, o.fov)
+
+    def _update_pose(self, window: GlfwWindow) -> None:
+        o = self.options
+        if not o.vr:
+            return
+        if o.pose:
+            self.yaw, self.pitch = o.pose[min(self.display_frames, len(o.pose) - 1)]
+            return
+        dx, dy = window.take_mouse_delta() * MOUSE_DEGREES_PER_PIXEL
+        self.yaw = (self.yaw + dx + 180.0) % 360.0 - 180.0
+        self.pitch = float(np.clip(self.pitch - dy, -89.0, 89.0))
+
+    def _run_commands(self, window: GlfwWindow, renderer) -> bool:
+        """Carry out the queued viewer commands; False to quit. Screenshots wait for the draw."""
+        player, keep = self.player, []
+        for command in self.pending:
+            if command == "quit":
+                return False
+            if command == "screenshot":
+                keep.append(command)
+            elif command == "pause":
+                player.toggle_pause()
+                self.say("paused" if player.paused else "resumed")
+            elif command == "step" and player.single_step():
+                renderer.upload(player.frame)
+            elif command == "rewind":
+                back = player.rewind()
+                renderer.upload(player.frame)
+                self.say("nothing to rewind" if back is None else f"rewound {back} frames")
+            elif command == "reset":
+                player.reset()
+                renderer.upload(player.frame)
+                self.say("reset to the context frames")
+            elif command == "hud":
+                self.hud_on = not self.hud_on
+            elif command == "record":
+                self._toggle_recording()
+            elif command == "postprocess":
+                try:
+                    self.say("post-processing: " + ", ".join(f"{k} {v:g}" for k, v in player.cycle_postprocess().items()))
+                except VidgenError as error:
+                    self.say(str(error))
+            elif command == "filter":
+                renderer.filter = "linear" if renderer.filter == "nearest" else "nearest"
+                self.say(f"filter: {renderer.filter}")
+        self.pending = keep
+        return True
+
+    def _toggle_recording(self) -> None:
+        if self.player.recorder is None:
+            path = Path(time.strftime("vidgen-%Y%m%d-%H%M%S.mp4"))
+            self.player.start_recording(path, self.options.record_fps)
+            self.say(f"recording to {path}")
+        else:
+            self.say(f"recorded {self.player.recorder.frames} frames to {self.player.stop_recording()}")
+
+    def _save_requested_screenshots(self) -> None:
+        from PIL import Image
+
+        if "screenshot" in self.pending:
+            path = Path(time.strftime("vidgen-%Y%m%d-%H%M%S.png"))
+            Image.fromarray(self.last_screen).save(path)
+            self.pending = [c for c in self.pending if c != "screenshot"]
+            self.say(f"screenshot saved to {path}")
+
+    def _draw_hud(self, width: int, height: int) -> None:
+        player = self.player
+        stats = player.stream.stats()
+
+        def ms(section: str, key: str = "p50_ms") -> str:
+            value = stats.get(section, {}).get(key)
+            return "N/A" if value is None else f"{value:.1f}"
+
+        display = np.asarray(self.display_times)[-60:]
+        display_fps = 1000 / display.mean() if len(display) else 0.0
+        flags = [name for name, on in (("PAUSED", player.paused), ("REC", player.recorder is not None),
+                                       ("POST", player.preset != 0), ("LOCKSTEP", player.lockstep)) if on]
+        lines = [f"GEN {stats.get('fps', 0.0):5.1f} FPS  DISPLAY {display_fps:5.1f} FPS",
+                 f"STEP {ms('step')} MS  DECODE {ms('decode')} MS (P50)",
+                 f"END TO END P50 {ms('total')} P99 {ms('total', 'p99_ms')} MS",
+                 f"DROPPED {stats.get('dropped_frames', 0)}  FRAME {player.generated}",
+                 f"ACTION {self.names[player.action]}"]
+        if self.options.vr:
+            lines.append(f"YAW {self.yaw:+.0f} PITCH {self.pitch:+.0f}")
+        if flags:
+            lines.append(" ".join(flags))
+        if self.message and time.monotonic() < self.message_until:
+            lines.append(self.message[:60])
+        self.hud.scale = max(1, min(width, height) // 400)
+        self.hud.draw(width, height, lines, graphs=[(list(self.display_times), (0.3, 1.0, 0.3)),
+                                                    (list(self.frame_times), (1.0, 0.6, 0.2))])

@@ -1,0 +1,215 @@
+"""`StreamPlayer`: what the viewer does with a stream, apart from drawing — pacing, pause, single
+step, rewind, reset, post-processing presets and recording. No windowing or GL here, so any host can
+reuse it.
+
+Two pacings:
+- asynchronous (interactive play): the stream generates on its own thread (`start(fps)`), the
+  player pushes the action only when it changes (the stream holds the last action; a key tapped
+  between two steps still gets its step because pushes queue in order), and `poll()` takes the
+  newest frame if there is one;
+- lockstep (scripted play, `--frames` / `--actions`): `poll()` steps the stream synchronously with
+  the current action, so generated frame i always used action i and runs are reproducible.
+
+Rewind: every `snapshot_every` generated frames the stream's state (KV ring, lags, latents) is saved
+with a copy of the frame shown at that moment; snapshots older than `rewind_seconds` are dropped once
+a newer one also covers that horizon, so at least that much history is kept. Each rewind goes back
+one snapshot. In lockstep the saved frame is exactly the state's frame; asynchronously the stream may
+be a frame or two past the frame shown when the snapshot was taken.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vidgen_rt.errors import VidgenError
+
+ENHANCED = {"brightness": 0.02, "contrast": 1.15, "gamma": 0.9, "sharpen": 0.6}
+
+
+class Recorder:
+    """Streams frames into an .mp4 (PyAV via vidgen_rt.media.write_video) from a writer thread;
+    the file appears, complete, when `close()` returns."""
+
+    def __init__(self, path, fps: float, height: int):
+        from vidgen_rt.media import write_video
+
+        self.path = Path(path)
+        self.frames = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=512)
+        self._error: Exception | None = None
+        upscale = max(1, 256 // max(height, 1))  # tiny worlds stay watchable
+
+        def frames():
+            while (frame := self._queue.get()) is not None:
+                yield frame
+
+        def write():
+            try:
+                write_video(frames(), self.path, fps=fps, upscale=upscale)
+            except Exception as error:  # reported by close()
+                self._error = error
+                while self._queue.get() is not None:
+                    pass
+
+        self._thread = threading.Thread(target=write, name="recorder", daemon=True)
+        self._thread.start()
+
+    def add(self, frame: np.ndarray) -> None:
+        self._queue.put(np.array(frame[..., :3]))
+        self.frames += 1
+
+    def close(self) -> Path:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise VidgenError(f"recording {self.path} failed: {self._error}")
+        return self.path
+
+
+class StreamPlayer:
+    def __init__(self, stream, default_action: int = 0, lockstep: bool = False, fps: float | None = None,
+                 snapshot_every: int = 15, rewind_seconds: float = 10.0, postprocess: dict | None = None):
+        self.stream, self.lockstep, self.fps = stream, lockstep, fps
+        self.snapshot_every, self.rewind_seconds = max(1, snapshot_every), rewind_seconds
+        self.action = default_action
+        self.presets = [dict(postprocess or {}), ENHANCED]
+        self.preset = 0
+        self.history: collections.deque = collections.deque()  # (time, index, snapshot, frame)
+        self.recorder: Recorder | None = None
+        self.paused = False
+        self.generated = 0                      # frames generated and shown since the start
+        self.frame = np.asarray(stream.reset())[0]
+        self.index = 0                           # frames since the last reset or rewind target
+        self._since_snapshot = 0
+        self._pushed: int | None = None
+        self._save_snapshot()
+        self._started = False
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self.lockstep and not self.paused
+
+    def start(self) -> None:
+        """Begin generating (asynchronous pacing); call when the display loop starts."""
+        self._started = True
+        if self.running:
+            self._start()
+
+    def _start(self) -> None:
+        self.stream.start(self.fps)
+        self.stream.push_action(self.action)
+        self._pushed = self.action
+
+    def _halt(self) -> None:
+        """Stop the generation thread and forget a frame it published but nobody took."""
+        self.stream.stop()
+        self.stream.latest()
+
+    def set_action(self, action: int) -> None:
+        self.action = int(action)
+        if self.running and self.action != self._pushed:
+            self.stream.push_action(self.action)
+            self._pushed = self.action
+
+    def poll(self) -> bool:
+        """Advance to a new frame when there is one (lockstep: step now); True when `frame` changed."""
+        if self.lockstep:
+            if self.paused:
+                return False
+            self._accept(np.asarray(self.stream.step(self.action))[0])
+            return True
+        latest = self.stream.latest() if self.running else None
+        if latest is None:
+            return False
+        self._accept(np.asarray(latest[1])[0])
+        return True
+
+    def _accept(self, frame: np.ndarray) -> None:
+        self.frame = frame
+        self.index += 1
+        self.generated += 1
+        if self.recorder is not None:
+            self.recorder.add(frame)
+        self._since_snapshot += 1
+        if self._since_snapshot >= self.snapshot_every:
+            self._save_snapshot()
+
+    def _save_snapshot(self) -> None:
+        now = time.monotonic()
+        self.history.append((now, self.index, self.stream.snapshot(), np.array(self.frame)))
+        self._since_snapshot = 0
+        while len(self.history) > 2 and now - self.history[1][0] >= self.rewind_seconds:
+            self.history.popleft()
+
+    def toggle_pause(self) -> None:
+        if self.paused:
+            self.paused = False
+            if self.running:
+                self._start()
+        else:
+            if self.running:
+                self._halt()
+            self.paused = True
+
+    def single_step(self) -> bool:
+        """One synchronous step with the current action while paused."""
+        if not self.paused:
+            return False
+        self._accept(np.asarray(self.stream.step(self.action))[0])
+        return True
+
+    def rewind(self) -> int | None:
+        """Go back one snapshot; returns how many frames back, or None without history."""
+        while self.history and self.history[-1][1] >= self.index and len(self.history) > 1:
+            self.history.pop()  # taken at (or after) the frame on screen: go further back
+        if not self.history or self.history[-1][1] > self.index:
+            return None
+        _, index, snapshot, frame = self.history[-1]
+        resume = self.running
+        if resume:
+            self._halt()
+        self.stream.restore(snapshot)
+        back, self.index, self.frame = self.index - index, index, frame.copy()
+        self._since_snapshot = 0
+        if resume:
+            self._start()
+        return back
+
+    def reset(self) -> None:
+        resume = self.running
+        if resume:
+            self._halt()
+        self.frame, self.index = np.asarray(self.stream.reset())[0], 0
+        self.history.clear()
+        self._save_snapshot()
+        if resume:
+            self._start()
+
+    def cycle_postprocess(self) -> dict:
+        """Switch between the bundle's post-processing and an enhanced preset; returns the new one."""
+        preset = self.presets[(self.preset + 1) % len(self.presets)]
+        self.stream.set_postprocess(**preset)
+        self.preset = (self.preset + 1) % len(self.presets)
+        return preset
+
+    def start_recording(self, path, fps: float) -> None:
+        self.recorder = Recorder(path, fps, self.frame.shape[0])
+        self.recorder.add(self.frame)
+
+    def stop_recording(self) -> Path | None:
+        recorder, self.recorder = self.recorder, None
+        return recorder.close() if recorder is not None else None
+
+    def close(self) -> Path | None:
+        try:
+            if self.running:
+                self.stream.stop()
+            return self.stop_recording()
+        finally:
+            self.stream.close()
