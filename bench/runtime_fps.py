@@ -73,25 +73,20 @@ def bench_ort_stepper(bundle, actions, threads, warmup):
 def bench_torch(checkpoint, bundle, actions, threads, warmup):
     import torch
 
+    from vidgen_rt.bench.backends import TorchPlayer
     from vidgen_rt.export.bundle import load_bundle
     from vidgen_rt.train.checkpoint import load_checkpoint
 
     torch.set_num_threads(threads)
     model, _, _ = load_checkpoint(checkpoint)
-    model.eval()
-    context = load_bundle(bundle).context()
-    latents = model.encode_frames(context["frames"]).unsqueeze(0)
-    ring, current = model.start(latents, torch.as_tensor(context["actions"])[None])
-    state = {"current": current}
+    player = TorchPlayer(model, load_bundle(bundle).context(), batch=1)
 
     def step(action):
-        state["current"] = model.advance(ring, state["current"], torch.tensor([int(action)]))
-        return model.decode_latents(state["current"])
+        player.frame(np.array([action], dtype=np.int64))
 
-    with torch.inference_mode():
-        for action in actions[:warmup]:
-            step(action)
-        fps = timed_frames(step, actions)
+    for action in actions[:warmup]:
+        step(action)
+    fps = timed_frames(step, actions)
     return {"backend": "torch-eager (WorldModel.advance + decode, fp32)", "fps": round(fps, 1),
             "torch": torch.__version__}
 

@@ -11,7 +11,7 @@ import sys
 from vidgen_rt import __version__
 from vidgen_rt.errors import VidgenError
 
-COMMANDS = ("record", "ingest", "train", "generate", "eval", "export", "play")
+COMMANDS = ("record", "ingest", "train", "generate", "eval", "export", "play", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,109 @@
+"""Presenting a benchmark report: the console table, the PNG (latency distributions and fps per
+backend) and the Markdown table the README's Performance section is generated from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _cell(value, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _percent(fraction) -> str:
+    return "—" if fraction is None else f"{100 * fraction:.1f} %"
+
+
+def console_table(report: dict) -> str:
+    multi = report["scenario"] == "multi"
+    lines = [f"{'backend':<22}{'precision':<10}{'batch':>6}{'fps':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+             f"{'% peak':>9}" + ("  players" if multi else "")]
+    for row in report["results"]:
+        if row.get("skipped"):
+            lines.append(f"{row['backend']:<22}{row['precision']:<10}  skipped: {row['skipped']}")
+            continue
+        lines.append(f"{row['backend']:<22}{row['precision']:<10}{row['batch']:>6}{row['fps']:>10.1f}"
+                     f"{row['p50_ms']:>9.2f}{row['p90_ms']:>9.2f}{row['p99_ms']:>9.2f}"
+                     f"{_percent(row['roofline_fraction']):>9}" + (f"{row['players']:>9}" if multi else ""))
+    peaks = ", ".join(f"{k} {v:.0f}" for k, v in report["peak_gflops"].items())
+    lines.append(f"model {report['model']['preset']}: {report['model']['gflops_per_frame']['total']:.4f} "
+                 f"GFLOP/frame; measured peak GFLOP/s: {peaks}")
+    return "\n".join(lines)
+
+
+def markdown_table(report: dict) -> str:
+    """One Markdown table of a report's results, with the run's context underneath."""
+    scenario = report["scenario"]
+    extra = {"multi": " players |", "offline": " batch |"}.get(scenario, "")
+    lines = [f"| backend | precision | fps | p50 ms | p99 ms | % of peak |{extra}",
+             "|---|---|---:|---:|---:|---:|" + ("---:|" if extra else "")]
+    for row in report["results"]:
+        if row.get("skipped"):
+            lines.append(f"| {row['backend']} | {row['precision']} | skipped: {row['skipped'].splitlines()[0]} "
+                         f"| | | |" + (" |" if extra else ""))
+            continue
+        tail = {"multi": f" {row.get('players')} |", "offline": f" {row.get('batch')} |"}.get(scenario, "")
+        lines.append(f"| {row['backend']} | {row['precision']} | {_cell(row['fps'])} | {_cell(row['p50_ms'], 2)} "
+                     f"| {_cell(row['p99_ms'], 2)} | {_percent(row['roofline_fraction'])} |{tail}")
+    machine = report["machine"]
+    load = machine.get("load_average_before")
+    lines.append("")
+    lines.append(f"`{scenario}`, {report['date'][:10]}: {report['model']['preset']} model, "
+                 f"{report['model']['gflops_per_frame']['total']:.3f} GFLOP/frame; {machine['cpu']}, "
+                 f"{machine['cores']} cores, {report['settings']['threads']} threads"
+                 + (f", load average {load[0]:.2f} at start" if load else "")
+                 + "; peak GFLOP/s " + ", ".join(f"{k} {v:.0f}" for k, v in report["peak_gflops"].items()) + ".")
+    return "\n".join(lines)
+
+
+def write_plot(report: dict, latencies: dict, path: Path) -> None:
+    """Left: end-to-end latency per frame, one box per backend (log scale); right: fps per backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.ticker
+    from matplotlib import pyplot as plt
+
+    rows = [row for row in report["results"] if not row.get("skipped") and row["backend"] in latencies]
+    names = [row["backend"] for row in rows]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 0.6 * len(rows) + 2.5))
+    left.boxplot([latencies[name] for name in names], orientation="horizontal", whis=(1, 99), showfliers=False)
+    left.set_yticks(range(1, len(names) + 1), names)
+    left.set_xscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    left.xaxis.set_major_formatter(plain)
+    left.xaxis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(2.0, 5.0)))  # 1-2-5 labels read
+    left.xaxis.set_minor_formatter(plain)
+    left.set_xlabel("ms per frame (box: p25-p75, whiskers: p1-p99)")
+    if report["scenario"] == "multi":
+        budget = rows[0]["budget_ms"] if rows else None
+        if budget:
+            left.axvline(budget, color="tab:red", linestyle="--", label=f"budget {budget:.1f} ms")
+            left.legend(loc="lower right")
+    right.barh(range(1, len(names) + 1), [row["fps"] for row in rows], color="tab:blue")
+    right.set_yticks(range(1, len(names) + 1), [""] * len(names))
+    right.set_xscale("log")
+    right.set_xlabel("frames per second (all players)")
+    if rows:
+        right.set_xlim(right=max(row["fps"] for row in rows) * 8)  # room for the labels
+    left.invert_yaxis()  # the first backend asked for on top
+    right.invert_yaxis()
+    for y, row in enumerate(rows, start=1):
+        label = f" {row['fps']:.0f} fps, {_percent(row['roofline_fraction'])} of {row['precision']} peak"
+        if report["scenario"] == "multi":
+            label += f", {row['players']} players"
+        right.text(row["fps"], y, label, va="center", fontsize=8)
+    model = report["model"]
+    figure.suptitle(f"vidgen bench {report['scenario']}: {model['preset']} "
+                    f"({model['gflops_per_frame']['total']:.3f} GFLOP/frame), {report['machine']['cpu']}, "
+                    f"{report['settings']['threads']} threads, {report['date'][:10]}", fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_json(report: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")

@@ -1,0 +1,138 @@
+"""The three MLPerf LoadGen-style scenarios, run over every backend in one process.
+
+Measurement: each backend opens its players, warms up on its own, then all backends take turns in
+round-robin chunks of frames (the first backend of a round changes every round), so a load change
+on the machine hits every backend alike. A sample is one batched frame: end to end as the caller
+sees it, plus the step / decode split where the backend gives it.
+
+- `single`: one stream (batch 1); latency percentiles and fps.
+- `multi`: batch sizes in increasing order; a backend holds B players when each gets the target fps
+  and the p99 of a frame is within the frame budget (1000 / target ms). `players` is the largest B
+  held (0 when not even one); a backend stops at the first B it fails.
+- `offline`: every batch size; the best aggregate frames/s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from vidgen_rt.bench.backends import NOCACHE, summarize
+
+SCENARIOS = ("single", "multi", "offline")
+
+
+@dataclass
+class Settings:
+    frames: int = 300         # measured frames per backend and batch size
+    warmup: int = 20
+    chunk: int = 10           # frames per backend per round-robin turn
+    target_fps: float = 30.0
+    seed: int = 0
+    quiet: bool = False
+
+
+class Scenario:
+    """Runs one scenario; `results` rows for the JSON, `latencies` (backend -> ms) for the plot."""
+
+    def __init__(self, name: str, backends, batches: list[int], n_actions: int, model_info: dict,
+                 peaks: dict, settings: Settings):
+        self.name, self.batches, self.n_actions = name, sorted(batches), n_actions
+        self.backends = [b for b in backends if b.skipped is None]
+        self.skipped = [b for b in backends if b.skipped is not None]
+        self.model_info, self.peaks, self.settings = model_info, peaks, settings
+        self.latencies: dict[str, list[float]] = {}
+        self.bar = None
+
+    def run(self) -> list[dict]:
+        with tqdm(total=0, desc=f"bench {self.name}", unit="frame", disable=self.settings.quiet) as self.bar:
+            rows = {"single": self._single, "multi": self._multi, "offline": self._offline}[self.name]()
+        return rows + [skipped_row(b) for b in self.skipped]
+
+    def _single(self) -> list[dict]:
+        measured = self._measure(self.backends, 1)
+        return [self._row(backend, player, 1) for backend, player in measured]
+
+    def _multi(self) -> list[dict]:
+        budget_ms = 1000.0 / self.settings.target_fps
+        alive, best, sweeps = list(self.backends), {}, {b.name: [] for b in self.backends}
+        for batch in self.batches:
+            if not alive:
+                break
+            for backend, player in self._measure(alive, batch):
+                row = self._row(backend, player, batch)
+                holds = row["p99_ms"] <= budget_ms and row["fps_per_player"] >= self.settings.target_fps
+                sweeps[backend.name].append({"batch": batch, "fps_per_player": row["fps_per_player"],
+                                             "p99_ms": row["p99_ms"], "holds": holds})
+                if holds or backend.name not in best:
+                    best[backend.name] = {**row, "players": batch if holds else 0}
+                    self.latencies[backend.name] = list(player.samples["total"])
+                if not holds:
+                    alive.remove(backend)
+        return [{**best[b.name], "budget_ms": round(budget_ms, 3), "target_fps": self.settings.target_fps,
+                 "sweep": sweeps[b.name]} for b in self.backends]
+
+    def _offline(self) -> list[dict]:
+        best, sweeps = {}, {b.name: [] for b in self.backends}
+        for batch in self.batches:
+            for backend, player in self._measure(self.backends, batch):
+                row = self._row(backend, player, batch)
+                sweeps[backend.name].append({"batch": batch, "fps": row["fps"], "p99_ms": row["p99_ms"]})
+                if backend.name not in best or row["fps"] > best[backend.name]["fps"]:
+                    best[backend.name] = row
+                    self.latencies[backend.name] = list(player.samples["total"])
+        return [{**best[b.name], "sweep": sweeps[b.name]} for b in self.backends]
+
+    def _measure(self, backends, batch: int) -> list:
+        """Open every backend at `batch`, warm each up, then run them interleaved; returns
+        [(backend, player)] with the players' samples (players closed)."""
+        s = self.settings
+        actions = np.random.default_rng(s.seed).integers(0, self.n_actions, (s.warmup + s.frames, batch))
+        self.bar.total += len(backends) * (s.warmup + s.frames)
+        self.bar.set_postfix_str(f"batch {batch}")
+        players = []
+        try:
+            for backend in backends:
+                player = backend.open(batch)
+                players.append((backend, player))
+                for row in actions[:s.warmup]:
+                    player.frame(row)
+                player.mark()
+                self.bar.update(s.warmup)
+            for turn, start in enumerate(range(s.warmup, len(actions), s.chunk)):
+                chunk = actions[start:start + s.chunk]
+                for index in range(len(players)):
+                    _, player = players[(index + turn) % len(players)]
+                    for row in chunk:
+                        player.frame(row)
+                    self.bar.update(len(chunk))
+        finally:
+            for _, player in players:
+                player.finish()
+        if self.name == "single":
+            for backend, player in players:
+                self.latencies[backend.name] = list(player.samples["total"])
+        return players
+
+    def _row(self, backend, player, batch: int) -> dict:
+        total = summarize(player.samples["total"])
+        fps = batch * 1000.0 / total["mean_ms"]
+        gflops = (self.model_info["gflops_per_frame_nocache"] if backend.name == NOCACHE
+                  else self.model_info["gflops_per_frame"]["total"])
+        peak = self.peaks.get(backend.precision)
+        row = {"backend": backend.name, "precision": backend.precision, "batch": batch,
+               "fps": round(fps, 2), "fps_per_player": round(fps / batch, 2),
+               "p50_ms": total["p50_ms"], "p90_ms": total["p90_ms"], "p99_ms": total["p99_ms"],
+               "mean_ms": total["mean_ms"], "frames": len(player.samples["total"]),
+               "gflops_per_frame": gflops, "achieved_gflops": round(fps * gflops, 3),
+               "roofline_fraction": None if peak is None else round(fps * gflops / peak, 5)}
+        if player.split is not None:
+            row.update(player.split)
+        return {**row, **backend.details}
+
+
+def skipped_row(backend) -> dict:
+    return {"backend": backend.name, "precision": backend.precision, "skipped": backend.skipped,
+            "fps": None, "p50_ms": None, "p90_ms": None, "p99_ms": None, "roofline_fraction": None}
