@@ -23,7 +23,7 @@ from pathlib import Path
 from vidgen_rt.errors import VidgenError
 from vidgen_rt.export.bundle import Bundle, load_bundle, sha256_of
 from vidgen_rt.export.manifest import GRAPH_NAMES, MANIFEST_NAME
-from vidgen_rt.train.checkpoint import write_json_atomic
+from vidgen_rt.atomic import write_json_atomic
 
 ENGINE_DIR = "engines"
 TIMING_CACHE = "timing.cache"

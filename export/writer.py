@@ -8,9 +8,6 @@ seed), from the episode store it was trained on, or from a store the caller name
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +23,8 @@ from vidgen_rt.export.manifest import GRAPH_NAMES, MANIFEST_NAME, build_manifest
 from vidgen_rt.export.quantize import quantize_matmuls
 from vidgen_rt.export.rules import check_graph_rules
 from vidgen_rt.model.world_model import guide_to_tensor
-from vidgen_rt.train.checkpoint import default_mode, load_checkpoint, resolve_checkpoint, write_json_atomic
+from vidgen_rt.atomic import atomic_directory, write_json_atomic
+from vidgen_rt.train.checkpoint import load_checkpoint, resolve_checkpoint
 
 PRECISIONS = ("fp32", "fp16", "int8")
 CONTEXT_SEED = 1_000_000  # the held-out seed evaluation and generation start from
@@ -90,10 +88,7 @@ def export_bundle(checkpoint, out: Path, batches=(1,), precision: str = "fp32", 
         raise ConfigError(f"{out} exists; pass --overwrite to replace it")
     model, config, state = load_checkpoint(checkpoint)
     context = context_for(config, state, context_store)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    os.chmod(staging, default_mode(directory=True))
-    try:
+    with atomic_directory(out) as staging:
         graphs = _write_graphs(model, precision, batches, staging, quiet)
         np.savez(staging / "context.npz", **context)
         manifest = build_manifest(
@@ -109,12 +104,6 @@ def export_bundle(checkpoint, out: Path, batches=(1,), precision: str = "fp32", 
         )
         write_json_atomic(staging / MANIFEST_NAME, manifest)
         load_bundle(staging)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 

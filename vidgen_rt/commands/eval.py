@@ -37,7 +37,8 @@ def run(args) -> int:
     from vidgen_rt.generate import torch_threads, world_of
     from vidgen_rt.metrics.evaluate import evaluate_with_samples
     from vidgen_rt.metrics.report import plot_curves, write_report
-    from vidgen_rt.train.checkpoint import load_checkpoint, write_json_atomic
+    from vidgen_rt.atomic import write_json_atomic
+    from vidgen_rt.train.checkpoint import load_checkpoint
 
     if args.episodes < 1 or args.stability_frames < 100:
         raise ConfigError("--episodes must be >= 1 and --stability-frames >= 100")

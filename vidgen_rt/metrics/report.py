@@ -29,7 +29,7 @@ def _pyplot():
 
 def _save_figure(figure, path: Path) -> None:
     """Write atomically, with the permissions a plain open() would give (mkstemp's are private)."""
-    from vidgen_rt.train.checkpoint import default_mode
+    from vidgen_rt.atomic import default_mode
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")

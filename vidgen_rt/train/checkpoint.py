@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from vidgen_rt.atomic import atomic_directory, write_json_atomic
 from vidgen_rt.config import Config, from_dict
 from vidgen_rt.errors import CheckpointError, ConfigError
 from vidgen_rt.model.world_model import WorldModel
@@ -31,33 +31,10 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent / "worlds" / "shipped"
 KEEP_CHECKPOINTS = 2
 
 
-def default_mode(directory: bool) -> int:
-    """The mode a plain open()/mkdir() would give under the current umask (mkstemp/mkdtemp make
-    private files, which would leave checkpoints unreadable to other users of a shared machine)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return (0o777 if directory else 0o666) & ~umask
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, default_mode(directory=False))
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def save_checkpoint(target: Path, model: WorldModel, config: Config, state: dict,
                     optimizer: torch.optim.Optimizer | None = None, half: bool = False) -> Path:
     """Write a complete checkpoint directory at `target` (replaced if present)."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    os.chmod(staging, default_mode(directory=True))
-    try:
+    with atomic_directory(Path(target)) as staging:
         weights = {name: (t.half() if half and t.is_floating_point() else t).detach().contiguous()
                    for name, t in model.state_dict().items()}
         save_file(weights, str(staging / "model.safetensors"))
@@ -65,12 +42,6 @@ def save_checkpoint(target: Path, model: WorldModel, config: Config, state: dict
             torch.save(optimizer.state_dict(), staging / "optimizer.pt")
         full_state = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config.to_dict(), **state}
         write_json_atomic(staging / "state.json", full_state)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 
