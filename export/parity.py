@@ -79,7 +79,7 @@ def teacher_forced_errors(model, stepper: OrtStepper, latents: torch.Tensor, pro
             expected, new_kv = model.dynamics.step(latents[t:t + 1], torch.from_numpy(action), _tensor(cond),
                                                    _tensor(guide), ring.kv, ring.lags)
         ring.push(new_kv)
-        got = stepper._advance(latents[t:t + 1].numpy().astype(stepper.dtype), action, cond, guide)
+        got = stepper.advance(latents[t:t + 1].numpy().astype(stepper.dtype), action, cond, guide)
         errors.append(float(np.abs(got.astype(np.float64) - expected.numpy()).max()))
     return np.array(errors)
 
@@ -133,7 +133,7 @@ def reference_errors(stepper: OrtStepper, latents: np.ndarray, probe: dict) -> f
         reference = evaluator.run(None, feeds)
         ort_outputs = stepper.sessions["step"].run(None, feeds)
         worst = max(worst, *(float(np.abs(r.astype(np.float64) - o).max()) for r, o in zip(reference, ort_outputs)))
-        stepper._advance(feeds["latents"], action, cond, guide)
+        stepper.advance(feeds["latents"], action, cond, guide)
     return worst
 
 

@@ -157,8 +157,8 @@ class OrtPlayer(Player):
         self.conditions = _zeros_conditions(self.stepper.bundle.config.model, batch)
 
     def _step(self, actions):
-        # OrtStepper.step is _advance + decode; calling the two halves times them apart.
-        self.stepper.latents = self.stepper._advance(self.stepper.latents, actions, *self.conditions)
+        # OrtStepper.step is advance + decode; calling the two halves times them apart.
+        self.stepper.latents = self.stepper.advance(self.stepper.latents, actions, *self.conditions)
 
     def _decode(self):
         self.stepper.decode(self.stepper.latents)

@@ -80,7 +80,7 @@ class OrtStepper:
         self.lags[...] = self.sentinel
         self.next_slot = 0
         for t in range(K - 1):
-            self._advance(self.encode(frames[:, t]), actions[:, t],
+            self.advance(self.encode(frames[:, t]), actions[:, t],
                           None if cond is None else cond[:, t], None if guide is None else guide[:, t])
         self.latents = self.encode(frames[:, K - 1])
         return self.decode(self.latents)
@@ -90,10 +90,12 @@ class OrtStepper:
         cond / normalised guide of the frame being generated -> RGBA uint8 (B, H, W, 4)."""
         if self.latents is None:
             raise ConfigError("OrtStepper.step before reset: call reset() to seed the context first")
-        self.latents = self._advance(self.latents, action, cond, guide)
+        self.latents = self.advance(self.latents, action, cond, guide)
         return self.decode(self.latents)
 
-    def _advance(self, latents, action, cond, guide) -> np.ndarray:
+    def advance(self, latents, action, cond=None, guide=None) -> np.ndarray:
+        """Run step.onnx from `latents` (not necessarily the current ones), push the frame's keys and
+        values into the ring and return the next latents, undecoded."""
         feeds = {"latents": latents, "action": self._actions(action)}
         for name, value in (("cond", cond), ("guide", guide)):
             if self.conditions.get(name):
