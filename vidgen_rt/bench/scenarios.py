@@ -28,7 +28,7 @@ SCENARIOS = ("single", "multi", "offline")
 class Settings:
     frames: int = 300         # measured frames per backend and batch size
     warmup: int = 20
-    chunk: int = 10           # frames per backend per round-robin turn
+    chunk: int = 50           # frames per backend per round-robin turn
     target_fps: float = 30.0
     seed: int = 0
     quiet: bool = False

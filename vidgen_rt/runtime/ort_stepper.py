@@ -37,8 +37,10 @@ class OrtStepper:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         manifest = self.bundle.manifest
         self.batch = batch
-        options = session_options(threads)
-        self.sessions = {name: ort.InferenceSession(str(self.bundle.graph_path(name, batch)), options,
+        # Only the step's thread pool spins: every session has its own pool, and one spinning after
+        # its Run starves the next session's pool of cores (2x slower frames on a 2-core machine).
+        self.sessions = {name: ort.InferenceSession(str(self.bundle.graph_path(name, batch)),
+                                                    session_options(threads, spinning=name == "step"),
                                                     providers=list(providers))
                          for name in ("encode", "step", "decode")}
         cache = manifest["cache"]
