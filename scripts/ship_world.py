@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
+from vidgen_rt.atomic import write_json_atomic
 from vidgen_rt.commands.eval import plot_psnr
 from vidgen_rt.generate import world_of
 from vidgen_rt.metrics.evaluate import evaluate
-from vidgen_rt.atomic import write_json_atomic
 from vidgen_rt.train.checkpoint import SHIPPED_DIR, load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
