@@ -17,7 +17,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -139,15 +138,14 @@ def main() -> None:
         if rss:
             print(f"RSS over {rss['frames']} native frames: {rss['rss_before_mb']} -> {rss['rss_after_mb']} MB")
 
-    from vidgen_rt.machine import cpu_model
+    from vidgen_rt.machine import machine_info
 
     today = datetime.date.today().isoformat()
     report = {
         "benchmark": "runtime_fps", "date": today, "bundle": str(args.bundle or f"export of {args.checkpoint}"),
         "batch": 1, "frames": args.frames, "warmup": args.warmup, "intra_op_threads": args.threads,
         "spinning": True, "load_average": os.getloadavg(),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": machine_info(),
         "results": rows, "rss": rss,
     }
     out = args.out or RESULTS / f"runtime-{today}.json"

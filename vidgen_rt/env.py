@@ -120,8 +120,7 @@ class WorldModelEnv(gym.Env):
     def step(self, action):
         if self._frame is None:
             raise ConfigError("WorldModelEnv.step before reset()")
-        if not self.action_space.contains(action) and not (
-                isinstance(action, (int, np.integer)) and 0 <= int(action) < self.action_space.n):
+        if not (isinstance(action, (int, np.integer)) and 0 <= action < self.action_space.n):
             raise ConfigError(f"action {action!r} out of range: this world has actions 0..{self.action_space.n - 1} "
                               f"({', '.join(self.action_names)})")
         self._frame = self._driver.step(int(action))

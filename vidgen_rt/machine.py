@@ -25,8 +25,13 @@ def cpu_model() -> str:
     return _cpuinfo_field("model name") or platform.processor() or "unknown"
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's instruction-set flags (/proc/cpuinfo), empty where they cannot be read."""
+    return set((_cpuinfo_field("flags") or "").split())
+
+
 def machine_info() -> dict:
-    flags = set((_cpuinfo_field("flags") or "").split())
+    flags = cpu_flags()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": cpu_model(), "cores": usable, "logical_cpus": os.cpu_count(),
             "flags": [flag for flag in INTERESTING_FLAGS if flag in flags],

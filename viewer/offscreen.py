@@ -12,6 +12,8 @@ from __future__ import annotations
 import ctypes
 import os
 
+import numpy as np
+
 from vidgen_rt.errors import VidgenError
 
 if os.environ.get("PYOPENGL_PLATFORM") != "egl":

@@ -15,6 +15,7 @@ does not depend on their values.
 
 from __future__ import annotations
 
+import abc
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -26,7 +27,7 @@ DEFAULT_BACKENDS = ("torch-eager", "torch-bf16", "ort-python", "native")
 NOCACHE = "torch-eager-nocache"
 
 
-class Player:
+class Player(abc.ABC):
     """B streams of one backend. `frame(actions)` makes one frame per stream (`_step`, then `_decode`)
     and records its times; `mark()` (after warm-up) forgets what was recorded so far."""
 
@@ -48,9 +49,9 @@ class Player:
             self.samples["step"].append((stepped - began) * 1000.0)
             self.samples["decode"].append((ended - stepped) * 1000.0)
 
+    @abc.abstractmethod
     def _step(self, actions: np.ndarray) -> None:
         """Predict the next latents of every stream (B,) actions."""
-        raise NotImplementedError
 
     def _decode(self) -> None:
         """Turn the newest latents into frames."""

@@ -368,8 +368,6 @@ def _init_distributed() -> tuple[int, int]:
 
 
 def _cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    from vidgen_rt.machine import cpu_flags
+
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
