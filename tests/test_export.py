@@ -76,6 +76,17 @@ def test_parity_with_pytorch_fp32(tiny_bundle, tiny_run):
     assert report["passed"] is True
 
 
+def test_wide_tokens_export_with_parity(tiny_store, tmp_path):
+    # token_patch=2: four latent cells per token, the layout of the shipped small world
+    run = tmp_path / "patch2"
+    vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet", "--set", "model.token_patch=2",
+           "--set", "train.tokenizer_steps=10", "--set", "train.dynamics_steps=10")
+    bundle = load_bundle(export_bundle(run, tmp_path / "patch2.vgrt", quiet=True))
+    assert bundle.manifest["cache"]["tokens_per_frame"] == 4
+    report = verify_bundle(bundle, checkpoint=run, steps=64, quiet=True)
+    assert report["passed"] is True, report
+
+
 def test_reduced_precision_variants_report_psnr_against_fp32(tiny_run, tmp_path):
     for precision in ("fp16", "int8"):
         path = export_bundle(tiny_run, tmp_path / f"{precision}.vgrt", precision=precision, quiet=True)

@@ -28,8 +28,10 @@ def _inputs(config, batch, frames, seed=1):
 
 
 @pytest.mark.parametrize("frames", [4, 15])  # within the window (6) and well past it
-def test_cached_step_matches_parallel_forward(frames):
+@pytest.mark.parametrize("token_patch", [1, 2])  # one latent cell per token, and 2×2 cells per token
+def test_cached_step_matches_parallel_forward(frames, token_patch):
     config = preset("tiny").model
+    config.token_patch = token_patch
     model = _random_model(config)
     latents, actions = _inputs(config, 2, frames)
     with torch.no_grad():
@@ -43,6 +45,19 @@ def test_cached_step_matches_parallel_forward(frames):
     stepped = torch.stack(stepped, dim=1)
     assert parallel.abs().max() > 0.1 and (parallel - latents).abs().max() > 1e-2  # a non-trivial function
     assert torch.allclose(stepped, parallel, atol=1e-5, rtol=0)
+
+
+def test_token_patch_groups_neighbouring_cells():
+    config = preset("tiny").model
+    config.token_patch = 2
+    model = FrameCausalTransformer(config)
+    assert config.tokens_per_frame == 4 and config.token_channels == 4 * config.latent_channels
+    latents, _ = _inputs(config, 2, 3)
+    tokens = model._to_tokens(latents)  # (B, T, N, C·p·p)
+    assert tokens.shape == (2, 3, 4, config.token_channels)
+    # token 1 is the top-right 2×2 block of cells: channel c of cell (0, 2) comes first in its group
+    assert torch.equal(tokens[:, :, 1].reshape(2, 3, config.latent_channels, 2, 2), latents[:, :, :, 0:2, 2:4])
+    assert torch.equal(model._from_tokens(tokens, latents.shape), latents)
 
 
 def test_new_kv_matches_parallel_keys_and_values():
@@ -126,9 +141,10 @@ def test_actions_change_the_prediction():
     assert (a[:, -1] - b[:, -1]).abs().max() > 1e-3
 
 
-def test_conditions_and_guides_are_wired():
+@pytest.mark.parametrize("token_patch", [1, 2])
+def test_conditions_and_guides_are_wired(token_patch):
     config = preset("tiny").model
-    config.cond_dim, config.guide_channels = 3, 2
+    config.cond_dim, config.guide_channels, config.token_patch = 3, 2, token_patch
     model = _random_model(config)
     latents, actions = _inputs(config, 1, 4)
     cond = torch.randn(1, 4, 3)

@@ -21,7 +21,8 @@ class ModelConfig:
     frame_height: int = 64
     frame_width: int = 64
     downsample: int = 8          # tokenizer factor f: an H×W frame becomes (H/f)×(W/f) latent tokens
-    latent_channels: int = 16    # C: channels per latent token
+    latent_channels: int = 16    # C: channels per latent cell
+    token_patch: int = 1         # p: p×p latent cells merge into one transformer token (fewer, wider tokens)
     tokenizer_width: int = 16    # channels of the tokenizer's first convolution, doubled per stage
     d_model: int = 256
     n_layers: int = 6
@@ -42,7 +43,12 @@ class ModelConfig:
 
     @property
     def tokens_per_frame(self) -> int:
-        return self.latent_height * self.latent_width
+        return (self.latent_height // self.token_patch) * (self.latent_width // self.token_patch)
+
+    @property
+    def token_channels(self) -> int:
+        """Latent values one token carries: C·p²."""
+        return self.latent_channels * self.token_patch ** 2
 
     @property
     def head_dim(self) -> int:
@@ -102,7 +108,9 @@ def _tiny() -> Config:
 
 
 def _small() -> Config:
-    return Config(preset="small")
+    # 2×2 latent cells per token: 16 tokens per frame instead of 64 make training ~6× and the step
+    # ~4× cheaper on a CPU (docs/performance.md, attempt 5).
+    return Config(preset="small", model=ModelConfig(token_patch=2))
 
 
 def _medium() -> Config:
@@ -186,7 +194,7 @@ def from_dict(data: dict, where: str = "config") -> Config:
 
 def validate(config: Config) -> None:
     m = config.model
-    for name in ("frame_height", "frame_width", "downsample", "latent_channels", "d_model",
+    for name in ("frame_height", "frame_width", "downsample", "latent_channels", "token_patch", "d_model",
                  "n_layers", "n_heads", "window", "n_actions", "tokenizer_width"):
         if getattr(m, name) <= 0:
             raise ConfigError(f"model.{name} must be positive, got {getattr(m, name)}")
@@ -195,6 +203,9 @@ def validate(config: Config) -> None:
                           f"must be multiples of model.downsample ({m.downsample})")
     if m.downsample & (m.downsample - 1):
         raise ConfigError(f"model.downsample must be a power of two, got {m.downsample}")
+    if m.latent_height % m.token_patch or m.latent_width % m.token_patch:
+        raise ConfigError(f"model.token_patch ({m.token_patch}) must divide the latent grid "
+                          f"({m.latent_width}x{m.latent_height} cells)")
     if m.d_model % m.n_heads:
         raise ConfigError(f"model.d_model ({m.d_model}) must be divisible by model.n_heads ({m.n_heads})")
     if m.window < 2:

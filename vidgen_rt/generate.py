@@ -80,6 +80,9 @@ def generate(model, config, state: dict, frames: int, actions: list[int] | None 
     world = world_of(state)
     played = play_episode(world, policy, seed, context + (1 if scripted else frames),
                           m.frame_height, m.frame_width, guides=guided)
+    if len(played["frames"]) < context:
+        raise ConfigError(f"{world}: the episode of seed {seed} ended after {len(played['frames'])} frames, before "
+                          f"the {context} context frames the model needs; try another --seed")
     source = played
     if guided and guide_seed not in (None, seed):
         source = play_episode(world, policy, guide_seed, context + frames, m.frame_height, m.frame_width, guides=True)
@@ -95,7 +98,9 @@ def generate(model, config, state: dict, frames: int, actions: list[int] | None 
     generated = model.rollout(played["frames"][:context], played["actions"][:context - 1], np.array(actions),
                               guide=guide)
     seconds = time.perf_counter() - began
-    truth = None if scripted else source["frames"][context:context + frames]
+    # A game (gym:ENV_ID) can end before the rollout does: then there is no truth to show beside it.
+    complete = len(source["frames"]) >= context + frames
+    truth = None if scripted or not complete else source["frames"][context:context + frames]
     return {"frames": generated, "truth": truth, "fps": frames / seconds, "seconds": seconds}
 
 

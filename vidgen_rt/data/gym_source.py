@@ -132,6 +132,28 @@ def play_gym_episode(source, policy: HoldPolicy, seed: int, frames: int, preproc
     return {"frames": np.stack(images), "actions": np.array(actions, np.int64), "end": end or "frames"}
 
 
+def play_gym_world(env_id: str, policy: str, seed: int, frames: int, height: int, width: int,
+                   guides: bool = False) -> dict:
+    """One episode of a gym-trained world for evaluation, generation and context frames, in the
+    shape `record.play_episode` gives: frames (T', H, W, 3) with T' <= `frames` (the game may end
+    first) and `frames` actions (the policy keeps drawing after the end, which is all a rollout
+    needs beyond its real context)."""
+    if guides:
+        raise ConfigError(f"{PREFIX}{env_id}: a flow-guided world takes its guide maps from real video; "
+                          f"drive it with recorded guides instead of playing the environment")
+    if policy not in HOLD_PROBABILITY:
+        raise ConfigError(f"unknown policy {policy!r} for {PREFIX}{env_id}; expected one of {sorted(HOLD_PROBABILITY)}")
+    source = open_source(env_id, max(height, width))
+    try:
+        agent = HoldPolicy(len(source.action_names), HOLD_PROBABILITY[policy], seed)
+        episode = play_gym_episode(source, agent, seed, frames, Preprocess(height, width))
+    finally:
+        source.close()
+    more = [agent.act() for _ in range(frames - len(episode["actions"]))]
+    actions = np.concatenate([episode["actions"], np.array(more, np.int64)])
+    return {"frames": episode["frames"], "actions": actions, "guide": None, "action_names": source.action_names}
+
+
 def record_gym(env_id: str, out: Path, policy: str = "sticky", episodes: int = 10, frames: int = 256,
                height: int = 64, width: int = 64, seed: int = 0, flow: bool = False,
                overwrite: bool = False, quiet: bool = False) -> EpisodeStore:

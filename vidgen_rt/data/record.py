@@ -23,7 +23,14 @@ MAX_FRAMES = 10_000_000  # refuse absurd requests before allocating anything
 
 def play_episode(world_name: str, policy_name: str, seed: int, frames: int, height: int, width: int,
                  guides: bool = False) -> dict:
-    """Play one episode; returns frames (T, H, W, 3) uint8, actions (T,) int64, guide or None."""
+    """Play one episode; returns frames (T, H, W, 3) uint8, actions (T,) int64, guide or None.
+
+    A `gym:ENV_ID` world plays that environment instead (gym_source.play_gym_world): its game may
+    end first, so it can return fewer than `frames` frames, though always `frames` actions."""
+    if world_name.startswith("gym:"):
+        from vidgen_rt.data.gym_source import play_gym_world  # gym_source imports this module
+
+        return play_gym_world(world_name.removeprefix("gym:"), policy_name, seed, frames, height, width, guides)
     world = make_world(world_name, seed=seed, height=height, width=width)
     policy = make_policy(policy_name, world, seed=seed)
     images = np.empty((frames, height, width, 3), dtype=np.uint8)

@@ -1,6 +1,7 @@
-"""Evaluation of a trained world on held-out seeds of its built-in world.
+"""Evaluation of a trained world on held-out seeds of its built-in world or Gymnasium environment.
 
-Episodes are recorded fresh from seeds the training data never used (default 1,000,000 onwards),
+Episodes are recorded fresh from seeds the training data never used (default 1,000,000 onwards;
+for a game, episodes that end before the evaluation's length are skipped),
 then the model is measured on:
 - `tf_psnr`, `tf_ssim`: teacher-forced next frame (true latents in, predicted next frame out);
 - `ar_psnr`, `ar_ssim`: free-running rollouts from `window` real context frames with the true
@@ -26,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from vidgen_rt.data.record import GUIDE_NAMES, play_episode
+from vidgen_rt.errors import ConfigError
 from vidgen_rt.generate import check_world_conditions
 from vidgen_rt.metrics.flicker import flicker
 from vidgen_rt.metrics.image import psnr, ssim
@@ -55,18 +57,17 @@ def evaluate_with_samples(model, config, state: dict, world: str = "maze", episo
     context, horizon = m.window, max(HORIZONS)
     length = context + horizon
     guided = m.guide_channels > 0
-    recorded = [play_episode(world, "explore", seed + e, length, m.frame_height, m.frame_width, guides=guided)
-                for e in tqdm(range(episodes), desc="held-out episodes", disable=quiet)]
+    recorded, next_seed = _held_out_episodes(world, episodes, seed, length, m, guided, quiet)
     frames = np.stack([r["frames"] for r in recorded])  # (E, T, H, W, 3)
     actions = torch.from_numpy(np.stack([r["actions"] for r in recorded]))  # (E, T)
     latents = torch.stack([model.encode_frames(f) for f in frames])  # (E, T, C, h, w)
     guides = torch.stack([guide_to_tensor(r["guide"], GUIDE_NAMES) for r in recorded]) if guided else None
 
-    result = {"world": world, "held_out_seeds": [seed, seed + episodes - 1], "episodes": episodes}
+    result = {"world": world, "held_out_seeds": [seed, next_seed - 1], "episodes": episodes}
     result.update(_teacher_forced(model, frames, latents, actions, guides, faithfulness_samples))
     free_running, samples = _free_running(model, frames, latents, actions, guides, context)
     result.update(free_running)
-    result["stability"] = _stability(model, world, seed + episodes, stability_frames, frames, quiet)
+    result["stability"] = _stability(model, world, next_seed, stability_frames, frames, quiet)
     flops = frame_flops(model)
     counts = model.parameter_count()
     result.update(train_minutes=round(state.get("train_seconds", 0.0) / 60, 2),
@@ -74,6 +75,23 @@ def evaluate_with_samples(model, config, state: dict, world: str = "maze", episo
                   gflops_per_frame=round(flops["total"] / 1e9, 4),
                   gflops_detail={k: round(v / 1e9, 4) for k, v in flops.items()})
     return result, samples
+
+
+def _held_out_episodes(world: str, episodes: int, seed: int, length: int, m, guided: bool, quiet: bool):
+    """`episodes` episodes of `length` frames from seeds `seed` onwards, and the next unused seed. A
+    game (gym:ENV_ID) can end sooner; such an episode is skipped, up to 4 tries per episode wanted."""
+    recorded, next_seed = [], seed
+    with tqdm(total=episodes, desc="held-out episodes", disable=quiet) as bar:
+        while len(recorded) < episodes:
+            if next_seed - seed >= 4 * episodes:
+                raise ConfigError(f"{world}: only {len(recorded)} of {next_seed - seed} held-out episodes from seed "
+                                  f"{seed} lasted the {length} frames evaluation needs (window + {max(HORIZONS)})")
+            played = play_episode(world, "explore", next_seed, length, m.frame_height, m.frame_width, guides=guided)
+            next_seed += 1
+            if len(played["frames"]) == length:
+                recorded.append(played)
+                bar.update(1)
+    return recorded, next_seed
 
 
 def _at(guides: torch.Tensor | None, t) -> torch.Tensor | None:

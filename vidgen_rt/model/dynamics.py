@@ -3,7 +3,8 @@
 Tokens of frame t attend to every token of frames t-m+1 ... t: bidirectional inside a frame, causal
 across frames, a sliding window of m frames. There is no absolute time: each head adds a learned bias
 indexed by lag (the age of the attended frame), so rollouts can run forever. Spatial position is a
-learned embedding per token. Conditions enter per frame: an action embedding, an optional continuous
+learned embedding per token; a token is p×p cells of the latent grid (`token_patch`, 1 = one cell), so
+p = 2 quarters the tokens per frame and the cost of every layer. Conditions enter per frame: an action embedding, an optional continuous
 vector (`cond`) and an optional guide map (`guide`, downsampled by the tokenizer factor).
 
 Two forwards compute the same function:
@@ -122,15 +123,16 @@ class FrameCausalTransformer(nn.Module):
         super().__init__()
         self.config = config
         d, N = config.d_model, config.tokens_per_frame
-        self.in_proj = nn.Linear(config.latent_channels, d)
+        self.in_proj = nn.Linear(config.token_channels, d)
         self.position = nn.Parameter(torch.randn(N, d) * 0.02)
         self.action_embedding = nn.Embedding(config.n_actions, d)
         self.cond_proj = nn.Linear(config.cond_dim, d) if config.cond_dim else None
-        self.guide_proj = (nn.Conv2d(config.guide_channels, d, config.downsample, stride=config.downsample)
+        guide_stride = config.downsample * config.token_patch  # guide pixels under one token
+        self.guide_proj = (nn.Conv2d(config.guide_channels, d, guide_stride, stride=guide_stride)
                            if config.guide_channels else None)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.ln_out = nn.LayerNorm(d)
-        self.head = nn.Linear(d, config.latent_channels)
+        self.head = nn.Linear(d, config.token_channels)
         self.apply(self._init_weights)
         nn.init.zeros_(self.head.weight)  # start as "next frame = this frame"
         nn.init.zeros_(self.head.bias)
@@ -147,11 +149,26 @@ class FrameCausalTransformer(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.02)
 
+    def _to_tokens(self, latents):
+        """latents (B, T, C, h, w) -> (B, T, N, C·p·p), each token the p×p cells it covers."""
+        B, T, C, h, w = latents.shape
+        p = self.config.token_patch
+        cells = latents.reshape(B, T, C, h // p, p, w // p, p)
+        cells = cells.permute(0, 1, 3, 5, 2, 4, 6)  # (B, T, h/p, w/p, C, p, p)
+        return cells.reshape(B, T, (h // p) * (w // p), C * p * p)
+
+    def _from_tokens(self, tokens, shape):
+        """The inverse of `_to_tokens`: (B, T, N, C·p·p) -> latents of `shape` (B, T, C, h, w)."""
+        B, T, C, h, w = shape
+        p = self.config.token_patch
+        cells = tokens.reshape(B, T, h // p, w // p, C, p, p)
+        cells = cells.permute(0, 1, 4, 2, 5, 3, 6)  # (B, T, C, h/p, p, w/p, p)
+        return cells.reshape(B, T, C, h, w)
+
     def _embed(self, latents, actions, cond, guide):
         """latents (B, T, C, h, w), actions (B, T) -> tokens (B, T, N, d)."""
         B, T = actions.shape
-        tokens = latents.flatten(3).transpose(2, 3)  # (B, T, N, C)
-        x = self.in_proj(tokens) + self.position
+        x = self.in_proj(self._to_tokens(latents)) + self.position
         per_frame = self.action_embedding(actions)  # (B, T, d)
         if self.cond_proj is not None:
             per_frame = per_frame + self.cond_proj(cond)
@@ -163,7 +180,7 @@ class FrameCausalTransformer(nn.Module):
 
     def _next_latents(self, x, latents):
         """Hidden states (B, T, N, d) + current latents (B, T, C, h, w) -> next latents, same shape."""
-        delta = self.head(self.ln_out(x)).transpose(2, 3).reshape(latents.shape)  # (B, T, C, h, w)
+        delta = self._from_tokens(self.head(self.ln_out(x)), latents.shape)  # (B, T, C, h, w)
         return (latents + delta).clamp(-1.0, 1.0)
 
     def frame_lags(self, num_frames: int, device=None) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 Dynamics step, per layer, for N tokens per frame, width d, MLP ratio r and a full window of m frames:
     qkv 2·N·d·3d + output projection 2·N·d² + MLP 2·2·N·d·rd + attention 2·2·N·(m·N)·d
-plus the input and output projections 2·2·N·C·d. The decoder's convolutions are counted exactly by
+plus the input and output projections 2·2·N·(C·p²)·d, p×p latent cells making one token. The decoder's convolutions are counted exactly by
 running it once on one latent frame with hooks (2 · output elements · kernel MACs per element).
 Normalisations, activations and the softmax are not counted: they are a few percent and do not run
 on the matmul units whose peak the benchmarks compare against.
@@ -15,7 +15,7 @@ from vidgen_rt.config import ModelConfig
 
 
 def dynamics_step_flops(config: ModelConfig) -> int:
-    N, d, C = config.tokens_per_frame, config.d_model, config.latent_channels
+    N, d, C = config.tokens_per_frame, config.d_model, config.token_channels
     per_layer = (2 * N * d * 3 * d + 2 * N * d * d + 2 * 2 * N * d * config.mlp_ratio * d
                  + 2 * 2 * N * (config.window * N) * d)
     return config.n_layers * per_layer + 2 * 2 * N * C * d

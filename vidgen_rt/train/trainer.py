@@ -57,7 +57,7 @@ class Trainer:
         self.model = WorldModel(config.model)
         source = str(self.store.meta.get("source", ""))
         self.state = {"stage": self.stages[0], "step": 0, "train_seconds": 0.0, "data": str(data_dir),
-                      "world": source.removeprefix("world:") if source.startswith("world:") else None,
+                      "world": _world_of_source(source),
                       "action_names": self.store.action_names, "guide_names": self.store.guide_names,
                       "completed": [], "metrics": {}}
         self.optimizer_state = None
@@ -338,6 +338,14 @@ def _with_store_conditions(store: EpisodeStore, config: Config) -> Config:
             raise ConfigError(f"{store.path}: model.{field} is {wanted} but the store holds {holds}; "
                               f"leave model.{field} at 0 (the default) to take the store's")
     return resolved
+
+
+def _world_of_source(source: str) -> str | None:
+    """What can be played again for context frames and evaluation: a built-in world by name, or a
+    Gymnasium environment as `gym:ENV_ID`; ingested video has none."""
+    if source.startswith("world:"):
+        return source.removeprefix("world:")
+    return source if source.startswith("gym:") else None
 
 
 def _target_conditions(batch: Clips, repeat: int = 1) -> dict:
