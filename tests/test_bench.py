@@ -49,9 +49,11 @@ def assert_measured(row):
 
 
 def test_single_every_backend_and_schema(bundle):
-    backends = ["torch-eager", "torch-bf16", "ort-python", "native", "native-int8", "native-trt"]
+    backends = ["torch-eager", "torch-bf16", "ort-python", "native", "native-int8", "native-async",
+                "native-int8-async", "native-trt"]
     report, latencies = run_bench(bundle, "single", backends, frames=FRAMES, threads=2, no_cache=True,
                                   warmup=2, quiet=True)
+    measured = backends[:-1]
     assert {"scenario", "machine", "model", "peak_gflops", "results"} <= set(report)
     assert report["scenario"] == "single"
     assert {"cpu", "cores", "flags", "load_average_before"} <= set(report["machine"])
@@ -59,12 +61,14 @@ def test_single_every_backend_and_schema(bundle):
     assert report["model"]["preset"] == "tiny" and report["model"]["gflops_per_frame"]["total"] > 0
     assert {"fp32", "bf16", "int8"} <= set(report["peak_gflops"])
     rows = {row["backend"]: row for row in report["results"]}
-    assert list(rows) == [*backends[:5], "torch-eager-nocache", "native-trt"]
-    for name in [*backends[:5], "torch-eager-nocache"]:
+    assert list(rows) == [*measured, "torch-eager-nocache", "native-trt"]
+    for name in [*measured, "torch-eager-nocache"]:
         assert_measured(rows[name])
         assert rows[name]["frames"] == FRAMES and len(latencies[name]) == FRAMES
         assert rows[name]["step"]["p50_ms"] > 0 and rows[name]["decode"]["p50_ms"] > 0
-    assert [rows[n]["precision"] for n in backends[:5]] == ["fp32", "bf16", "fp32", "fp32", "int8"]
+    assert [rows[n]["precision"] for n in measured] == ["fp32", "bf16", "fp32", "fp32", "int8", "fp32", "int8"]
+    for name in ("native-async", "native-int8-async"):  # pipelined: a frame's latency spans both stages
+        assert rows[name]["latency"]["p50_ms"] > 0 and rows[name]["intra_op_threads"] == 1
     assert "TensorRT not available" in rows["native-trt"]["skipped"] and rows["native-trt"]["fps"] is None
     assert report["settings"]["bundles"] == ["fp32", "int8"]  # the given bundle, and int8 from its source
 

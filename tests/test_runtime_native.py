@@ -160,6 +160,35 @@ def test_async_replays_the_sync_frames_before_the_switch(runtime):
                 assert np.array_equal(out, by_index[index])
 
 
+def test_wait_frame_hands_over_every_pipelined_frame_in_order(runtime):
+    # Decode of frame f overlaps the step to f+1 in async mode. A host waiting on each frame gets
+    # them in order, every frame it misses (a busy machine) counted as dropped, and each identical
+    # to the synchronous frame of the same index.
+    with runtime.open_stream(1) as stream:
+        assert stream.wait_frame(0.0).index == 0  # the context frame waits already
+        assert stream.wait_frame(0.0) is None     # not running: nothing will come
+        stream.push_action(3)
+        stream.start(fps=60)
+        frames = [stream.wait_frame(5.0) for _ in range(30)]
+        snapshot = stream.snapshot()
+        stream.restore(snapshot)                  # while the decode stage may be busy
+        after_restore = stream.wait_frame(5.0)
+        stream.stop()
+        dropped = stream.stats()["dropped_frames"]
+    assert all(f is not None for f in frames) and after_restore is not None
+    indices = [f.index for f in frames]
+    assert indices == sorted(set(indices)) and indices[0] >= 1
+    assert indices[-1] <= len(indices) + dropped
+    by_index = {f.index: f.rgba for f in frames}
+    with runtime.open_stream(1) as replay:
+        for index in range(1, indices[-1] + 1):
+            out = replay.step(3)
+            if index in by_index:
+                assert np.array_equal(out, by_index[index]), f"frame {index} differs from the sync frame"
+    with pytest.raises(ValueError, match="timeout"):
+        stream.wait_frame(-1)
+
+
 @pytest.mark.timeout(240)
 def test_start_stop_close_races_neither_hang_nor_crash(runtime):
     stream = runtime.open_stream(1)

@@ -47,7 +47,7 @@
  *
  * Thread safety. Every call may come from any thread. A model serves any number of streams from
  * any number of threads. Calls on one stream are serialised inside it; while the stream runs
- * asynchronously (vgrt_stream_start) the host may call push_action, acquire_latest, frame_release,
+ * asynchronously (vgrt_stream_start) the host may call push_action, acquire_latest, wait_frame, frame_release,
  * get_stats, set_postprocess, snapshot and restore from any thread, and vgrt_stream_step fails with
  * VGRT_ERROR_STATE. In synchronous mode the runtime starts no thread of its own besides ONNX
  * Runtime's pool and never sleeps. vgrt_last_error() is per thread.
@@ -259,6 +259,10 @@ VGRT_API int vgrt_stream_set_conditions(vgrt_stream* stream, const vgrt_conditio
 /* The newest frame not yet acquired, or *out_frame = NULL. A frame replaced before it was acquired
  * counts as dropped. After open/reset the context's last frame (index 0) is waiting here. */
 VGRT_API int vgrt_stream_acquire_latest(vgrt_stream* stream, const vgrt_frame** out_frame);
+/* As acquire_latest, but waits up to timeout_ms for a frame when none is waiting and the stream
+ * runs asynchronously (*out_frame = NULL on timeout, or at once when it is not running). For hosts
+ * that consume every frame at the generation rate: recorders, benchmarks, a compositor thread. */
+VGRT_API int vgrt_stream_wait_frame(vgrt_stream* stream, int32_t timeout_ms, const vgrt_frame** out_frame);
 
 /* ---- snapshots, post-processing, stats ---------------------------------------------------- */
 VGRT_API int vgrt_stream_snapshot(vgrt_stream* stream, vgrt_snapshot** out_snapshot);

@@ -143,6 +143,13 @@ public:
         return Frame(frame);
     }
 
+    // As acquire_latest, waiting up to timeout_ms while the stream runs asynchronously.
+    Frame wait_frame(int32_t timeout_ms) {
+        const vgrt_frame* frame = nullptr;
+        check(vgrt_stream_wait_frame(stream_.get(), timeout_ms, &frame));
+        return Frame(frame);
+    }
+
     Snapshot snapshot() {
         vgrt_snapshot* snapshot = nullptr;
         check(vgrt_stream_snapshot(stream_.get(), &snapshot));

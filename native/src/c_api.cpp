@@ -317,6 +317,17 @@ VGRT_API int vgrt_stream_acquire_latest(vgrt_stream* handle, const vgrt_frame** 
     });
 }
 
+VGRT_API int vgrt_stream_wait_frame(vgrt_stream* handle, int32_t timeout_ms, const vgrt_frame** out_frame) {
+    return guarded([&] {
+        require_out(out_frame, "out_frame");
+        *out_frame = nullptr;
+        vgrt::FrameSlot* slot = streams().get(handle)->wait_frame(timeout_ms);
+        if (!slot) return;
+        vgrt::register_user_frame(slot);
+        *out_frame = &slot->frame;
+    });
+}
+
 VGRT_API int vgrt_stream_snapshot(vgrt_stream* handle, vgrt_snapshot** out_snapshot) {
     return guarded([&] {
         require_out(out_snapshot, "out_snapshot");

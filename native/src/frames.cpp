@@ -1,6 +1,7 @@
 // Frame slots, their pool and the latest-frame hand-off (see frames.hpp).
 #include "frames.hpp"
 
+#include <chrono>
 #include <unordered_map>
 
 namespace vgrt {
@@ -65,8 +66,17 @@ bool LatestFrame::publish(FrameSlot* slot) {
         old = latest_;
         latest_ = slot;
     }
+    published_.notify_all();
     FramePool::release(old);
     return old != nullptr;
+}
+
+FrameSlot* LatestFrame::acquire_wait(int timeout_ms) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    published_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return latest_ != nullptr; });
+    FrameSlot* slot = latest_;
+    latest_ = nullptr;
+    return slot;
 }
 
 FrameSlot* LatestFrame::acquire() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -49,10 +50,13 @@ public:
     // Takes over the caller's reference; returns whether an unacquired frame was replaced.
     bool publish(FrameSlot* slot);
     FrameSlot* acquire();  // the newest unacquired frame (the caller's reference) or nullptr
+    // As acquire(), waiting up to `timeout_ms` for a frame to be published.
+    FrameSlot* acquire_wait(int timeout_ms);
     void clear();
 
 private:
     std::mutex mutex_;
+    std::condition_variable published_;
     FrameSlot* latest_ = nullptr;
 };
 

@@ -199,8 +199,18 @@ public:
         stream().set_conditions(inputs.conditions);
     }
 
-    py::object latest() {
-        vidgen_rt::Frame frame = stream().acquire_latest();
+    py::object latest() { return frame_tuple(stream().acquire_latest()); }
+
+    py::object wait_frame(int32_t timeout_ms) {
+        vidgen_rt::Frame frame;
+        {
+            py::gil_scoped_release release;
+            frame = stream().wait_frame(timeout_ms);
+        }
+        return frame_tuple(std::move(frame));
+    }
+
+    static py::object frame_tuple(vidgen_rt::Frame frame) {
         if (!frame) return py::none();
         const vgrt_frame* f = frame.get();
         py::tuple actions(size_t(f->batch));
@@ -355,6 +365,7 @@ PYBIND11_MODULE(_native, m) {
         .def("push_action", &PyStream::push_action, py::arg("actions"))
         .def("set_conditions", &PyStream::set_conditions, py::arg("cond") = py::none(), py::arg("guide") = py::none())
         .def("latest", &PyStream::latest)
+        .def("wait_frame", &PyStream::wait_frame, py::arg("timeout_ms"))
         .def("snapshot", &PyStream::snapshot)
         .def("restore", &PyStream::restore, py::arg("snapshot"))
         .def("set_postprocess", &PyStream::set_postprocess, py::arg("brightness"), py::arg("contrast"),

@@ -227,27 +227,31 @@ void Stream::publish_current() {
 
 void Stream::decode_into(uint8_t* rgba) {
     decode_->run();
+    std::lock_guard<std::mutex> lock(post_mutex_);
     post_.apply(decoded_.data(), rgba, scratch_.data(), batch_, int(manifest_.height), int(manifest_.width));
 }
 
-void Stream::generate(const int64_t* actions, const uint8_t* cond, const uint8_t* guide, uint8_t* rgba,
-                      int64_t start_ns) {
+int64_t Stream::advance(const int64_t* actions, const uint8_t* cond, const uint8_t* guide) {
     std::memcpy(actions_.data(), actions, actions_.size());
     if (cond_.size()) std::memcpy(cond_.data(), cond, cond_.size());
     if (guide_.size()) std::memcpy(guide_.data(), guide, guide_.size());
     const int64_t step_start = now_ns();
     step_->run();
-    const int64_t step_end = now_ns();
+    const int64_t step_ns = now_ns() - step_start;
     ring_.push(new_kv_.data());
+    return step_ns;
+}
+
+void Stream::generate(const int64_t* actions, const uint8_t* cond, const uint8_t* guide, uint8_t* rgba,
+                      int64_t start_ns) {
+    const int64_t step_ns = advance(actions, cond, guide);
     std::memcpy(latents_.data(), next_latents_.data(), latents_.size());
     const int64_t decode_start = now_ns();
-    decode_->run();
-    const int64_t decode_end = now_ns();
-    post_.apply(decoded_.data(), rgba, scratch_.data(), batch_, int(manifest_.height), int(manifest_.width));
+    decode_into(rgba);
+    const int64_t end = now_ns();
     ++frame_index_;
     std::copy(actions, actions + batch_, last_actions_.begin());
-    const int64_t end = now_ns();
-    stats_.record(end, step_end - step_start, decode_end - decode_start, end - start_ns);
+    stats_.record(end, step_ns, end - decode_start, end - start_ns);
 }
 
 void Stream::step(const int64_t* actions, size_t count, const vgrt_conditions* conditions, uint8_t* rgba,
@@ -304,10 +308,17 @@ void Stream::start(double fps) {
         std::lock_guard<std::mutex> lock(wake_mutex_);
         stop_requested_ = false;
     }
+    {
+        std::lock_guard<std::mutex> lock(decode_mutex_);
+        decode_pending_ = decoder_stop_ = false;
+        decode_error_.clear();
+    }
     running_ = true;
     try {
+        decoder_ = std::thread(&Stream::run_decoder, this);
         thread_ = std::thread(&Stream::run_async, this);
     } catch (...) {
+        stop_decoder();
         running_ = false;
         throw;
     }
@@ -346,14 +357,24 @@ void Stream::run_async() {
             cond = held_cond_;  // same size every time: no allocation after the first step
             guide = held_guide_;
         }
-        FrameSlot* slot = pool_->take();
         try {
+            const int64_t start = now_ns();
             std::lock_guard<std::mutex> lock(state_mutex_);
-            generate(actions.data(), cond.data(), guide.data(), slot->rgba.data(), now_ns());
-            slot->frame.index = frame_index_;
-            std::copy(actions.begin(), actions.end(), slot->actions.begin());
+            const int64_t step_ns = advance(actions.data(), cond.data(), guide.data());
+            wait_decoder_idle();  // the previous frame's decode has finished reading latents_
+            std::memcpy(latents_.data(), next_latents_.data(), latents_.size());
+            ++frame_index_;
+            std::copy(actions.begin(), actions.end(), last_actions_.begin());
+            {
+                std::lock_guard<std::mutex> job(decode_mutex_);
+                decode_index_ = frame_index_;
+                decode_actions_ = actions;
+                decode_start_ns_ = start;
+                decode_step_ns_ = step_ns;
+                decode_pending_ = true;
+            }
+            decode_wake_.notify_all();
         } catch (const std::exception& error) {
-            FramePool::release(slot);
             {
                 std::lock_guard<std::mutex> lock(held_mutex_);
                 async_error_ = error.what();
@@ -361,7 +382,6 @@ void Stream::run_async() {
             log(VGRT_LOG_ERROR, std::string("generation thread stopped: ") + error.what());
             break;
         }
-        if (latest_.publish(slot)) stats_.count_dropped();
         const double fps = fps_.load();
         if (fps > 0) {
             const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -375,7 +395,70 @@ void Stream::run_async() {
             deadline = std::chrono::steady_clock::now();
         }
     }
+    stop_decoder();
+    {
+        std::lock_guard<std::mutex> lock(decode_mutex_);
+        if (!decode_error_.empty()) {
+            std::lock_guard<std::mutex> held(held_mutex_);
+            if (async_error_.empty()) async_error_ = decode_error_;
+        }
+    }
     running_ = false;
+}
+
+void Stream::run_decoder() {
+    for (;;) {
+        uint64_t index;
+        std::vector<int64_t> actions;
+        int64_t start_ns, step_ns;
+        {
+            std::unique_lock<std::mutex> lock(decode_mutex_);
+            decode_wake_.wait(lock, [this] { return decode_pending_ || decoder_stop_; });
+            if (!decode_pending_) return;  // stopping, and every submitted frame is published
+            index = decode_index_;
+            actions = decode_actions_;
+            start_ns = decode_start_ns_;
+            step_ns = decode_step_ns_;
+        }
+        FrameSlot* slot = pool_->take();
+        try {
+            const int64_t decode_start = now_ns();
+            decode_into(slot->rgba.data());
+            const int64_t end = now_ns();
+            slot->frame.index = index;
+            std::copy(actions.begin(), actions.end(), slot->actions.begin());
+            if (latest_.publish(slot)) stats_.count_dropped();
+            stats_.record(end, step_ns, end - decode_start, end - start_ns);
+        } catch (const std::exception& error) {
+            FramePool::release(slot);
+            log(VGRT_LOG_ERROR, std::string("decode thread stopped: ") + error.what());
+            std::lock_guard<std::mutex> lock(decode_mutex_);
+            decode_error_ = error.what();
+            decode_pending_ = false;
+            decode_wake_.notify_all();
+            return;
+        }
+        {
+            std::lock_guard<std::mutex> lock(decode_mutex_);
+            decode_pending_ = false;
+        }
+        decode_wake_.notify_all();
+    }
+}
+
+void Stream::wait_decoder_idle() {
+    std::unique_lock<std::mutex> lock(decode_mutex_);
+    decode_wake_.wait(lock, [this] { return !decode_pending_ || !decode_error_.empty(); });
+    if (!decode_error_.empty()) fail(VGRT_ERROR_BACKEND, "decode stage failed: " + decode_error_);
+}
+
+void Stream::stop_decoder() {
+    {
+        std::lock_guard<std::mutex> lock(decode_mutex_);
+        decoder_stop_ = true;
+    }
+    decode_wake_.notify_all();
+    if (decoder_.joinable()) decoder_.join();
 }
 
 void Stream::push_action(const int64_t* actions, size_t count) {
@@ -402,6 +485,14 @@ FrameSlot* Stream::acquire_latest() {
     return latest_.acquire();
 }
 
+FrameSlot* Stream::wait_frame(int timeout_ms) {
+    if (timeout_ms < 0 || timeout_ms > 3600 * 1000)
+        invalid("timeout_ms = " + std::to_string(timeout_ms) + ": expected 0 .. 3600000");
+    if (FrameSlot* slot = acquire_latest()) return slot;
+    if (!running_) return nullptr;  // nothing would ever arrive
+    return latest_.acquire_wait(timeout_ms);
+}
+
 std::unique_ptr<Snapshot> Stream::snapshot() {
     auto snap = std::make_unique<Snapshot>();
     std::lock_guard<std::mutex> lock(state_mutex_);
@@ -424,6 +515,7 @@ void Stream::restore(const Snapshot& snap) {
         snap.next_slot < 0 || snap.next_slot >= ring_.slots())
         invalid("the snapshot was taken from a stream of another model or batch size");
     std::lock_guard<std::mutex> lock(state_mutex_);
+    if (running_) wait_decoder_idle();  // the decode stage may still be reading latents_
     std::memcpy(ring_.cache(), snap.cache.data(), snap.cache.size());
     std::memcpy(ring_.lags(), snap.lags.data(), snap.lags.size());
     std::memcpy(latents_.data(), snap.latents.data(), snap.latents.size());
@@ -435,12 +527,12 @@ void Stream::restore(const Snapshot& snap) {
 void Stream::set_postprocess(const vgrt_postprocess& params) {
     PostProcess checked;
     checked.set(params);
-    std::lock_guard<std::mutex> lock(state_mutex_);
+    std::lock_guard<std::mutex> lock(post_mutex_);
     post_ = checked;
 }
 
 vgrt_postprocess Stream::postprocess() {
-    std::lock_guard<std::mutex> lock(state_mutex_);
+    std::lock_guard<std::mutex> lock(post_mutex_);
     return post_.params();
 }
 

@@ -66,6 +66,7 @@ public:
     void push_action(const int64_t* actions, size_t count);
     void set_conditions(const vgrt_conditions* conditions);
     FrameSlot* acquire_latest();
+    FrameSlot* wait_frame(int timeout_ms);
 
     std::unique_ptr<Snapshot> snapshot();
     void restore(const Snapshot& snapshot);
@@ -80,12 +81,16 @@ private:
     // Validates and converts the conditions into `cond`/`guide` staging (graph dtype).
     void stage_conditions(const vgrt_conditions* conditions, std::vector<uint8_t>& cond, std::vector<uint8_t>& guide) const;
     void reset_locked(const vgrt_context& context);
-    void advance(const int64_t* actions, const uint8_t* cond, const uint8_t* guide);  // step + ring update
+    // step + ring update; returns the step's nanoseconds. The new latents wait in next_latents_.
+    int64_t advance(const int64_t* actions, const uint8_t* cond, const uint8_t* guide);
     void generate(const int64_t* actions, const uint8_t* cond, const uint8_t* guide, uint8_t* rgba,
                   int64_t start_ns);  // advance + decode + post + stats
     void decode_into(uint8_t* rgba);
     void publish_current();           // decode the current latents as a new latest frame
     void run_async();
+    void run_decoder();
+    void wait_decoder_idle();         // throws if the decode stage failed
+    void stop_decoder();
 
     std::shared_ptr<Model> model_;
     const Manifest& manifest_;
@@ -100,6 +105,7 @@ private:
     std::mutex state_mutex_;      // everything above and below, up to the async part
     uint64_t frame_index_ = 0;
     std::vector<int64_t> last_actions_;
+    std::mutex post_mutex_;       // post_: read by the decode stage, which never takes state_mutex_
     PostProcess post_;
     Stats stats_;
     std::shared_ptr<FramePool> pool_;
@@ -117,6 +123,19 @@ private:
     std::mutex held_mutex_;        // conditions the async loop uses
     std::vector<uint8_t> held_cond_, held_guide_;
     std::string async_error_;      // under held_mutex_
+
+    // The asynchronous decode stage. While the generation thread steps from frame f to f+1, this
+    // thread decodes frame f; both only read latents_, which changes only while the decoder is idle.
+    // A frame then costs max(step, decode) instead of their sum (DESIGN §5: decode overlaps the step).
+    std::thread decoder_;
+    std::mutex decode_mutex_;
+    std::condition_variable decode_wake_;
+    bool decode_pending_ = false;  // everything below under decode_mutex_
+    bool decoder_stop_ = false;
+    std::string decode_error_;
+    uint64_t decode_index_ = 0;
+    std::vector<int64_t> decode_actions_;
+    int64_t decode_start_ns_ = 0, decode_step_ns_ = 0;
 };
 
 }  // namespace vgrt

@@ -7,7 +7,14 @@ batched frame (step, decode and end to end, in milliseconds).
 - `torch-eager-nocache` (`--no-cache`): no KV ring; every frame runs the parallel training forward
   over the last `window` frames and keeps the last frame's prediction;
 - `ort-python`: the reference driver `OrtStepper` (numpy + ONNX Runtime from Python);
-- `native`, `native-int8`: libvidgen_rt on the fp32 / int8 bundle; `native-trt`: its TensorRT backend.
+- `native`, `native-int8`: libvidgen_rt on the fp32 / int8 bundle, synchronous `step` (step, then
+  decode, per call); `native-trt`: its TensorRT backend;
+- `native-async`, `native-int8-async`: the same bundles in the runtime's asynchronous mode, as a game
+  host plays it: a generation thread steps as fast as it can while a decode thread decodes the
+  previous frame, each stage's ONNX Runtime pool getting half the cores. The host pushes one action
+  and waits for the next frame (`wait_frame`), so its samples are frame intervals (the frame rate a
+  host gets); the latency of a frame, step start to frame handed over, comes from the runtime's
+  stats (`latency` in the breakdown).
 
 Conditioned worlds get zero cond vectors and guide maps for the generated frames: the cost of a step
 does not depend on their values.
@@ -16,13 +23,17 @@ does not depend on their values.
 from __future__ import annotations
 
 import abc
+import contextlib
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-BACKENDS = ("torch-eager", "torch-bf16", "ort-python", "native", "native-int8", "native-trt")
+BACKENDS = ("torch-eager", "torch-bf16", "ort-python", "native", "native-int8", "native-async", "native-int8-async",
+            "native-trt")
+ASYNC_WAIT_S = 10.0  # a frame later than this means the generation thread is stuck or failed
 DEFAULT_BACKENDS = ("torch-eager", "torch-bf16", "ort-python", "native")
 NOCACHE = "torch-eager-nocache"
 
@@ -48,6 +59,11 @@ class Player(abc.ABC):
         if self.times_split:
             self.samples["step"].append((stepped - began) * 1000.0)
             self.samples["decode"].append((ended - stepped) * 1000.0)
+
+    @contextlib.contextmanager
+    def turn(self):
+        """While the player has the machine to itself; one with threads of its own runs them only here."""
+        yield
 
     @abc.abstractmethod
     def _step(self, actions: np.ndarray) -> None:
@@ -193,6 +209,34 @@ class NativePlayer(Player):
         self.stream.close()
 
 
+class AsyncNativePlayer(NativePlayer):
+    """A libvidgen_rt stream in asynchronous mode: push one action, wait for the next frame."""
+
+    @contextlib.contextmanager
+    def turn(self):
+        if self.conditions[0] is not None or self.conditions[1] is not None:
+            self.stream.set_conditions(*self.conditions)
+        self.stream.wait_frame(0.0)  # a frame left from the last turn (or the context frame)
+        self.stream.start()
+        try:
+            yield
+        finally:
+            self.stream.stop()
+
+    def _step(self, actions):
+        from vidgen_rt.errors import VidgenError
+
+        self.stream.push_action(actions)
+        if self.stream.wait_frame(ASYNC_WAIT_S) is None:
+            raise VidgenError(f"no frame from the asynchronous stream within {ASYNC_WAIT_S} s")
+
+    def breakdown(self) -> dict | None:
+        stats = self.stream.stats()
+        parts = {"step": "step", "decode": "decode", "latency": "total"}
+        return {name: {key: round(stats[part][key], 4) for key in ("mean_ms", "p50_ms", "p90_ms", "p99_ms")}
+                for name, part in parts.items()}
+
+
 @dataclass
 class Backend:
     """A named way to run the model: `open(batch)` gives a Player."""
@@ -214,7 +258,8 @@ def build_backends(names, workload, threads: int, no_cache: bool) -> list[Backen
         try:
             backends.append(_backend(name, workload, threads))
         except VidgenError as error:
-            precision = {"native-int8": "int8", "torch-bf16": "bf16", "native-trt": "fp16"}.get(name, "fp32")
+            precision = {"native-int8": "int8", "native-int8-async": "int8", "torch-bf16": "bf16",
+                         "native-trt": "fp16"}.get(name, "fp32")
             prefix = "TensorRT not available: " if name == "native-trt" else ""
             backends.append(Backend(name, precision, skipped=f"{prefix}{error}"))
     return backends
@@ -231,18 +276,23 @@ def _backend(name: str, workload, threads: int) -> Backend:
     if name == "ort-python":
         bundle = _bundle_for(workload, "fp32")
         return Backend(name, _precision(bundle), lambda batch: OrtPlayer(bundle, batch, threads))
-    if name in ("native", "native-int8", "native-trt"):
+    if name.startswith("native"):
         import vidgen_rt
 
         if name == "native-trt":
             bundle, kind = _tensorrt_bundle(workload), "tensorrt"
         else:
-            bundle, kind = _bundle_for(workload, "int8" if name == "native-int8" else "fp32"), "ort"
+            bundle, kind = _bundle_for(workload, "int8" if "int8" in name else "fp32"), "ort"
+        pipelined = name.endswith("-async")
+        if pipelined:  # two stages run at once: each gets half of the cores
+            threads = max(1, (threads or os.cpu_count() or 2) // 2)
         runtime = vidgen_rt.Runtime(bundle, threads=threads, backend=kind)
         model_config = workload.config.model
+        player = AsyncNativePlayer if pipelined else NativePlayer
         return Backend(name, _precision(bundle),
-                       lambda batch: NativePlayer(runtime, batch, _zeros_conditions(model_config, batch)),
-                       details={"backend_library": runtime.info.get("backend_library")})
+                       lambda batch: player(runtime, batch, _zeros_conditions(model_config, batch)),
+                       details={"backend_library": runtime.info.get("backend_library"),
+                                "intra_op_threads": threads or "default"})
     raise ValueError(name)
 
 

@@ -97,16 +97,18 @@ class Scenario:
             for backend in backends:
                 player = backend.open(batch)
                 players.append((backend, player))
-                for row in actions[:s.warmup]:
-                    player.frame(row)
+                with player.turn():
+                    for row in actions[:s.warmup]:
+                        player.frame(row)
                 player.mark()
                 self.bar.update(s.warmup)
             for turn, start in enumerate(range(s.warmup, len(actions), s.chunk)):
                 chunk = actions[start:start + s.chunk]
                 for index in range(len(players)):
                     _, player = players[(index + turn) % len(players)]
-                    for row in chunk:
-                        player.frame(row)
+                    with player.turn():  # an asynchronous player generates only during its turn
+                        for row in chunk:
+                            player.frame(row)
                     self.bar.update(len(chunk))
         finally:
             for _, player in players:

@@ -12,7 +12,10 @@ scenarios:
 
 backends: torch-eager (PyTorch fp32, the hand-written per-frame loop), torch-bf16 (the same under
 bf16 autocast), ort-python (OrtStepper: numpy + ONNX Runtime), native (libvidgen_rt, fp32 bundle),
-native-int8 (int8 bundle), native-trt (TensorRT; reported as skipped where the runtime lacks it).
+native-int8 (int8 bundle), native-async and native-int8-async (the runtime's asynchronous mode as a
+game host plays it: decode of one frame overlaps the step to the next, each stage on half the cores;
+fps is the rate frames reach the host, `latency` in the row is step start to frame handed over),
+native-trt (TensorRT; reported as skipped where the runtime lacks it).
 --no-cache adds torch-eager-nocache: the same model recomputing its whole window every frame.
 Every result has the FLOPs per frame and the fraction of this machine's measured matmul peak.
 

@@ -150,6 +150,14 @@ class Stream:
         frame = self._native.latest()
         return None if frame is None else Frame(*frame)
 
+    def wait_frame(self, timeout: float = 1.0) -> Frame | None:
+        """The next frame of a running stream, waiting up to `timeout` seconds (None on timeout, or
+        at once when the stream is not running and nothing is waiting). The GIL is released."""
+        if not 0 <= timeout <= 3600:
+            raise ValueError(f"timeout must be 0..3600 seconds, got {timeout}")
+        frame = self._native.wait_frame(int(round(timeout * 1000)))
+        return None if frame is None else Frame(*frame)
+
     def stats(self) -> dict:
         return self._native.stats()
 
