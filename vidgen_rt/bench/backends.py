@@ -219,6 +219,10 @@ class AsyncNativePlayer(NativePlayer):
         self.stream.wait_frame(0.0)  # a frame left from the last turn (or the context frame)
         self.stream.start()
         try:
+            # One untimed frame fills the pipeline: a host playing continuously does that once, the
+            # interleaved benchmark at every turn, which would otherwise put a step + decode frame
+            # into every 50 samples.
+            self._step(np.zeros(self.batch, dtype=np.int64))
             yield
         finally:
             self.stream.stop()
