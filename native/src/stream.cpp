@@ -407,9 +407,9 @@ void Stream::run_async() {
 }
 
 void Stream::run_decoder() {
+    std::vector<int64_t> actions;  // reused: assignment keeps its capacity, no allocation per frame
     for (;;) {
         uint64_t index;
-        std::vector<int64_t> actions;
         int64_t start_ns, step_ns;
         {
             std::unique_lock<std::mutex> lock(decode_mutex_);

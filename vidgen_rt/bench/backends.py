@@ -49,12 +49,14 @@ class Player(abc.ABC):
         self.samples = {"total": [], "step": [], "decode": []}
         self.split = None  # breakdown() as it was when the player finished
 
-    def frame(self, actions: np.ndarray) -> None:
+    def frame(self, actions: np.ndarray, record: bool = True) -> None:
         began = time.perf_counter()
         self._step(actions)
         stepped = time.perf_counter()
         self._decode()
         ended = time.perf_counter()
+        if not record:
+            return
         self.samples["total"].append((ended - began) * 1000.0)
         if self.times_split:
             self.samples["step"].append((stepped - began) * 1000.0)
@@ -219,10 +221,6 @@ class AsyncNativePlayer(NativePlayer):
         self.stream.wait_frame(0.0)  # a frame left from the last turn (or the context frame)
         self.stream.start()
         try:
-            # One untimed frame fills the pipeline: a host playing continuously does that once, the
-            # interleaved benchmark at every turn, which would otherwise put a step + decode frame
-            # into every 50 samples.
-            self._step(np.zeros(self.batch, dtype=np.int64))
             yield
         finally:
             self.stream.stop()

@@ -48,7 +48,9 @@ def configure(parser) -> None:
                         help="display refresh cap without vsync; 0: none (default: 120)")
     parser.add_argument("--backend", choices=BACKENDS, default="native",
                         help="native runtime (C++) or the Python ONNX Runtime driver")
-    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="ONNX Runtime threads per graph (default: native, half the cores, since live "
+                             "play decodes one frame while the next steps; ort-python, one per core)")
     parser.add_argument("--fps", type=float, default=None,
                         help="generation rate when playing live (default: as fast as it goes)")
     parser.add_argument("--hud", action=argparse.BooleanOptionalAction, default=None,
@@ -220,4 +222,6 @@ def open_stream(bundle, backend: str, threads: int | None):
         return OrtPythonStream(bundle, threads=threads)
     from vidgen_rt.runtime.native import Runtime
 
+    if threads is None:  # the pipelined async stream runs its step and decode stages at once
+        threads = max(1, (os.cpu_count() or 2) // 2)
     return Runtime(bundle.path, threads=threads, verify=False).open_stream(batch=1)
