@@ -18,8 +18,10 @@ from vidgen_rt.model.world_model import GUIDE_SCALES, guide_to_tensor
 from vidgen_rt.train.checkpoint import load_checkpoint
 from vidgen_rt.train.trainer import Trainer
 
-# dynamics_steps=20 puts steps 12..19 after rollout_start (0.6): the self-rollout passes run too.
-QUICK = ["--set", "train.tokenizer_steps=20", "--set", "train.dynamics_steps=20", "--set", "train.eval_every=1000"]
+# dynamics_steps=20 puts steps 12..19 after rollout_start (0.6): with one pass asked for (the default
+# is none), the self-rollout passes run with guides too.
+QUICK = ["--set", "train.tokenizer_steps=20", "--set", "train.dynamics_steps=20", "--set", "train.eval_every=1000",
+         "--set", "train.rollout_passes=1"]
 
 
 @pytest.fixture(scope="module")

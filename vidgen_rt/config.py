@@ -75,7 +75,8 @@ class TrainConfig:
     sequence_frames: int = 17            # frames per clip: inputs span the whole window, every lag
     context_noise: float = 0.1           # max std of Gaussian noise on context latents (drift control)
     rollout_start: float = 0.6           # fraction of dynamics steps after which self-rollout begins
-    rollout_passes: int = 1              # extra passes fed with the model's own predictions
+    rollout_passes: int = 0              # extra passes fed with the model's own predictions (off by
+                                         # default: docs/ale-worlds.md, drift-control ablation)
     bf16: bool = True                    # autocast matmuls to bfloat16 on CPUs that support it
     max_minutes: float = 0.0             # wall-clock budget for the whole run; 0 = none
     eval_every: int = 500

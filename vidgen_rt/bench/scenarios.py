@@ -8,7 +8,8 @@ sees it, plus the step / decode split where the backend gives it.
 
 - `single`: one stream (batch 1); latency percentiles and fps.
 - `multi`: batch sizes in increasing order; a backend holds B players when each gets the target fps
-  and the p99 of a frame is within the frame budget (1000 / target ms). `players` is the largest B
+  and the p99 of a frame's latency is within the frame budget (1000 / target ms; for a pipelined
+  backend its step-start-to-handover latency, longer than its frame interval). `players` is the largest B
   held (0 when not even one); a backend stops at the first B it fails.
 - `offline`: every batch size; the best aggregate frames/s.
 """
@@ -64,9 +65,12 @@ class Scenario:
                 break
             for backend, player in self._measure(alive, batch):
                 row = self._row(backend, player, batch)
-                holds = row["p99_ms"] <= budget_ms and row["fps_per_player"] >= self.settings.target_fps
+                # The budget bounds a frame's latency: for a pipelined backend that is longer than
+                # the interval between its frames, so its own latency p99 decides.
+                p99_ms = row.get("latency", row)["p99_ms"]
+                holds = p99_ms <= budget_ms and row["fps_per_player"] >= self.settings.target_fps
                 sweeps[backend.name].append({"batch": batch, "fps_per_player": row["fps_per_player"],
-                                             "p99_ms": row["p99_ms"], "holds": holds})
+                                             "p99_ms": p99_ms, "holds": holds})
                 if holds or backend.name not in best:
                     best[backend.name] = {**row, "players": batch if holds else 0}
                     self.latencies[backend.name] = list(player.samples["total"])
