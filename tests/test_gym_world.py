@@ -3,6 +3,7 @@ names `gym:ENV_ID` as its world, `vidgen eval` measures it on held-out reset see
 end before the evaluation's length are skipped or refused with a clear error."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -13,6 +14,16 @@ from vidgen_rt.data.record import play_episode
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.metrics.evaluate import _held_out_episodes
 from vidgen_rt.train.checkpoint import load_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def keep_environment():
+    """Gymnasium's classic-control rendering sets SDL_VIDEODRIVER=dummy in the process that plays it;
+    tests that later open real windows (the pygame host) must not inherit that."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
