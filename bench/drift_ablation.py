@@ -29,6 +29,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from vidgen_rt.atomic import write_json_atomic
+from vidgen_rt.train.checkpoint import read_state, resolve_checkpoint
+
 VARIANTS = {
     "none": {"train.context_noise": "0", "train.rollout_passes": "0"},
     "noise": {"train.context_noise": "0.1", "train.rollout_passes": "0"},
@@ -82,8 +85,7 @@ def run_variant(name: str, args, threads: int) -> dict:
 
 
 def _completed(run: Path) -> list:
-    latest = json.loads((run / "latest.json").read_text())["checkpoint"]
-    return json.loads((run / latest / "state.json").read_text()).get("completed", [])
+    return read_state(resolve_checkpoint(run)).get("completed", [])
 
 
 def _call(command, env, log: Path) -> None:
@@ -128,7 +130,7 @@ def main(argv=None) -> int:
     report = {"data": str(args.data), "tokenizer": str(args.tokenizer), "steps": args.steps,
               "extra_overrides": args.set, "threads_per_variant": threads, "results": results}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_json_atomic(args.json, report)
     print(f"{'variant':10s} {'tf_psnr':>8s} " + " ".join(f"ar@{h:>3s}" for h in ("1", "4", "16", "64"))
           + "  faithful  10k: in range / frozen")
     for r in results:

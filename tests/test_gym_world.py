@@ -10,7 +10,7 @@ import pytest
 
 from conftest import vidgen
 from vidgen_rt.config import preset
-from vidgen_rt.data.record import play_episode
+from vidgen_rt.data.record import play_episode, require_context
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.metrics.evaluate import _held_out_episodes
 from vidgen_rt.train.checkpoint import load_checkpoint
@@ -67,6 +67,13 @@ def test_games_that_end_too_soon_are_refused_by_name():
     model = preset("tiny").model
     with pytest.raises(ConfigError, match="CartPole-v1: only .* lasted the 70 frames"):
         _held_out_episodes("gym:CartPole-v1", 2, 1_000_000, 70, model, False, True)
+
+
+def test_an_episode_shorter_than_the_context_is_refused_by_name():
+    played = play_episode("gym:CartPole-v1", "random", 3, 300, 32, 32)
+    with pytest.raises(ConfigError, match=r"CartPole-v1: the episode of seed 3 ended after \d+ frames, before the 500"):
+        require_context(played, 500, "gym:CartPole-v1", 3)
+    require_context(played, len(played["frames"]), "gym:CartPole-v1", 3)  # exactly enough is fine
 
 
 def test_short_games_keep_their_actions_for_the_rollout():

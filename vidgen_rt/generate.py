@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidgen_rt.data.record import GUIDE_NAMES, play_episode
+from vidgen_rt.data.record import GUIDE_NAMES, play_episode, require_context
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.model.world_model import guide_to_tensor
 
@@ -80,9 +80,7 @@ def generate(model, config, state: dict, frames: int, actions: list[int] | None 
     world = world_of(state)
     played = play_episode(world, policy, seed, context + (1 if scripted else frames),
                           m.frame_height, m.frame_width, guides=guided)
-    if len(played["frames"]) < context:
-        raise ConfigError(f"{world}: the episode of seed {seed} ended after {len(played['frames'])} frames, before "
-                          f"the {context} context frames the model needs; try another --seed")
+    require_context(played, context, world, seed, hint="; try another --seed")
     source = played
     if guided and guide_seed not in (None, seed):
         source = play_episode(world, policy, guide_seed, context + frames, m.frame_height, m.frame_width, guides=True)

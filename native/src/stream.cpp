@@ -367,10 +367,10 @@ void Stream::run_async() {
             std::copy(actions.begin(), actions.end(), last_actions_.begin());
             {
                 std::lock_guard<std::mutex> job(decode_mutex_);
-                decode_index_ = frame_index_;
-                decode_actions_ = actions;
-                decode_start_ns_ = start;
-                decode_step_ns_ = step_ns;
+                decode_job_.index = frame_index_;
+                decode_job_.actions = actions;  // same size every frame: no allocation after the first
+                decode_job_.start_ns = start;
+                decode_job_.step_ns = step_ns;
                 decode_pending_ = true;
             }
             decode_wake_.notify_all();
@@ -407,28 +407,23 @@ void Stream::run_async() {
 }
 
 void Stream::run_decoder() {
-    std::vector<int64_t> actions;  // reused: assignment keeps its capacity, no allocation per frame
+    DecodeJob job;  // reused: assignment keeps the actions' capacity, no allocation per frame
     for (;;) {
-        uint64_t index;
-        int64_t start_ns, step_ns;
         {
             std::unique_lock<std::mutex> lock(decode_mutex_);
             decode_wake_.wait(lock, [this] { return decode_pending_ || decoder_stop_; });
             if (!decode_pending_) return;  // stopping, and every submitted frame is published
-            index = decode_index_;
-            actions = decode_actions_;
-            start_ns = decode_start_ns_;
-            step_ns = decode_step_ns_;
+            job = decode_job_;
         }
         FrameSlot* slot = pool_->take();
         try {
             const int64_t decode_start = now_ns();
             decode_into(slot->rgba.data());
             const int64_t end = now_ns();
-            slot->frame.index = index;
-            std::copy(actions.begin(), actions.end(), slot->actions.begin());
+            slot->frame.index = job.index;
+            std::copy(job.actions.begin(), job.actions.end(), slot->actions.begin());
             if (latest_.publish(slot)) stats_.count_dropped();
-            stats_.record(end, step_ns, end - decode_start, end - start_ns);
+            stats_.record(end, job.step_ns, end - decode_start, end - job.start_ns);
         } catch (const std::exception& error) {
             FramePool::release(slot);
             log(VGRT_LOG_ERROR, std::string("decode thread stopped: ") + error.what());
@@ -488,8 +483,7 @@ FrameSlot* Stream::acquire_latest() {
 FrameSlot* Stream::wait_frame(int timeout_ms) {
     if (timeout_ms < 0 || timeout_ms > 3600 * 1000)
         invalid("timeout_ms = " + std::to_string(timeout_ms) + ": expected 0 .. 3600000");
-    if (FrameSlot* slot = acquire_latest()) return slot;
-    if (!running_) return nullptr;  // nothing would ever arrive
+    if (!running_) return acquire_latest();  // nothing new would arrive: no wait
     return latest_.acquire_wait(timeout_ms);
 }
 

@@ -127,15 +127,18 @@ private:
     // The asynchronous decode stage. While the generation thread steps from frame f to f+1, this
     // thread decodes frame f; both only read latents_, which changes only while the decoder is idle.
     // A frame then costs max(step, decode) instead of their sum (DESIGN §5: decode overlaps the step).
+    struct DecodeJob {
+        uint64_t index = 0;
+        std::vector<int64_t> actions;
+        int64_t start_ns = 0, step_ns = 0;  // the frame's step start and step time, for its stats
+    };
     std::thread decoder_;
     std::mutex decode_mutex_;
     std::condition_variable decode_wake_;
     bool decode_pending_ = false;  // everything below under decode_mutex_
     bool decoder_stop_ = false;
     std::string decode_error_;
-    uint64_t decode_index_ = 0;
-    std::vector<int64_t> decode_actions_;
-    int64_t decode_start_ns_ = 0, decode_step_ns_ = 0;
+    DecodeJob decode_job_;
 };
 
 }  // namespace vgrt

@@ -187,6 +187,7 @@ class NativePlayer(Player):
     """A libvidgen_rt stream; step/decode come from the runtime's own stats (its newest 1024 frames)."""
 
     times_split = False
+    stats_parts = {"step": "step", "decode": "decode"}  # breakdown name -> the runtime's stats entry
 
     def __init__(self, runtime, batch: int, conditions):
         super().__init__(batch)
@@ -204,8 +205,8 @@ class NativePlayer(Player):
 
     def breakdown(self) -> dict | None:
         stats = self.stream.stats()
-        return {part: {key: round(stats[part][key], 4) for key in ("mean_ms", "p50_ms", "p90_ms", "p99_ms")}
-                for part in ("step", "decode")}
+        return {name: {key: round(stats[part][key], 4) for key in ("mean_ms", "p50_ms", "p90_ms", "p99_ms")}
+                for name, part in self.stats_parts.items()}
 
     def close(self) -> None:
         self.stream.close()
@@ -213,6 +214,8 @@ class NativePlayer(Player):
 
 class AsyncNativePlayer(NativePlayer):
     """A libvidgen_rt stream in asynchronous mode: push one action, wait for the next frame."""
+
+    stats_parts = {**NativePlayer.stats_parts, "latency": "total"}
 
     @contextlib.contextmanager
     def turn(self):
@@ -231,12 +234,6 @@ class AsyncNativePlayer(NativePlayer):
         self.stream.push_action(actions)
         if self.stream.wait_frame(ASYNC_WAIT_S) is None:
             raise VidgenError(f"no frame from the asynchronous stream within {ASYNC_WAIT_S} s")
-
-    def breakdown(self) -> dict | None:
-        stats = self.stream.stats()
-        parts = {"step": "step", "decode": "decode", "latency": "total"}
-        return {name: {key: round(stats[part][key], 4) for key in ("mean_ms", "p50_ms", "p90_ms", "p99_ms")}
-                for name, part in parts.items()}
 
 
 @dataclass

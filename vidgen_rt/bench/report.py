@@ -3,7 +3,6 @@ backend) and the Markdown table the README's Performance section is generated fr
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -108,5 +107,7 @@ def write_plot(report: dict, latencies: dict, path: Path) -> None:
 
 
 def write_json(report: dict, path: Path) -> None:
+    from vidgen_rt.atomic import write_json_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    write_json_atomic(path, report)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vidgen_rt.errors import BundleError, VidgenError
+from vidgen_rt.errors import BundleError
 from vidgen_rt.model.flops import dynamics_step_flops, frame_flops
 
 
@@ -26,7 +26,6 @@ class Workload:
         self.given = load_bundle(source) if is_bundle(source) else None
         self.bundles: dict[str, Path] = {}
         self.checkpoint = self.source
-        self.checkpoint_error = None
         if self.given is not None:
             missing = [b for b in batches if b not in self.given.batches]
             if 1 in missing:
@@ -47,13 +46,6 @@ class Workload:
                 raise BundleError(f"{self.source}: the manifest names no source checkpoint")
             self._model = load_checkpoint(self.checkpoint)
         return self._model
-
-    def has_model(self) -> tuple[bool, str]:
-        try:
-            self.model
-        except VidgenError as error:
-            return False, f"source checkpoint not available ({error})"
-        return True, ""
 
     @property
     def config(self):

@@ -47,6 +47,14 @@ def play_episode(world_name: str, policy_name: str, seed: int, frames: int, heig
     return {"frames": images, "actions": actions, "guide": guide, "action_names": list(world.action_names)}
 
 
+def require_context(played: dict, context: int, world_name: str, seed: int, hint: str = "") -> None:
+    """A game (gym:ENV_ID) can end before a rollout's real context is complete: refuse such an
+    episode by name instead of starting from fewer frames than the model's window."""
+    if len(played["frames"]) < context:
+        raise ConfigError(f"{world_name}: the episode of seed {seed} ended after {len(played['frames'])} frames, "
+                          f"before the {context} context frames a rollout starts from{hint}")
+
+
 def record_world(world_name: str, out: Path, policy: str = "explore", episodes: int = 10, frames: int = 256,
                  height: int = 64, width: int = 64, seed: int = 0, guides: bool = False,
                  overwrite: bool = False, quiet: bool = False) -> EpisodeStore:

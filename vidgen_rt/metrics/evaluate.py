@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidgen_rt.data.record import GUIDE_NAMES, play_episode
+from vidgen_rt.data.record import GUIDE_NAMES, play_episode, require_context
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.generate import check_world_conditions
 from vidgen_rt.metrics.flicker import flicker
@@ -165,9 +165,7 @@ def _stability(model, world_name: str, seed: int, count: int, real_frames: np.nd
     m = model.config
     guided = m.guide_channels > 0
     played = play_episode(world_name, "random", seed, m.window + count, m.frame_height, m.frame_width, guides=guided)
-    if len(played["frames"]) < m.window:  # a game over before the context is complete
-        raise ConfigError(f"{world_name}: the stability episode (seed {seed}) ended after {len(played['frames'])} "
-                          f"frames, before the {m.window} context frames a rollout starts from")
+    require_context(played, m.window, world_name, seed)
     actions = torch.from_numpy(played["actions"])
     guides = guide_to_tensor(played["guide"], GUIDE_NAMES)[None] if guided else None  # (1, T, G, H, W)
     latents = model.encode_frames(played["frames"][:m.window]).unsqueeze(0)
