@@ -31,6 +31,8 @@ from typing import Callable
 
 import numpy as np
 
+from vidgen_rt.errors import VidgenError
+
 BACKENDS = ("torch-eager", "torch-bf16", "ort-python", "native", "native-int8", "native-async", "native-int8-async",
             "native-trt")
 ASYNC_WAIT_S = 10.0  # a frame later than this means the generation thread is stuck or failed
@@ -229,8 +231,6 @@ class AsyncNativePlayer(NativePlayer):
             self.stream.stop()
 
     def _step(self, actions):
-        from vidgen_rt.errors import VidgenError
-
         self.stream.push_action(actions)
         if self.stream.wait_frame(ASYNC_WAIT_S) is None:
             raise VidgenError(f"no frame from the asynchronous stream within {ASYNC_WAIT_S} s")
@@ -249,8 +249,6 @@ class Backend:
 def build_backends(names, workload, threads: int, no_cache: bool) -> list[Backend]:
     """Backends in the order asked (the no-cache one after torch-eager); those that cannot run here
     come back with `skipped` set instead of failing the benchmark."""
-    from vidgen_rt.errors import VidgenError
-
     wanted = list(names) + ([NOCACHE] if no_cache else [])
     backends = []
     for name in wanted:
@@ -309,8 +307,6 @@ def _tensorrt_bundle(workload):
     import importlib.util
 
     import torch
-
-    from vidgen_rt.errors import VidgenError
 
     if importlib.util.find_spec("tensorrt") is None:
         raise VidgenError("the Python package 'tensorrt' is not installed (engines cannot be built)")
