@@ -128,8 +128,8 @@ def test_the_embed_renderer_shows_a_streams_newest_frame(tmp_path, maze_bundle):
         stream = runtime.open_stream()
         renderer = FrameRenderer(64, 64)
         stream.reset()
+        stream.push_action(1)  # queued before the generation thread starts: its first step takes it
         stream.start()
-        stream.push_action(1)
         deadline = time.monotonic() + 60
         while not renderer.update(stream) and time.monotonic() < deadline:
             time.sleep(0.005)
