@@ -12,6 +12,7 @@ from conftest import vidgen
 from vidgen_rt.cli import COMMANDS
 from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.media import read_video
+from vidgen_rt.worlds import make_world
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -36,6 +37,17 @@ def test_record_writes_a_store(tmp_path):
     assert store.action_names[:2] == ["noop", "forward"] and store.guide_names == ["depth", "wall_id"]
     bad = vidgen("record", "maze", "--policy", "teleport", "-o", tmp_path / "t", check=False)
     assert bad.returncode == 2 and "teleport" in bad.stderr and not (tmp_path / "t").exists()
+
+
+def test_record_a_fixed_level(tmp_path):
+    vidgen("record", "maze", "--level", "3", "--cells", "5", "--episodes", "2", "--frames", "6", "--size", "16",
+           "-o", tmp_path / "level")
+    store = EpisodeStore.open(tmp_path / "level")
+    assert store.meta["source"] == "world:maze:level=3,cells=5"
+    first = make_world("maze:level=3,cells=5", seed=1, height=16, width=16).reset()
+    np.testing.assert_array_equal(store.episode(1).frames[0], first)   # episode 1 starts where seed 1 does
+    bad = vidgen("record", "gym:CartPole-v1", "--level", "3", "-o", tmp_path / "g", check=False)
+    assert bad.returncode != 0 and "--level and --cells" in bad.stderr and not (tmp_path / "g").exists()
 
 
 def test_generate_writes_the_requested_frames(tiny_run, tmp_path):

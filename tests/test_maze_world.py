@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from vidgen_rt.errors import ConfigError
-from vidgen_rt.worlds import ACTIONS, WORLDS, MazeBatch, MazeWorld, make_world
+from vidgen_rt.worlds import ACTIONS, WORLDS, MazeBatch, MazeWorld, make_world, parse_world, world_spec
 from vidgen_rt.worlds.motion import MOVE_STEP, PLAYER_RADIUS
 from vidgen_rt.worlds.raycast import cast_rays
 from vidgen_rt.worlds.policies import POLICIES, ExplorerPolicy, RandomPersistentPolicy, make_policy
@@ -55,6 +55,32 @@ def test_different_seeds_give_different_layouts():
     assert (layout[0] > 0).all() and (layout[-1] > 0).all() and (layout[:, 0] > 0).all() and (layout[:, -1] > 0).all()
     assert set(np.unique(layout[layout > 0])) == {1, 2, 3, 4, 5}
     assert (layout[1::2, 1::2] == 0).all()  # every room is open
+
+
+def test_a_fixed_level_keeps_its_maze_and_the_seed_picks_the_start():
+    worlds = [make_world("maze:level=1,cells=6", seed=seed) for seed in range(8)]
+    assert all(np.array_equal(w.layout, worlds[0].layout) for w in worlds) and worlds[0].layout.shape == (13, 13)
+    assert np.array_equal(worlds[0].layout, MazeWorld(1, cells=6).layout)  # level N is the maze of seed N
+    starts = {(w.position, w.angle) for w in worlds}
+    assert len(starts) > 4                                                   # seeds really move the start
+    for w in worlds:
+        x, y = w.position
+        assert w.layout[int(y), int(x)] == 0 and int(x) % 2 == 1 and int(y) % 2 == 1  # a room centre
+    again = make_world("maze:level=1,cells=6", seed=3)
+    np.testing.assert_array_equal(again.reset(), worlds[3].reset())
+    assert not np.array_equal(make_world("maze:level=2,cells=6", seed=3).layout, worlds[3].layout)
+
+
+def test_world_specs_round_trip_and_reject_nonsense():
+    assert parse_world("maze") == ("maze", {})
+    assert parse_world("maze:level=7,cells=6") == ("maze", {"level": 7, "cells": 6})
+    assert world_spec("maze", level=7, cells=6) == "maze:level=7,cells=6"
+    assert world_spec("maze360", level=None) == "maze360"
+    assert make_world("maze360:level=1,cells=6", seed=0, height=16, width=32).layout.shape == (13, 13)
+    for bad, message in (("maze:level=x", "bad option 'level=x'"), ("maze:colour=3", "bad option 'colour=3'"),
+                         ("doom:level=1", "unknown world 'doom'"), ("maze:cells=1", "cells must be 2..256")):
+        with pytest.raises(ConfigError, match=message):
+            make_world(bad)
 
 
 def test_forward_moves_along_heading_and_changes_the_frame():

@@ -22,7 +22,7 @@ HELP = "record episodes of a built-in world or a Gymnasium environment into an e
 
 def configure(parser) -> None:
     parser.add_argument("source", metavar="SOURCE",
-                        help="built-in world name (maze), or gym:ENV_ID for a Gymnasium environment "
+                        help="built-in world (maze, maze360, optionally with options: maze:level=7,cells=6), or gym:ENV_ID for a Gymnasium environment "
                              "(e.g. gym:ALE/Breakout-v5, gym:CartPole-v1, gym:crafter)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="episode store directory to create")
     parser.add_argument("--policy",
@@ -35,6 +35,12 @@ def configure(parser) -> None:
     parser.add_argument("--size", default="64", help="frame size: N for NxN or WxH (default: 64)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the first episode's world or environment reset (default: 0)")
+    parser.add_argument("--level", type=int,
+                        help="built-in worlds: play every episode in the one maze of this seed, a fixed "
+                             "level the model learns by heart; --seed then only picks start poses "
+                             "(default: a new maze per episode)")
+    parser.add_argument("--cells", type=int,
+                        help="built-in worlds: rooms per maze side (default: 12)")
     parser.add_argument("--guides", action="store_true",
                         help="also store depth and wall-id guide maps (worlds only)")
     parser.add_argument("--flow-guide", action="store_true",
@@ -68,10 +74,13 @@ def run(args) -> int:
 def _record_world(args, height: int, width: int):
     from vidgen_rt.data.record import record_world
     from vidgen_rt.errors import ConfigError
+    from vidgen_rt.worlds import parse_world, world_spec
     if args.flow_guide:
         raise ConfigError("--flow-guide works with gym:ENV_ID sources; built-in worlds store "
                           "depth and wall-id maps with --guides")
-    return record_world(args.source, args.out, policy=args.policy or "explore", episodes=args.episodes,
+    name, options = parse_world(args.source)
+    options.update({key: value for key, value in (("level", args.level), ("cells", args.cells)) if value is not None})
+    return record_world(world_spec(name, **options), args.out, policy=args.policy or "explore", episodes=args.episodes,
                         frames=args.frames, height=height, width=width, seed=args.seed,
                         guides=args.guides, overwrite=args.overwrite)
 
@@ -82,6 +91,8 @@ def _record_gym(args, height: int, width: int):
     if args.guides:
         raise ConfigError("--guides (depth, wall id) needs a built-in world; "
                           "use --flow-guide for gym:ENV_ID sources")
+    if args.level is not None or args.cells is not None:
+        raise ConfigError("--level and --cells shape the built-in maze worlds, not gym:ENV_ID sources")
     env_id = args.source[len(PREFIX):]
     if not env_id:
         raise ConfigError("SOURCE 'gym:' names no environment; expected e.g. gym:ALE/Pong-v5")

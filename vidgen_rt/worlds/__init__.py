@@ -3,7 +3,8 @@
 A world is built from an integer seed and a frame size; it has `action_names`, `reset() -> frame`,
 `step(action) -> frame`, `render()` and `render_guides()` (per-pixel depth and wall id): `maze` (a
 ray-cast first-person grid maze, see maze.py) and `maze360` (the same mazes as 360° equirectangular
-panoramas for VR, see maze360.py); policies that play worlds live in policies.py.
+panoramas for VR, see maze360.py); policies that play worlds live in policies.py. A world spec may
+fix one level for every episode, `maze:level=7,cells=6`, the way a game ships its maps.
 """
 
 from __future__ import annotations
@@ -16,11 +17,38 @@ from vidgen_rt.worlds.motion import ACTIONS
 ACTION_NAMES = ACTIONS
 WORLDS = {"maze": MazeWorld, "maze360": PanoramaMazeWorld}
 
-__all__ = ["ACTIONS", "ACTION_NAMES", "WORLDS", "MazeBatch", "MazeWorld", "PanoramaMazeWorld", "make_world"]
+__all__ = ["ACTIONS", "ACTION_NAMES", "WORLDS", "MazeBatch", "MazeWorld", "PanoramaMazeWorld", "make_world",
+           "parse_world", "world_spec"]
 
 
-def make_world(name: str, seed: int = 0, height: int = 64, width: int = 64):
-    """The built-in world `name` generated from `seed`, rendering height×width frames."""
+# Options a world spec may carry after its name, `maze:level=7,cells=6`: `level` fixes one maze for
+# every episode (a game level: seeds then only pick the start pose), `cells` sets its rooms a side.
+WORLD_OPTIONS = ("level", "cells")
+
+
+def world_spec(name: str, **options) -> str:
+    """The spec string naming world `name` with `options` (None values left out); parse_world's inverse."""
+    given = {key: value for key, value in options.items() if value is not None}
+    return name + (":" + ",".join(f"{key}={given[key]}" for key in WORLD_OPTIONS if key in given) if given else "")
+
+
+def parse_world(spec: str) -> tuple[str, dict]:
+    """`maze:level=7,cells=6` -> ("maze", {"level": 7, "cells": 6}); ConfigError on anything else."""
+    name, _, tail = spec.partition(":")
     if name not in WORLDS:
         raise ConfigError(f"unknown world {name!r}: valid worlds are {', '.join(sorted(WORLDS))}")
-    return WORLDS[name](seed, height=height, width=width)
+    options = {}
+    for item in filter(None, tail.split(",")):
+        key, _, value = item.partition("=")
+        if key not in WORLD_OPTIONS or not value.lstrip("-").isdigit():
+            raise ConfigError(f"world {spec!r}: bad option {item!r}, expected "
+                              f"{' or '.join(f'{k}=INTEGER' for k in WORLD_OPTIONS)}")
+        options[key] = int(value)
+    return name, options
+
+
+def make_world(spec: str, seed: int = 0, height: int = 64, width: int = 64):
+    """The built-in world `spec` (a name with optional options, see parse_world) generated from
+    `seed`, rendering height×width frames."""
+    name, options = parse_world(spec)
+    return WORLDS[name](seed, height=height, width=width, **options)

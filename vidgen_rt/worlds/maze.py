@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from vidgen_rt.errors import ConfigError
-from vidgen_rt.worlds.maze_layout import generate_layout
+from vidgen_rt.worlds.maze_layout import generate_layout, level_start
 from vidgen_rt.worlds.motion import ACTIONS, MOVE_STEP, TURN_STEP, apply_actions, wrap_angle
 from vidgen_rt.worlds.renderer import MazeRenderer, panorama_view, perspective_view
 
@@ -60,7 +60,7 @@ class MazeBatch:
     turn_step = TURN_STEP
 
     def __init__(self, seeds: Sequence[int], height: int = 64, width: int = 64, fov_degrees: float = 66.0,
-                 cells: int = 12):
+                 cells: int = 12, level: int | None = None):
         seeds = [_as_int(s, "seed") for s in seeds]
         cells = _as_int(cells, "cells")
         if not seeds:
@@ -71,11 +71,20 @@ class MazeBatch:
             raise ConfigError(f"fov_degrees must be 10..170, got {fov_degrees}")
         self.height, self.width = _check_size(height, width)
         self.fov_degrees = float(fov_degrees)
-        unique = sorted(set(seeds))
-        generated = {s: generate_layout(s, cells) for s in unique}
-        self._grids = np.stack([generated[s][0] for s in unique])            # (M, G, G)
-        self._maze = np.array([unique.index(s) for s in seeds], dtype=np.intp)  # (B,) grid of each player
-        self._start = np.array([generated[s][1] for s in seeds], dtype=np.float64)  # (B, 3) x, y, angle
+        if level is None:       # each seed its own maze and start
+            unique = sorted(set(seeds))
+            generated = {s: generate_layout(s, cells) for s in unique}
+            self._grids = np.stack([generated[s][0] for s in unique])            # (M, G, G)
+            self._maze = np.array([unique.index(s) for s in seeds], dtype=np.intp)  # (B,) grid of each player
+            starts = [generated[s][1] for s in seeds]
+        else:                   # one fixed level; the seed only picks where the player starts
+            level = _as_int(level, "level")
+            grid = generate_layout(level, cells)[0]
+            self._grids = grid[None]
+            self._maze = np.zeros(len(seeds), dtype=np.intp)
+            starts = [level_start(level, s, grid) for s in seeds]
+        self.level = level
+        self._start = np.array(starts, dtype=np.float64)                      # (B, 3) x, y, angle
         self._start[:, 2] = wrap_angle(self._start[:, 2])
         self._renderer = MazeRenderer(self._grids)
         self._view = perspective_view(self.height, self.width, self.fov_degrees)
@@ -150,14 +159,16 @@ class MazeBatch:
 
 
 class MazeWorld:
-    """One player in the maze of `seed`; frames are (height, width, 3) uint8."""
+    """One player in the maze of `seed`, or, with `level`, in the fixed maze of seed `level` at the
+    start pose `seed` picks; frames are (height, width, 3) uint8."""
 
     action_names = ACTIONS
     move_step = MOVE_STEP
     turn_step = TURN_STEP
 
-    def __init__(self, seed: int, height: int = 64, width: int = 64, fov_degrees: float = 66.0, cells: int = 12):
-        self._batch = MazeBatch([seed], height, width, fov_degrees, cells)
+    def __init__(self, seed: int, height: int = 64, width: int = 64, fov_degrees: float = 66.0, cells: int = 12,
+                 level: int | None = None):
+        self._batch = MazeBatch([seed], height, width, fov_degrees, cells, level)
         self.seed = self._batch.seeds[0]
         self.height, self.width = self._batch.height, self._batch.width
 

@@ -23,9 +23,9 @@ class PanoramaMazeWorld:
     move_step = MOVE_STEP
     turn_step = TURN_STEP
 
-    def __init__(self, seed: int, height: int = 64, width: int = 128, cells: int = 12):
+    def __init__(self, seed: int, height: int = 64, width: int = 128, cells: int = 12, level: int | None = None):
         # The perspective view of the inner world is never rendered; 1x1 keeps it free.
-        self._world = MazeWorld(seed, height=1, width=1, cells=cells)
+        self._world = MazeWorld(seed, height=1, width=1, cells=cells, level=level)
         self._world.render_panorama(height, width)  # checks the size
         self.seed, self.height, self.width = self._world.seed, height, width
 

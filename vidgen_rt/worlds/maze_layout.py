@@ -79,7 +79,18 @@ def generate_layout(seed: int, cells: int = 12, loop_fraction: float = 0.12,
     open_tiles = carve_perfect_maze(rng, cells)
     knock_out_walls(rng, open_tiles, loop_fraction)
     layout = paint_materials(rng, open_tiles, n_materials)
+    return layout, random_start(rng, layout)
+
+
+def random_start(rng: np.random.Generator, layout: np.ndarray) -> tuple[float, float, float]:
+    """A start pose (x, y, angle) in `layout`: the centre of a random room, facing an open exit."""
+    cells = layout.shape[0] // 2
     room_r, room_c = 2 * int(rng.integers(cells)) + 1, 2 * int(rng.integers(cells)) + 1
     exits = [k for k, (dr, dc) in enumerate(DIRECTIONS) if layout[room_r + dr, room_c + dc] == 0]
     heading = exits[int(rng.integers(len(exits)))]
-    return layout, (room_c + 0.5, room_r + 0.5, heading * np.pi / 2)
+    return room_c + 0.5, room_r + 0.5, heading * np.pi / 2
+
+
+def level_start(level: int, seed: int, layout: np.ndarray) -> tuple[float, float, float]:
+    """Where episode `seed` starts in the fixed level `level`: every (level, seed) pair its own pose."""
+    return random_start(np.random.default_rng([level, seed]), layout)
