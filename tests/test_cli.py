@@ -79,6 +79,18 @@ def test_eval_reports_the_documented_keys(tiny_run, tmp_path):
     assert Image.open(plot).size[0] > 100
 
 
+def test_eval_on_another_world_spec(tiny_run, tmp_path):
+    out = tmp_path / "level.json"
+    vidgen("eval", tiny_run, "--world", "maze:level=3,cells=5", "--episodes", "1", "--stability-frames", "100",
+           "--json", out, "--quiet")
+    metrics = json.loads(out.read_text())
+    assert metrics["world"] == "maze:level=3,cells=5" and metrics["held_out_seeds"] == [1_000_000, 1_000_000]
+    assert 5 < metrics["tf_psnr"] < 100 and metrics["stability"]["frames"] == 100
+    for spec, message in (("gym:CartPole-v1", "built-in world spec"), ("maze:level=q", "bad option")):
+        bad = vidgen("eval", tiny_run, "--world", spec, "--json", tmp_path / "bad.json", check=False)
+        assert bad.returncode == 2 and message in bad.stderr and not (tmp_path / "bad.json").exists()
+
+
 def test_play_without_a_display_says_what_to_do(tiny_run):
     result = vidgen("play", tiny_run, env={"PATH": "/usr/bin:/bin"}, check=False)
     assert result.returncode == 2 and "no display" in result.stderr and "vidgen generate" in result.stderr
