@@ -61,6 +61,8 @@ def test_eval_writes_the_quality_report(tiny_run, tmp_path):
     stability = metrics["stability"]
     low, high = stability["real_frame_mean_range"]
     assert 0 <= low <= high <= 255 and isinstance(stability["within_real_range"], bool)
+    late_low, late_high = stability["late_frame_mean_range"]
+    assert stability["within_real_range"] == (low <= late_low <= late_high <= high)
     assert isinstance(stability["frozen"], bool) and stability["frames"] == 100
 
     for page in (html, md):

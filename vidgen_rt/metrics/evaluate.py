@@ -195,6 +195,7 @@ def _stability(model, world_name: str, seed: int, count: int, real_frames: np.nd
         # Collapse checks: every late frame's brightness inside the span real frames cover, and the
         # picture still moving (a frozen rollout changes less than 5 % as much as real play).
         "real_frame_mean_range": [round(float(real_means.min()), 3), round(float(real_means.max()), 3)],
+        "late_frame_mean_range": [round(float(tail_means.min()), 3), round(float(tail_means.max()), 3)],
         "within_real_range": bool(real_means.min() <= tail_means.min() and tail_means.max() <= real_means.max()),
         "frozen": bool(tail_change < 0.05 * real_change),
     }
