@@ -78,9 +78,12 @@ def test_world_specs_round_trip_and_reject_nonsense():
     assert world_spec("maze360", level=None) == "maze360"
     assert make_world("maze360:level=1,cells=6", seed=0, height=16, width=32).layout.shape == (13, 13)
     for bad, message in (("maze:level=x", "bad option 'level=x'"), ("maze:colour=3", "bad option 'colour=3'"),
-                         ("doom:level=1", "unknown world 'doom'"), ("maze:cells=1", "cells must be 2..256")):
+                         ("maze:level=-1", "bad option 'level=-1'"), ("doom:level=1", "unknown world 'doom'"),
+                         ("maze:cells=1", "cells must be 2..256")):
         with pytest.raises(ConfigError, match=message):
             make_world(bad)
+    with pytest.raises(ConfigError, match="level must be a non-negative"):
+        MazeWorld(0, level=-1)
 
 
 def test_forward_moves_along_heading_and_changes_the_frame():

@@ -22,8 +22,8 @@ HELP = "record episodes of a built-in world or a Gymnasium environment into an e
 
 def configure(parser) -> None:
     parser.add_argument("source", metavar="SOURCE",
-                        help="built-in world (maze, maze360, optionally with options: maze:level=7,cells=6), or gym:ENV_ID for a Gymnasium environment "
-                             "(e.g. gym:ALE/Breakout-v5, gym:CartPole-v1, gym:crafter)")
+                        help="built-in world (maze, maze360, with options maze:level=7,cells=6), or gym:ENV_ID "
+                             "for a Gymnasium environment (e.g. gym:ALE/Breakout-v5, gym:CartPole-v1, gym:crafter)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="episode store directory to create")
     parser.add_argument("--policy",
                         help="world policy: explore (wall follower) or random (default: explore); "

@@ -40,9 +40,9 @@ def parse_world(spec: str) -> tuple[str, dict]:
     options = {}
     for item in filter(None, tail.split(",")):
         key, _, value = item.partition("=")
-        if key not in WORLD_OPTIONS or not value.lstrip("-").isdigit():
+        if key not in WORLD_OPTIONS or not value.isdigit():
             raise ConfigError(f"world {spec!r}: bad option {item!r}, expected "
-                              f"{' or '.join(f'{k}=INTEGER' for k in WORLD_OPTIONS)}")
+                              f"{' or '.join(f'{k}=N' for k in WORLD_OPTIONS)} with N a non-negative integer")
         options[key] = int(value)
     return name, options
 

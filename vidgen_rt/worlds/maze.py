@@ -79,6 +79,8 @@ class MazeBatch:
             starts = [generated[s][1] for s in seeds]
         else:                   # one fixed level; the seed only picks where the player starts
             level = _as_int(level, "level")
+            if level < 0:
+                raise ConfigError(f"level must be a non-negative maze seed, got {level}")
             grid = generate_layout(level, cells)[0]
             self._grids = grid[None]
             self._maze = np.zeros(len(seeds), dtype=np.intp)
