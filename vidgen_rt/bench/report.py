@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vidgen_rt.atomic import write_json_atomic
+
 
 def _cell(value, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
@@ -107,7 +109,5 @@ def write_plot(report: dict, latencies: dict, path: Path) -> None:
 
 
 def write_json(report: dict, path: Path) -> None:
-    from vidgen_rt.atomic import write_json_atomic
-
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, report)

@@ -79,7 +79,9 @@ def _record_world(args, height: int, width: int):
         raise ConfigError("--flow-guide works with gym:ENV_ID sources; built-in worlds store "
                           "depth and wall-id maps with --guides")
     name, options = parse_world(args.source)
-    options.update({key: value for key, value in (("level", args.level), ("cells", args.cells)) if value is not None})
+    for key in ("level", "cells"):   # flags override the same options given in SOURCE
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
     return record_world(world_spec(name, **options), args.out, policy=args.policy or "explore", episodes=args.episodes,
                         frames=args.frames, height=height, width=width, seed=args.seed,
                         guides=args.guides, overwrite=args.overwrite)

@@ -184,6 +184,8 @@ def _stability(model, world_name: str, seed: int, count: int, real_frames: np.nd
     real_change = float(np.abs(np.diff(real_frames.astype(np.float64), axis=1)).mean())
     real_means = real.mean(axis=(1, 2, 3))  # (N,) brightness of each real frame
     tail_means = tail_frames.mean(axis=(1, 2, 3))
+    real_low, real_high = float(real_means.min()), float(real_means.max())
+    late_low, late_high = float(tail_means.min()), float(tail_means.max())
     tail_change = float(np.abs(np.diff(tail_frames, axis=0)).mean())
     return {
         "frames": count,
@@ -194,8 +196,8 @@ def _stability(model, world_name: str, seed: int, count: int, real_frames: np.nd
         "real_frame_change": round(real_change, 3),
         # Collapse checks: every late frame's brightness inside the span real frames cover, and the
         # picture still moving (a frozen rollout changes less than 5 % as much as real play).
-        "real_frame_mean_range": [round(float(real_means.min()), 3), round(float(real_means.max()), 3)],
-        "late_frame_mean_range": [round(float(tail_means.min()), 3), round(float(tail_means.max()), 3)],
-        "within_real_range": bool(real_means.min() <= tail_means.min() and tail_means.max() <= real_means.max()),
+        "real_frame_mean_range": [round(real_low, 3), round(real_high, 3)],
+        "late_frame_mean_range": [round(late_low, 3), round(late_high, 3)],
+        "within_real_range": real_low <= late_low and late_high <= real_high,
         "frozen": bool(tail_change < 0.05 * real_change),
     }

@@ -85,7 +85,6 @@ class MazeBatch:
             self._grids = grid[None]
             self._maze = np.zeros(len(seeds), dtype=np.intp)
             starts = [level_start(level, s, grid) for s in seeds]
-        self.level = level
         self._start = np.array(starts, dtype=np.float64)                      # (B, 3) x, y, angle
         self._start[:, 2] = wrap_angle(self._start[:, 2])
         self._renderer = MazeRenderer(self._grids)
