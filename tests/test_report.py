@@ -12,6 +12,7 @@ from conftest import vidgen
 from vidgen_rt.data.record import play_episode
 from vidgen_rt.errors import DataError
 from vidgen_rt.metrics.flicker import flicker
+from vidgen_rt.worlds import ACTIONS
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +48,15 @@ def test_eval_writes_the_quality_report(tiny_run, tmp_path):
     vidgen("eval", tiny_run, "--episodes", "2", "--stability-frames", "100", "--json", out, "--plot", plot,
            "--html", html, "--md", md, "--quiet")
     metrics = json.loads(out.read_text())
-    for key in ("tf_psnr", "tf_ssim", "ar_psnr", "ar_ssim", "ar_psnr_curve", "repeat_last_frame_psnr",
+    for key in ("tf_psnr", "tf_psnr_by_action", "tf_ssim", "ar_psnr", "ar_ssim", "ar_psnr_curve", "repeat_last_frame_psnr",
                 "repeat_last_frame_curve", "tokenizer_psnr", "action_faithfulness", "stability",
                 "train_minutes", "params", "gflops_per_frame", "ar_ssim_curve", "flicker"):
         assert key in metrics, key
+    by_action = metrics["tf_psnr_by_action"]
+    assert set(by_action) <= set(ACTIONS) and sum(entry["steps"] for entry in by_action.values()) == 2 * (6 + 64 - 1)
+    steps = np.array([entry["steps"] for entry in by_action.values()])
+    scores = np.array([entry["psnr"] for entry in by_action.values()])
+    assert np.average(scores, weights=steps) == pytest.approx(metrics["tf_psnr"], abs=2e-3)
     curve = metrics["ar_ssim_curve"]
     assert len(curve) == len(metrics["ar_psnr_curve"]) == 64 and all(-1 <= v <= 1 for v in curve)
     assert curve[0] == metrics["ar_ssim"]["1"] and curve[63] == metrics["ar_ssim"]["64"]
@@ -63,6 +69,13 @@ def test_eval_writes_the_quality_report(tiny_run, tmp_path):
     assert 0 <= low <= high <= 255 and isinstance(stability["within_real_range"], bool)
     late_low, late_high = stability["late_frame_mean_range"]
     assert stability["within_real_range"] == (low <= late_low <= late_high <= high)
+    # The reference span is every real frame the evaluation saw: the held-out clips (explore player,
+    # window 6 + 64 frames) and the real game played with the rollout's random actions.
+    first, last = metrics["held_out_seeds"]
+    seen = [play_episode("maze", "explore", seed, 6 + 64, 32, 32)["frames"] for seed in range(first, last + 1)]
+    seen.append(play_episode("maze", "random", last + 1, 6 + 100, 32, 32)["frames"])
+    means = np.concatenate([frames.mean(axis=(1, 2, 3)) for frames in seen])
+    assert [low, high] == [round(float(means.min()), 3), round(float(means.max()), 3)]
     assert isinstance(stability["frozen"], bool) and stability["frames"] == 100
 
     for page in (html, md):
