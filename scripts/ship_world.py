@@ -1,9 +1,12 @@
-"""Package a trained run as a shipped world inside vidgen_rt: fp16 weights + state, then evaluate.
+"""Package a trained run as a shipped world inside vidgen_rt: weights + state, then evaluate.
 
     .venv/bin/python scripts/ship_world.py runs/maze-small maze
 
 writes vidgen_rt/worlds/shipped/NAME/{model.safetensors, state.json, eval.json} and
-docs/media/NAME-eval.png. The evaluation runs on the fp16 weights users get.
+docs/media/NAME-eval.png. The evaluation runs on the weights users get. They are fp32 by default:
+fp16 rounding halves the file but measurably hurts long rollouts (docs/shipped-maze.md: on the
+maze, one of four 10,000-frame rollouts stayed in the real brightness range with fp16 weights,
+four of four with fp32).
 """
 
 import argparse
@@ -26,18 +29,21 @@ def main() -> int:
     parser.add_argument("name", help="shipped world name, e.g. maze")
     parser.add_argument("--episodes", type=int, default=16, help="held-out episodes for the evaluation")
     parser.add_argument("--stability-frames", type=int, default=2000, help="stability rollout length")
+    parser.add_argument("--stability-rollouts", type=int, default=1, help="stability rollouts, judged together")
+    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
+                        help="precision of the shipped weights (default: fp32)")
     args = parser.parse_args()
 
     model, config, state = load_checkpoint(args.run)
     shipped_state = {k: v for k, v in state.items() if k not in ("format", "format_version", "config")}
     shipped_state["shipped_from"] = str(args.run)
-    target = save_checkpoint(SHIPPED_DIR / args.name, model, config, shipped_state, half=True)
+    target = save_checkpoint(SHIPPED_DIR / args.name, model, config, shipped_state, half=args.precision == "fp16")
     size_mb = (target / "model.safetensors").stat().st_size / 2**20
-    print(f"shipped {args.run} as {target} ({size_mb:.1f} MB of fp16 weights)")
+    print(f"shipped {args.run} as {target} ({size_mb:.1f} MB of {args.precision} weights)")
 
     model, config, state = load_checkpoint(args.name)
     result = evaluate(model, config, state, world=world_of(state), episodes=args.episodes,
-                      stability_frames=args.stability_frames)
+                      stability_frames=args.stability_frames, stability_rollouts=args.stability_rollouts)
     result["checkpoint"] = args.name
     write_json_atomic(target / "eval.json", result)
     plot_psnr(result, REPO / "docs" / "media" / f"{args.name}-eval.png")

@@ -77,6 +77,8 @@ def test_eval_reports_the_documented_keys(tiny_run, tmp_path):
     assert metrics["stability"]["frames"] == 100 and metrics["stability"]["nan_count"] == 0
     assert metrics["params"] > 10_000 and metrics["gflops_per_frame"] > 0
     assert Image.open(plot).size[0] > 100
+    bad = vidgen("eval", tiny_run, "--stability-rollouts", "0", "--json", tmp_path / "bad.json", check=False)
+    assert bad.returncode == 2 and "--stability-rollouts >= 1" in bad.stderr and not (tmp_path / "bad.json").exists()
 
 
 def test_eval_on_another_world_spec(tiny_run, tmp_path):

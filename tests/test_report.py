@@ -45,8 +45,8 @@ def test_flicker_rejects_clips_of_different_shapes(moving_clip):
 def test_eval_writes_the_quality_report(tiny_run, tmp_path):
     out, plot = tmp_path / "eval.json", tmp_path / "eval.png"
     html, md = tmp_path / "report" / "eval.html", tmp_path / "report-md" / "eval.md"
-    vidgen("eval", tiny_run, "--episodes", "2", "--stability-frames", "100", "--json", out, "--plot", plot,
-           "--html", html, "--md", md, "--quiet")
+    vidgen("eval", tiny_run, "--episodes", "2", "--stability-frames", "100", "--stability-rollouts", "2",
+           "--json", out, "--plot", plot, "--html", html, "--md", md, "--quiet")
     metrics = json.loads(out.read_text())
     for key in ("tf_psnr", "tf_psnr_by_action", "tf_ssim", "ar_psnr", "ar_ssim", "ar_psnr_curve", "repeat_last_frame_psnr",
                 "repeat_last_frame_curve", "tokenizer_psnr", "action_faithfulness", "stability",
@@ -69,14 +69,28 @@ def test_eval_writes_the_quality_report(tiny_run, tmp_path):
     assert 0 <= low <= high <= 255 and isinstance(stability["within_real_range"], bool)
     late_low, late_high = stability["late_frame_mean_range"]
     assert stability["within_real_range"] == (low <= late_low <= late_high <= high)
-    # The reference span is every real frame the evaluation saw: the held-out clips (explore player,
-    # window 6 + 64 frames) and the real game played with the rollout's random actions.
+    assert isinstance(stability["frozen"], bool) and stability["frames"] == 100
+
+    # Two rollouts from consecutive seeds after the held-out ones, judged together: the verdicts
+    # need both, the pass count and the late span are theirs combined.
     first, last = metrics["held_out_seeds"]
+    rollouts = stability["per_rollout"]
+    assert stability["rollouts"] == 2 and [r["seed"] for r in rollouts] == [last + 1, last + 2]
+    for rollout in rollouts:
+        r_low, r_high = rollout["late_frame_mean_range"]
+        assert rollout["within_real_range"] == (low <= r_low <= r_high <= high)
+    assert stability["within_real_range"] == all(r["within_real_range"] for r in rollouts)
+    assert stability["rollouts_within_real_range"] == sum(r["within_real_range"] for r in rollouts)
+    assert stability["frozen"] == any(r["frozen"] for r in rollouts)
+    assert [late_low, late_high] == [min(r["late_frame_mean_range"][0] for r in rollouts),
+                                     max(r["late_frame_mean_range"][1] for r in rollouts)]
+    assert stability["nan_count"] == sum(r["nan_count"] for r in rollouts)
+    # The reference span is every real frame the evaluation saw: the held-out clips (explore player,
+    # window 6 + 64 frames) and the real game played with each rollout's random actions.
     seen = [play_episode("maze", "explore", seed, 6 + 64, 32, 32)["frames"] for seed in range(first, last + 1)]
-    seen.append(play_episode("maze", "random", last + 1, 6 + 100, 32, 32)["frames"])
+    seen += [play_episode("maze", "random", r["seed"], 6 + 100, 32, 32)["frames"] for r in rollouts]
     means = np.concatenate([frames.mean(axis=(1, 2, 3)) for frames in seen])
     assert [low, high] == [round(float(means.min()), 3), round(float(means.max()), 3)]
-    assert isinstance(stability["frozen"], bool) and stability["frames"] == 100
 
     for page in (html, md):
         text = page.read_text()

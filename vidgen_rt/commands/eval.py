@@ -10,6 +10,7 @@ with the metrics table, those curves and strips of real vs generated frames (PNG
 examples:
   vidgen eval maze --json eval.json --plot eval.png
   vidgen eval runs/maze-small --episodes 16 --stability-frames 10000 --json eval.json
+  vidgen eval maze --stability-frames 10000 --stability-rollouts 4   # four long rollouts, judged together
   vidgen eval runs/maze-small --html reports/maze.html --md reports/maze.md
   vidgen eval maze --world maze --episodes 16     # the shipped level model on unseen mazes
 """
@@ -32,6 +33,9 @@ def configure(parser) -> None:
                              "of one level (maze:level=1,cells=6) on unseen mazes (maze); same actions needed")
     parser.add_argument("--seed", type=int, default=1_000_000, help="first held-out world seed (default: 1000000)")
     parser.add_argument("--stability-frames", type=int, default=1000, help="length of the stability rollout (default: 1000)")
+    parser.add_argument("--stability-rollouts", type=int, default=1, metavar="K",
+                        help="long rollouts from K seeds, judged together: the verdicts need all of them to "
+                             "pass, and how many passed is reported (default: 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -44,14 +48,14 @@ def run(args) -> int:
     from vidgen_rt.atomic import write_json_atomic
     from vidgen_rt.train.checkpoint import load_checkpoint
 
-    if args.episodes < 1 or args.stability_frames < 100:
-        raise ConfigError("--episodes must be >= 1 and --stability-frames >= 100")
+    if args.episodes < 1 or args.stability_frames < 100 or args.stability_rollouts < 1:
+        raise ConfigError("--episodes must be >= 1, --stability-frames >= 100 and --stability-rollouts >= 1")
     torch_threads(args.threads)
     model, config, state = load_checkpoint(args.checkpoint)
     world = world_of(state) if args.world is None else _other_world(args.world, state)
     result, samples = evaluate_with_samples(model, config, state, world=world, episodes=args.episodes,
                                             seed=args.seed, stability_frames=args.stability_frames,
-                                            quiet=args.quiet)
+                                            quiet=args.quiet, stability_rollouts=args.stability_rollouts)
     result["checkpoint"] = str(args.checkpoint)
     summary = {k: result[k] for k in ("tf_psnr", "tf_ssim", "ar_psnr", "action_faithfulness", "flicker")}
     print(json.dumps(summary))

@@ -13,10 +13,11 @@ then the model is measured on:
   real frames (`generated`, `real`, `excess`; flicker.py defines it);
 - `action_faithfulness`: fraction of teacher-forced steps whose generated frame shows the same
   dominant optical-flow motion (left/right/expand/contract/still) as the true next frame;
-- `stability`: a long rollout under a random player: NaN count, and the drift of frame statistics
-  (mean, std, frame-to-frame change) against real frames, which exposes collapse and freezing;
-  `within_real_range` (every late frame as bright as some real frame: of the held-out clips or of
-  the real game played with the rollout's actions) and `frozen` are the verdicts.
+- `stability`: long rollouts under a random player (one by default): NaN count, and the drift of
+  frame statistics (mean, std, frame-to-frame change) against real frames, which exposes collapse
+  and freezing; `within_real_range` (every late frame as bright as some real frame: of the held-out
+  clips or of the real games played with the rollouts' actions) and `frozen` are the verdicts,
+  with each rollout's own in `per_rollout`.
 
 A guide-conditioned world is driven by the real episodes' guide maps throughout, each step getting
 the maps of the frame it produces (world_model.py).
@@ -43,15 +44,17 @@ HORIZONS = (1, 4, 16, 64)
 
 
 def evaluate(model, config, state: dict, world: str = "maze", episodes: int = 8, seed: int = HELD_OUT_SEED,
-             stability_frames: int = 1000, faithfulness_samples: int = 400, quiet: bool = False) -> dict:
+             stability_frames: int = 1000, faithfulness_samples: int = 400, quiet: bool = False,
+             stability_rollouts: int = 1) -> dict:
     """The metrics as a JSON-ready dict."""
     return evaluate_with_samples(model, config, state, world, episodes, seed, stability_frames,
-                                 faithfulness_samples, quiet)[0]
+                                 faithfulness_samples, quiet, stability_rollouts)[0]
 
 
 def evaluate_with_samples(model, config, state: dict, world: str = "maze", episodes: int = 8,
                           seed: int = HELD_OUT_SEED, stability_frames: int = 1000,
-                          faithfulness_samples: int = 400, quiet: bool = False) -> tuple[dict, dict]:
+                          faithfulness_samples: int = 400, quiet: bool = False,
+                          stability_rollouts: int = 1) -> tuple[dict, dict]:
     """The metrics, and sample frames for a report: {"horizons": [1, 4, 16, 64], "real" and
     "generated": uint8 (E, len(horizons), H, W, 3), the rollouts' frames at those horizons}."""
     m = config.model
@@ -70,7 +73,7 @@ def evaluate_with_samples(model, config, state: dict, world: str = "maze", episo
                                   recorded[0]["action_names"]))
     free_running, samples = _free_running(model, frames, latents, actions, guides, context)
     result.update(free_running)
-    result["stability"] = _stability(model, world, next_seed, stability_frames, frames, quiet)
+    result["stability"] = _stability(model, world, next_seed, stability_frames, stability_rollouts, frames, quiet)
     flops = frame_flops(model)
     counts = model.parameter_count()
     result.update(train_minutes=round(state.get("train_seconds", 0.0) / 60, 2),
@@ -169,7 +172,10 @@ def _free_running(model, frames, latents, actions, guides, context: int) -> tupl
 
 
 @torch.no_grad()
-def _stability(model, world_name: str, seed: int, count: int, real_frames: np.ndarray, quiet: bool) -> dict:
+def _stability_rollout(model, world_name: str, seed: int, count: int, quiet: bool) -> dict:
+    """One `count`-frame rollout under a random player from `seed`: its late frames (the last 10 %,
+    at least 100) and NaN count, and the brightness of every frame of the real game played with the
+    same actions (as long as it lasted: a game can end first)."""
     m = model.config
     guided = m.guide_channels > 0
     played = play_episode(world_name, "random", seed, m.window + count, m.frame_height, m.frame_width, guides=guided)
@@ -180,36 +186,58 @@ def _stability(model, world_name: str, seed: int, count: int, real_frames: np.nd
     ring, current = model.start(latents, actions[None, :m.window - 1], context_guide=_at(guides, slice(1, m.window)))
     nan_count, tail = 0, []
     tail_from = count - max(100, count // 10)
-    for t in tqdm(range(count), desc="stability rollout", disable=quiet):
+    for t in tqdm(range(count), desc=f"stability rollout (seed {seed})", disable=quiet):
         current = model.advance(ring, current, actions[m.window - 1 + t:m.window + t],
                                 guide=_at(guides, m.window + t))
         nan_count += int(torch.isnan(current).sum())
         current = torch.nan_to_num(current)
         if t >= tail_from:
             tail.append(current[0])
-    tail_frames = model.decode_latents(torch.stack(tail)).astype(np.float64)  # (n, H, W, 3)
+    return {"seed": seed, "nan_count": nan_count,
+            "tail": model.decode_latents(torch.stack(tail)).astype(np.float64),  # (n, H, W, 3)
+            "real_means": played["frames"].mean(axis=(1, 2, 3), dtype=np.float64)}
+
+
+def _stability(model, world_name: str, seed: int, count: int, rollouts: int, real_frames: np.ndarray,
+               quiet: bool) -> dict:
+    """`rollouts` long rollouts (seeds `seed`, `seed` + 1, ...) judged together. One chaotic
+    trajectory is a noisy verdict (which wall it ends up facing decides it), so the count of
+    rollouts that pass is reported beside the verdict that all of them pass."""
+    runs = [_stability_rollout(model, world_name, seed + k, count, quiet) for k in range(rollouts)]
     real = real_frames.reshape(-1, *real_frames.shape[2:]).astype(np.float64)  # (episodes*T, H, W, 3)
     real_change = float(np.abs(np.diff(real_frames.astype(np.float64), axis=1)).mean())
-    # Brightness of every real frame seen: the held-out clips and the real game played with the
-    # rollout's own actions (as long as it lasted). The clips alone are a small sample of another
-    # policy, whose extremes a 10,000-frame random walk exceeds by chance, not by collapse.
-    real_means = np.concatenate([real.mean(axis=(1, 2, 3)),
-                                 played["frames"].mean(axis=(1, 2, 3), dtype=np.float64)])
-    tail_means = tail_frames.mean(axis=(1, 2, 3))
+    # Brightness of every real frame seen: the held-out clips and the real games played with the
+    # rollouts' own actions. The clips alone are a small sample of another policy, whose extremes
+    # a 10,000-frame random walk exceeds by chance, not by collapse.
+    real_means = np.concatenate([real.mean(axis=(1, 2, 3))] + [run["real_means"] for run in runs])
     real_low, real_high = float(real_means.min()), float(real_means.max())
-    late_low, late_high = float(tail_means.min()), float(tail_means.max())
-    tail_change = float(np.abs(np.diff(tail_frames, axis=0)).mean())
+    per_rollout = []
+    for run in runs:
+        means = run["tail"].mean(axis=(1, 2, 3))
+        change = float(np.abs(np.diff(run["tail"], axis=0)).mean())
+        per_rollout.append({
+            "seed": run["seed"], "nan_count": run["nan_count"], "frame_change": round(change, 3),
+            "late_frame_mean_range": [round(float(means.min()), 3), round(float(means.max()), 3)],
+            "within_real_range": real_low <= float(means.min()) and float(means.max()) <= real_high,
+            # frozen: the picture changes less than 5 % as much as real play does
+            "frozen": bool(change < 0.05 * real_change),
+        })
+    tails = np.concatenate([run["tail"] for run in runs])
     return {
         "frames": count,
-        "nan_count": nan_count,
-        "mean_drift": round(float(abs(tail_frames.mean() - real.mean())), 3),
-        "std_drift": round(float(abs(tail_frames.std() - real.std())), 3),
-        "frame_change": round(tail_change, 3),
+        "rollouts": rollouts,
+        "nan_count": sum(r["nan_count"] for r in per_rollout),
+        "mean_drift": round(float(abs(tails.mean() - real.mean())), 3),
+        "std_drift": round(float(abs(tails.std() - real.std())), 3),
+        "frame_change": round(float(np.mean([r["frame_change"] for r in per_rollout])), 3),
         "real_frame_change": round(real_change, 3),
-        # Collapse checks: every late frame's brightness inside the span real frames cover, and the
-        # picture still moving (a frozen rollout changes less than 5 % as much as real play).
+        # Collapse checks: every late frame of every rollout as bright as some real frame, and no
+        # rollout frozen.
         "real_frame_mean_range": [round(real_low, 3), round(real_high, 3)],
-        "late_frame_mean_range": [round(late_low, 3), round(late_high, 3)],
-        "within_real_range": real_low <= late_low and late_high <= real_high,
-        "frozen": bool(tail_change < 0.05 * real_change),
+        "late_frame_mean_range": [min(r["late_frame_mean_range"][0] for r in per_rollout),
+                                  max(r["late_frame_mean_range"][1] for r in per_rollout)],
+        "within_real_range": all(r["within_real_range"] for r in per_rollout),
+        "rollouts_within_real_range": sum(r["within_real_range"] for r in per_rollout),
+        "frozen": any(r["frozen"] for r in per_rollout),
+        "per_rollout": per_rollout,
     }
