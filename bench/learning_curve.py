@@ -57,6 +57,9 @@ def fit(points: list[tuple], fit_from: int) -> tuple[float, float]:
     if len(steps) < 3:
         raise SystemExit(f"only {len(steps)} validation points from step {fit_from} on; lower --fit-from")
     slope, intercept = np.polyfit(np.log(steps), np.log(mses), 1)
+    if slope >= 0:
+        raise SystemExit(f"the validation latent MSE does not fall from step {fit_from} on (slope {slope:.3f}): "
+                         f"nothing to extrapolate")
     return float(slope), float(intercept)
 
 
