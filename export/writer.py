@@ -17,6 +17,7 @@ from tqdm import tqdm
 from vidgen_rt.data.record import GUIDE_NAMES, play_episode
 from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import BundleError, ConfigError, DataError
+from vidgen_rt.worlds import HELD_OUT_SEED
 from vidgen_rt.export.bundle import load_bundle, sha256_of, ONNX_DTYPES
 from vidgen_rt.export.graphs import OPSET, export_graphs
 from vidgen_rt.export.manifest import GRAPH_NAMES, MANIFEST_NAME, build_manifest, io_spec
@@ -27,7 +28,6 @@ from vidgen_rt.atomic import atomic_directory, write_json_atomic
 from vidgen_rt.train.checkpoint import load_checkpoint, resolve_checkpoint
 
 PRECISIONS = ("fp32", "fp16", "int8")
-CONTEXT_SEED = 1_000_000  # the held-out seed evaluation and generation start from
 MAX_BATCH = 256
 
 
@@ -47,7 +47,7 @@ def context_for(config, state: dict, context_store: Path | None) -> dict[str, np
     produce, as `WorldModel.start` takes them)."""
     m = config.model
     if context_store is None and state.get("world"):
-        played = play_episode(state["world"], "explore", CONTEXT_SEED, m.window, m.frame_height, m.frame_width,
+        played = play_episode(state["world"], "explore", HELD_OUT_SEED, m.window, m.frame_height, m.frame_width,
                               guides=m.guide_channels > 0)
         episode = {"frames": played["frames"], "actions": played["actions"], "guide": played["guide"]}
         return _context_arrays(episode, m, state.get("guide_names") or GUIDE_NAMES)

@@ -17,6 +17,7 @@ from vidgen_rt.generate import generate
 from vidgen_rt.model.world_model import GUIDE_SCALES, guide_to_tensor
 from vidgen_rt.train.checkpoint import load_checkpoint
 from vidgen_rt.train.trainer import Trainer
+from vidgen_rt.worlds import HELD_OUT_SEED
 
 # dynamics_steps=20 puts steps 12..19 after rollout_start (0.6): with one pass asked for (the default
 # is none), the self-rollout passes run with guides too.
@@ -63,7 +64,7 @@ def test_guided_training_takes_the_guide_channels_from_the_store(guided_run):
 def test_the_guide_changes_the_generated_frames(guided_run):
     model, config, _ = load_checkpoint(guided_run)
     m = config.model
-    played = play_episode("maze", "explore", 1_000_000, m.window + 8, m.frame_height, m.frame_width, guides=True)
+    played = play_episode("maze", "explore", HELD_OUT_SEED, m.window + 8, m.frame_height, m.frame_width, guides=True)
     other = play_episode("maze", "explore", 1_000_001, m.window + 8, m.frame_height, m.frame_width, guides=True)
     context, actions = played["frames"][:m.window], played["actions"]
     own = guide_to_tensor(played["guide"][1:], GUIDE_NAMES)  # frames 1..K-1+T, one per step
@@ -82,8 +83,8 @@ def test_the_guide_changes_the_generated_frames(guided_run):
 
 def test_generate_paints_the_guide_maps_of_another_maze(guided_run, tmp_path):
     model, config, state = load_checkpoint(guided_run)
-    own = generate(model, config, state, 6, seed=1_000_000)
-    other = generate(model, config, state, 6, seed=1_000_000, guide_seed=2_000_000)
+    own = generate(model, config, state, 6, seed=HELD_OUT_SEED)
+    other = generate(model, config, state, 6, seed=HELD_OUT_SEED, guide_seed=2_000_000)
     assert own["frames"].shape == other["frames"].shape == (6, 32, 32, 3)
     assert not np.array_equal(own["truth"], other["truth"])  # the truth follows the guide's maze
     assert not np.array_equal(own["frames"], other["frames"])

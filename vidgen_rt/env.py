@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from vidgen_rt.errors import ConfigError
+from vidgen_rt.worlds import HELD_OUT_SEED
 
 try:
     import gymnasium as gym
@@ -23,7 +24,6 @@ except ImportError:  # an optional extra: say how to get it instead of a bare tr
 
 BACKENDS = ("auto", "native", "ort-python", "torch")
 ENV_ID = "vidgen_rt/WorldModel-v0"  # gymnasium.make(ENV_ID, source="maze.vgrt")
-CONTEXT_SEED = 1_000_000
 
 
 class _BundleDriver:
@@ -76,7 +76,7 @@ class _TorchDriver:
         from vidgen_rt.data.record import play_episode
 
         m = self.config.model
-        played = play_episode(self.world, "explore", CONTEXT_SEED if seed is None else seed, m.window,
+        played = play_episode(self.world, "explore", HELD_OUT_SEED if seed is None else seed, m.window,
                               m.frame_height, m.frame_width)
         latents = self.model.encode_frames(played["frames"]).unsqueeze(0)  # (1, K, C, h, w)
         actions = torch.as_tensor(played["actions"][:m.window - 1])[None]  # (1, K-1)

@@ -21,6 +21,7 @@ import torch
 
 from vidgen_rt.data.record import GUIDE_NAMES, play_episode, require_context
 from vidgen_rt.errors import ConfigError
+from vidgen_rt.worlds import HELD_OUT_SEED
 from vidgen_rt.model.world_model import guide_to_tensor
 
 MAX_FRAMES = 1_000_000
@@ -66,7 +67,7 @@ def world_of(state: dict) -> str:
 
 
 def generate(model, config, state: dict, frames: int, actions: list[int] | None = None,
-             policy: str = "explore", seed: int = 1_000_000, guide_seed: int | None = None) -> dict:
+             policy: str = "explore", seed: int = HELD_OUT_SEED, guide_seed: int | None = None) -> dict:
     """Roll out `frames` frames. Returns generated frames, the true frames when a policy drove the
     real world (else None) and the generation speed. A guided world takes the guide maps of the real
     world of `guide_seed` (default: `seed`) for the generated frames; its frames are then the truth."""

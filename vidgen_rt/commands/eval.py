@@ -18,6 +18,8 @@ examples:
 import json
 from pathlib import Path
 
+from vidgen_rt.worlds import HELD_OUT_SEED
+
 HELP = "evaluate a trained world model on held-out seeds (JSON, plot, HTML/Markdown report)"
 
 
@@ -31,7 +33,8 @@ def configure(parser) -> None:
     parser.add_argument("--world", metavar="SPEC",
                         help="evaluate on this built-in world instead of the checkpoint's own, e.g. a model "
                              "of one level (maze:level=1,cells=6) on unseen mazes (maze); same actions needed")
-    parser.add_argument("--seed", type=int, default=1_000_000, help="first held-out world seed (default: 1000000)")
+    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED,
+                        help=f"first held-out world seed (default: {HELD_OUT_SEED})")
     parser.add_argument("--stability-frames", type=int, default=1000, help="length of the stability rollout (default: 1000)")
     parser.add_argument("--stability-rollouts", type=int, default=1, metavar="K",
                         help="long rollouts from K seeds, judged together: the verdicts need all of them to "

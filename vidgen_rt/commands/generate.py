@@ -16,6 +16,8 @@ examples:
 
 from pathlib import Path
 
+from vidgen_rt.worlds import HELD_OUT_SEED
+
 HELP = "generate a video with a trained world model"
 
 
@@ -26,7 +28,8 @@ def configure(parser) -> None:
     source.add_argument("--policy", default="explore", help="policy driving the real world: explore or random (default)")
     parser.add_argument("--frames", type=int, default=300, help="frames to generate (default: 300)")
     parser.add_argument("-o", "--out", type=Path, required=True, help="output video: .mp4 or .gif")
-    parser.add_argument("--seed", type=int, default=1_000_000, help="world seed for the context (default: held-out 1000000)")
+    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED,
+                        help=f"world seed for the context (default: held-out {HELD_OUT_SEED})")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the written video (default: 30)")
     parser.add_argument("--upscale", type=int, default=4, help="integer nearest-neighbour upscale for viewing (default: 4)")
     parser.add_argument("--compare", action="store_true", help="show the real world beside the generated one (policy mode)")

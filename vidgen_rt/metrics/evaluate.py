@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from vidgen_rt.data.record import GUIDE_NAMES, play_episode, require_context
 from vidgen_rt.errors import ConfigError
+from vidgen_rt.worlds import HELD_OUT_SEED
 from vidgen_rt.generate import check_world_conditions
 from vidgen_rt.metrics.flicker import flicker
 from vidgen_rt.metrics.image import psnr, ssim
@@ -39,7 +40,6 @@ from vidgen_rt.model.flops import frame_flops
 from vidgen_rt.model.kv_ring import KVRing
 from vidgen_rt.model.world_model import guide_to_tensor
 
-HELD_OUT_SEED = 1_000_000
 HORIZONS = (1, 4, 16, 64)
 
 

@@ -15,9 +15,12 @@ from vidgen_rt.worlds.maze360 import PanoramaMazeWorld
 from vidgen_rt.worlds.motion import ACTIONS
 
 ACTION_NAMES = ACTIONS
+# The first seed of the held-out split: training data comes from seeds below it, evaluation,
+# generation and exported contexts start here (docs/evaluation.md says what it means per world).
+HELD_OUT_SEED = 1_000_000
 WORLDS = {"maze": MazeWorld, "maze360": PanoramaMazeWorld}
 
-__all__ = ["ACTIONS", "ACTION_NAMES", "WORLDS", "MazeBatch", "MazeWorld", "PanoramaMazeWorld", "make_world",
+__all__ = ["ACTIONS", "ACTION_NAMES", "HELD_OUT_SEED", "WORLDS", "MazeBatch", "MazeWorld", "PanoramaMazeWorld", "make_world",
            "parse_world", "world_spec"]
 
 
