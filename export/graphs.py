@@ -1,7 +1,7 @@
 """The three graphs of a bundle (encode, step, decode) as ONNX, exported with PyTorch's dynamo exporter.
 
 Each graph is a small `nn.Module` wrapping the trained model so its inputs and outputs are exactly
-the step contract's (DESIGN §4): `encode` takes RGB uint8 frames (B, H, W, 3) as a camera or a store
+the step contract's (docs/architecture.md §4): `encode` takes RGB uint8 frames (B, H, W, 3) as a camera or a store
 holds them, `decode` returns RGBA uint8 (B, H, W, 4) ready for a GL texture upload, and `step` is the
 cached transformer step with the cache passed in and the frame's own keys/values passed out. Shapes
 are static: batch B is fixed per exported file.

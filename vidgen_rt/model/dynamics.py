@@ -9,7 +9,7 @@ vector (`cond`) and an optional guide map (`guide`, downsampled by the tokenizer
 
 Two forwards compute the same function:
 - `forward` (training): a whole clip in parallel under a block-causal, windowed lag bias;
-- `step` (inference, DESIGN §4): one frame against an explicit KV cache owned by the caller, which
+- `step` (inference, docs/architecture.md §4): one frame against an explicit KV cache owned by the caller, which
   returns the frame's own keys/values (`new_kv`) instead of writing into the cache.
 """
 
@@ -205,7 +205,7 @@ class FrameCausalTransformer(nn.Module):
         return (prediction, keys_values) if return_kv else prediction
 
     def step(self, latents, action, cond, guide, kv_cache, lags):
-        """One cached step (DESIGN §4).
+        """One cached step (docs/architecture.md §4).
 
         latents (B, C, h, w) of frame t; action (B,) int64; cond (B, Dc) or None; guide (B, G, H, W)
         or None; kv_cache (L, 2, B, heads, S, N, head_dim); lags (S,) int64, sentinel = window.
