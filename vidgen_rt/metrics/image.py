@@ -6,21 +6,27 @@ caller can average, plot against rollout step or pick the worst). Arrays may be 
 The data range (the peak-to-peak value of a pixel) is 255 for uint8 and 1.0 for floats unless the
 caller says otherwise; mixing a uint8 frame with a float one is refused, because no range fits both.
 
-SSIM follows Wang, Bovik, Sheikh and Simoncelli (IEEE TIP 2004) and their reference MATLAB code:
-an 11x11 Gaussian window with sigma 1.5, K1 = 0.01, K2 = 0.03, population (not sample) local
-variances, and only the "valid" window positions (the map shrinks by 5 pixels on each side, no
-padding invents border pixels). Each channel gets its own SSIM map; the score is the mean over the
-map and then over channels. skimage's `structural_similarity(..., gaussian_weights=True,
-use_sample_covariance=False, channel_axis=-1)` follows the same convention.
+The arithmetic is scikit-image's (`skimage.metrics`); this module adds the batch axis, the checks
+and the PSNR cap. SSIM follows Wang, Bovik, Sheikh and Simoncelli (IEEE TIP 2004) and their
+reference MATLAB code: an 11x11 Gaussian window with sigma 1.5, K1 = 0.01, K2 = 0.03, population
+(not sample) local variances, and only the fully covered window positions (skimage filters the
+whole frame, then crops the 5 border pixels whose window a padding mode invented). Each channel
+gets its own SSIM map; the score is the mean over the map and then over channels.
+
+Measured before replacing the hand-written numpy versions (256 maze frames of 64x64, this 2-core
+machine): SSIM 857 ms hand-written against 617 ms skimage, equal within 9e-15; PSNR 38 ms against
+14 ms, equal for every pair of different frames. So skimage is used, with no speed reason left to
+keep a copy.
 """
 
 import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from vidgen_rt.errors import DataError
 
 PSNR_CAP_DB = 100.0  # PSNR of identical frames: finite, so results stay valid JSON
 SSIM_SIGMA = 1.5
-SSIM_WINDOW = 11
+SSIM_WINDOW = 11     # skimage derives it from the sigma: 2 * int(3.5 * 1.5 + 0.5) + 1
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 
@@ -32,9 +38,8 @@ def psnr(a: np.ndarray, b: np.ndarray, data_range: float | None = None):
     frame pair closer than the cap get exactly `PSNR_CAP_DB`.
     """
     a64, b64, peak, batched = _prepare(a, b, data_range)
-    mse = np.mean((a64 - b64) ** 2, axis=(1, 2, 3))  # (N,)
-    with np.errstate(divide="ignore"):
-        db = 10.0 * np.log10(peak * peak / mse)
+    with np.errstate(divide="ignore"):  # identical frames: MSE 0 gives +inf, then the cap
+        db = np.array([peak_signal_noise_ratio(x, y, data_range=peak) for x, y in zip(a64, b64)])  # (N,)
     db = np.minimum(db, PSNR_CAP_DB)
     return db if batched else float(db[0])
 
@@ -47,17 +52,10 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float | None = None):
         raise DataError(
             f"ssim needs frames of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels "
             f"(its Gaussian window), got {height}x{width}")
-    c1 = (SSIM_K1 * peak) ** 2
-    c2 = (SSIM_K2 * peak) ** 2
-    mu_a = _blur_valid(a64)
-    mu_b = _blur_valid(b64)
-    var_a = _blur_valid(a64 * a64) - mu_a * mu_a
-    var_b = _blur_valid(b64 * b64) - mu_b * mu_b
-    cov = _blur_valid(a64 * b64) - mu_a * mu_b
-    numerator = (2.0 * mu_a * mu_b + c1) * (2.0 * cov + c2)
-    denominator = (mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2)
-    per_channel = np.mean(numerator / denominator, axis=(1, 2))  # (N, C)
-    score = per_channel.mean(axis=1)  # (N,)
+    score = np.array([
+        structural_similarity(x, y, data_range=peak, channel_axis=-1, gaussian_weights=True,
+                              sigma=SSIM_SIGMA, use_sample_covariance=False, K1=SSIM_K1, K2=SSIM_K2)
+        for x, y in zip(a64, b64)])  # (N,)
     return score if batched else float(score[0])
 
 
@@ -95,18 +93,3 @@ def _default_range(dtype_a, dtype_b) -> float:
         return 1.0
     raise DataError(
         f"cannot compare a {dtype_a} frame with a {dtype_b} frame without an explicit data_range")
-
-
-def _gaussian_taps() -> np.ndarray:
-    offsets = np.arange(SSIM_WINDOW) - (SSIM_WINDOW - 1) / 2
-    taps = np.exp(-(offsets ** 2) / (2.0 * SSIM_SIGMA ** 2))
-    return taps / taps.sum()
-
-
-def _blur_valid(x: np.ndarray) -> np.ndarray:
-    """Separable Gaussian filter of (N, H, W, C) over H and W, only at fully covered windows."""
-    taps = _gaussian_taps()
-    out_h = x.shape[1] - SSIM_WINDOW + 1
-    out_w = x.shape[2] - SSIM_WINDOW + 1
-    rows = sum(w * x[:, i:i + out_h] for i, w in enumerate(taps))  # (N, out_h, W, C)
-    return sum(w * rows[:, :, j:j + out_w] for j, w in enumerate(taps))  # (N, out_h, out_w, C)
