@@ -44,3 +44,41 @@ def test_round_trip_and_strict_loading():
     data["model"]["surprise"] = 1
     with pytest.raises(ConfigError, match="surprise"):
         from_dict(data)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.dynamics_lr=nan", "train.dynamics_lr = nan: expected a finite number > 0"),
+    ("train.tokenizer_lr=inf", "train.tokenizer_lr = inf: expected a finite number > 0"),
+    ("train.dynamics_lr=-0.001", "train.dynamics_lr = -0.001: expected a finite number > 0"),
+    ("train.batch_size=0", "train.batch_size = 0: expected an integer > 0"),
+    ("train.tokenizer_batch_size=-4", "train.tokenizer_batch_size = -4: expected an integer > 0"),
+    ("train.dynamics_steps=0", "train.dynamics_steps = 0: expected an integer > 0"),
+    ("train.weight_decay=-1", "train.weight_decay = -1.0: expected a finite number >= 0"),
+    ("train.rollout_start=1.5", "train.rollout_start = 1.5: expected a finite number within 0..1"),
+    ("train.max_minutes=-inf", "train.max_minutes = -inf: expected a finite number >= 0"),
+    ("train.seed=-1", "train.seed = -1: expected an integer >= 0"),
+    ("train.log_every=0", "train.log_every = 0: expected an integer > 0"),
+    ("model.window=1", "model.window = 1: expected an integer >= 2"),
+    ("model.mlp_ratio=0", "model.mlp_ratio = 0: expected an integer > 0"),
+    ("model.guide_channels=-2", "model.guide_channels = -2: expected an integer >= 0"),
+])
+def test_numeric_settings_out_of_range_name_field_value_and_range(override, message):
+    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(".", r"\.") + "$"):
+        apply_overrides(preset("tiny"), [override])
+
+
+def test_every_numeric_setting_has_a_range():
+    from vidgen_rt.config import RANGES, Config
+
+    config = Config()
+    for section_name in ("model", "train"):
+        numeric = {name for name, value in vars(getattr(config, section_name)).items()
+                   if isinstance(value, (int, float)) and not isinstance(value, bool)}
+        assert numeric == set(RANGES[section_name]), section_name
+
+
+def test_a_saved_config_out_of_range_is_refused_on_load():
+    data = preset("tiny").to_dict()
+    data["train"]["grad_clip"] = float("nan")
+    with pytest.raises(ConfigError, match="train.grad_clip = nan"):
+        from_dict(data)

@@ -1,7 +1,10 @@
 """The `vidgen` command: one console script with a subcommand per job.
 
 Each subcommand lives in `vidgen_rt.commands.<name>`; this file only builds the parser, dispatches,
-and turns user-fixable errors (`VidgenError`) into a one-line message and exit status 2.
+and turns user-fixable errors (`VidgenError`) into a one-line message and exit status 2. Commands
+check their output paths before any work (vidgen_rt.preflight); an OSError that still escapes (a
+disk that fills, a folder removed mid-run) is reported the same way, as the path and the system's
+reason, never as a traceback.
 """
 
 import argparse
@@ -42,6 +45,10 @@ def main(argv=None) -> int:
         return int(args.run(args) or 0)
     except VidgenError as error:
         print(f"vidgen {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"vidgen {args.command}: error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"vidgen {args.command}: interrupted", file=sys.stderr)

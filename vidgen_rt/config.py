@@ -2,15 +2,17 @@
 
 A `Config` holds the model shape (`ModelConfig`) and the training schedule (`TrainConfig`). Presets
 are looked up by name (`tiny`, `small`, `medium`); overrides come from the command line as
-`section.key=value`. An unknown preset, section or key, or a value of the wrong type, raises
-`ConfigError`. The resolved config is saved inside every checkpoint so any artifact says how it was
-made.
+`section.key=value`. An unknown preset, section or key, a value of the wrong type, or a number
+outside its field's range (NaN, inf, a negative learning rate, a zero batch size: `RANGES`) raises
+`ConfigError` when the config is built, before any stage runs. The resolved config is saved inside
+every checkpoint so any artifact says how it was made.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 
 from vidgen_rt.errors import ConfigError
@@ -193,12 +195,43 @@ def from_dict(data: dict, where: str = "config") -> Config:
     return config
 
 
+_POSITIVE = (lambda v: v > 0, "> 0")
+_NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
+_FRACTION = (lambda v: 0 <= v <= 1, "within 0..1")
+
+# The allowed range of every numeric field; a field missing here is a test failure
+# (tests/test_config.py), so a new setting cannot skip validation.
+RANGES = {
+    "model": {
+        **dict.fromkeys(("frame_height", "frame_width", "downsample", "latent_channels", "token_patch",
+                         "tokenizer_width", "d_model", "n_layers", "n_heads", "mlp_ratio", "n_actions"), _POSITIVE),
+        "window": (lambda v: v >= 2, ">= 2"),
+        **dict.fromkeys(("cond_dim", "guide_channels"), _NON_NEGATIVE),
+    },
+    "train": {
+        **dict.fromkeys(("batch_size", "tokenizer_batch_size", "tokenizer_steps", "dynamics_steps", "tokenizer_lr",
+                         "dynamics_lr", "grad_clip", "eval_every", "checkpoint_every", "log_every"), _POSITIVE),
+        **dict.fromkeys(("seed", "tokenizer_edge_weight", "warmup_steps", "weight_decay", "context_noise",
+                         "rollout_passes", "max_minutes"), _NON_NEGATIVE),
+        "sequence_frames": (lambda v: v >= 2, ">= 2"),
+        "rollout_start": _FRACTION,
+    },
+}
+
+
+def _check_ranges(config: Config) -> None:
+    for section_name, rules in RANGES.items():
+        section = getattr(config, section_name)
+        for key, (valid, expected) in rules.items():
+            value = getattr(section, key)
+            kind = "an integer" if isinstance(value, int) else "a finite number"
+            if isinstance(value, float) and not math.isfinite(value) or not valid(value):
+                raise ConfigError(f"{section_name}.{key} = {value!r}: expected {kind} {expected}")
+
+
 def validate(config: Config) -> None:
+    _check_ranges(config)
     m = config.model
-    for name in ("frame_height", "frame_width", "downsample", "latent_channels", "token_patch", "d_model",
-                 "n_layers", "n_heads", "window", "n_actions", "tokenizer_width"):
-        if getattr(m, name) <= 0:
-            raise ConfigError(f"model.{name} must be positive, got {getattr(m, name)}")
     if m.frame_height % m.downsample or m.frame_width % m.downsample:
         raise ConfigError(f"model.frame_height/frame_width ({m.frame_height}x{m.frame_width}) "
                           f"must be multiples of model.downsample ({m.downsample})")
@@ -209,12 +242,5 @@ def validate(config: Config) -> None:
                           f"({m.latent_width}x{m.latent_height} cells)")
     if m.d_model % m.n_heads:
         raise ConfigError(f"model.d_model ({m.d_model}) must be divisible by model.n_heads ({m.n_heads})")
-    if m.window < 2:
-        raise ConfigError(f"model.window must be at least 2, got {m.window}")
     if m.frame_height * m.frame_width > 4096 * 4096:
         raise ConfigError(f"frame size {m.frame_height}x{m.frame_width} is too large")
-    t = config.train
-    if t.sequence_frames < 2:
-        raise ConfigError(f"train.sequence_frames must be at least 2, got {t.sequence_frames}")
-    if t.batch_size <= 0:
-        raise ConfigError(f"train.batch_size must be positive, got {t.batch_size}")

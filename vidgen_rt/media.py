@@ -4,27 +4,27 @@
 10,000-frame rollout can be streamed to an .mp4 without holding it in memory (RGBA frames, as the
 runtime's decoder emits them, are accepted and their alpha dropped). The extension picks the
 format: .mp4 is H.264 (libx264, CRF 18, near-transparent) when PyAV's FFmpeg has it, else MPEG-4
-part 2 at fixed quantiser 2 (whose encoder pads odd sizes itself); .gif goes through Pillow and loops forever. The file appears under
-its name only once complete: it is written to a hidden temp file in the same directory and moved
-into place with os.replace, so a crash or a failing frame source leaves nothing at the target.
+part 2 at fixed quantiser 2 (whose encoder pads odd sizes itself); .gif goes through Pillow and
+loops forever. The file appears under its name only once complete: it is written to a staging file
+in the same directory and moved into place (vidgen_rt.atomic), so a failing frame source leaves
+nothing at the target and the staging file of a killed writer is removed by the next one.
 
 H.264 in the universally playable yuv420p needs even sizes, and its bitstream can only crop by
 two pixels, so frames with an odd side are encoded as yuv444p (H.264 High 4:4:4) instead: the
 decoded size then equals the written size, which evaluation needs, at the price of players
 without 4:4:4 support (browsers, QuickTime). `upscale` (an integer factor, nearest neighbour)
-makes tiny frames viewable; an even factor also makes any size even, hence widely playable.
+makes tiny frames viewable; an even factor also makes any size even, hence widely playable. It is
+at most MAX_UPSCALE: 16 already turns a 256-pixel frame into 4096 pixels, about the largest picture
+common H.264 players decode, and enlarging further only makes a bigger file of the same pixels.
 
 GIF stores at most 256 colours per frame and hundredths of a second per frame, and Pillow merges
 a frame identical to the one before it into a longer frame, so a .gif is for looking at, not for
 measuring.
 """
 
-import contextlib
 import itertools
 import math
 import numbers
-import os
-import secrets
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,6 +32,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from vidgen_rt.atomic import atomic_file
 from vidgen_rt.errors import DataError, VidgenError
 
 SUPPORTED_EXTENSIONS = (".mp4", ".gif")
@@ -39,6 +40,7 @@ MP4_CODECS = ("libx264", "mpeg4")
 X264_OPTIONS = {"crf": "18", "preset": "medium"}
 MPEG4_QSCALE = 2  # MPEG-4 part 2 quantiser: 2 is near-transparent
 FF_QP2LAMBDA = 118  # FFmpeg's scale from quantiser to its global_quality units
+MAX_UPSCALE = 16
 
 
 def write_video(frames, path, fps: float = 30, upscale: int = 1, *,
@@ -55,12 +57,13 @@ def write_video(frames, path, fps: float = 30, upscale: int = 1, *,
             f"supported: {', '.join(SUPPORTED_EXTENSIONS)}")
     if not (isinstance(fps, numbers.Real) and math.isfinite(fps) and fps > 0):
         raise VidgenError(f"{path}: fps must be a positive number, got {fps!r}")
-    if not (isinstance(upscale, int) and upscale >= 1):
-        raise VidgenError(f"{path}: upscale must be an integer >= 1, got {upscale!r}")
+    if not (isinstance(upscale, int) and 1 <= upscale <= MAX_UPSCALE):
+        raise VidgenError(f"{path}: upscale must be an integer from 1 to {MAX_UPSCALE}, got {upscale!r}")
     if codec is not None and codec not in MP4_CODECS:
         raise VidgenError(f"{path}: unsupported mp4 codec {codec!r}; use one of {MP4_CODECS}")
     checked = _checked_frames(frames, upscale, path)
-    with _atomic_target(path) as temp_path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as temp_path:
         if extension == ".mp4":
             _write_mp4(checked, temp_path, fps, codec or _default_codec())
         else:
@@ -116,25 +119,6 @@ def _checked_frames(frames, upscale: int, path: Path):
         yield np.ascontiguousarray(frame)
     if shape is None:
         raise DataError(f"{path}: no frames to write")
-
-
-@contextlib.contextmanager
-def _atomic_target(path: Path):
-    """Yield a temp path beside `path`; move it onto `path` on success, delete it on failure.
-
-    The temp file is created exclusively with open(), not mkstemp, so it gets the ordinary
-    umask-based permissions that the finished video should have.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-    with open(temp_path, "xb"):
-        pass
-    try:
-        yield temp_path
-        os.replace(temp_path, path)
-    except BaseException:
-        temp_path.unlink(missing_ok=True)
-        raise
 
 
 def _write_mp4(frames, temp_path: Path, fps: float, codec: str) -> None:

@@ -8,14 +8,16 @@ after seeing `frames[t]` and leads to `frames[t+1]`), float32 condition vectors 
 free-form `meta` dict) and lists every episode with its length and chunk files.
 
 Nothing half-written ever looks valid: chunks are written to temp files, fsynced and renamed into
-place; `index.json` is written last, the same way. A new store is built in a hidden temp sibling
-directory and renamed into place on commit; an append writes new chunks beside the old ones and
-swaps in a new index, so the old index stays readable until the very last rename.
+place; `index.json` is written last, the same way. A new store is built in a hidden staging sibling
+directory (named for its writer, so the next `create` of the same store removes one a killed writer
+left: vidgen_rt.atomic) and renamed into place on commit; an append writes new chunks beside the old
+ones and swaps in a new index, so the old index stays readable until the very last rename.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import shutil
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidgen_rt.atomic import fsync_dir, remove_stale_staging, replace_directory, staging_path
 from vidgen_rt.errors import DataError
 
 FORMAT = "vidgen_rt.episode_store"
@@ -130,7 +133,9 @@ class EpisodeWriter:
         self._new_files: list[Path] = []
         self._done = False
         # A new store grows in a hidden sibling so a crash leaves nothing that looks like a store.
-        self._work = path.parent / f".{path.name}.tmp-{self._token}" if create else path
+        if create:
+            remove_stale_staging(path.parent, path.name)
+        self._work = staging_path(path) if create else path
         (self._work / "episodes").mkdir(parents=True, exist_ok=not create)
 
     def __len__(self) -> int:
@@ -187,28 +192,17 @@ class EpisodeWriter:
             path.with_name(path.name + ".tmp").unlink(missing_ok=True)
 
     def _commit_new(self) -> None:
-        _fsync_dir(self._work / "episodes")
+        fsync_dir(self._work / "episodes")
         _write_index(self._work / INDEX, self._index)
-        if not (self.path.exists() or self.path.is_symlink()):
-            os.rename(self._work, self.path)
-            _fsync_dir(self.path.parent)
-            return
-        _check_target(self.path, self._overwrite)  # it may have appeared since create()
-        old = self.path.parent / f".{self.path.name}.old-{self._token}"
-        os.rename(self.path, old)
-        try:
-            os.rename(self._work, self.path)
-        except BaseException:
-            os.rename(old, self.path)
-            raise
-        _fsync_dir(self.path.parent)
-        shutil.rmtree(old, ignore_errors=True)
+        if self.path.exists() or self.path.is_symlink():
+            _check_target(self.path, self._overwrite)  # it may have appeared since create()
+        replace_directory(self._work, self.path)
 
     def _commit_append(self) -> None:
         # Another writer that committed meanwhile would lose its episodes to our index: refuse.
         if _read_index(self.path)["episodes"] != self._base_episodes:
             raise DataError(f"{self.path / INDEX} was changed by another writer during this append")
-        _fsync_dir(self.path / "episodes")
+        fsync_dir(self.path / "episodes")
         _write_index(self.path / INDEX, self._index)
 
 
@@ -326,7 +320,8 @@ def _check_chunk(root: Path, name: str, rel, shape: tuple, dtypes: set[str]) -> 
     if got_shape != shape or dtype.name not in dtypes or fortran:
         raise DataError(f"{path}: expected shape {shape} {'/'.join(sorted(dtypes))}, "
                         f"got {got_shape} {dtype.name}")
-    if path.stat().st_size < data_start + dtype.itemsize * int(np.prod(shape)):
+    # math.prod of Python ints cannot overflow, so a header declaring terabytes is compared exactly.
+    if path.stat().st_size < data_start + dtype.itemsize * math.prod(shape):
         raise DataError(f"{path}: truncated chunk (file is shorter than its {shape} array)")
 
 
@@ -408,7 +403,7 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
 
 def _write_index(path: Path, index: dict) -> None:
     _atomic_write(path, lambda f: f.write(_index_text(index).encode("utf-8")))
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _index_text(index: dict) -> str:
@@ -417,14 +412,3 @@ def _index_text(index: dict) -> str:
     rows = ",\n".join("  " + json.dumps(entry) for entry in index["episodes"])
     return f'{head[:-2]},\n "episodes": [\n{rows}\n ]\n}}\n'
 
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename durable; platforms that cannot open a directory (Windows) skip it."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
