@@ -108,6 +108,18 @@ def test_image_folder_errors(tmp_path):
         ingest_image_folders(flat, tmp_path / "store", 16, 16)
 
 
+def test_a_clip_of_mixed_image_sizes_is_refused_unless_asked_to_resize(tmp_path):
+    root = tmp_path / "in"
+    write_clip(root / "clip", [(1, 0), (2, 40)])
+    Image.fromarray(np.full((10, 12, 3), 80, np.uint8)).save(root / "clip" / "frame3.png")
+    with pytest.raises(DataError, match=r"frame1\.png is 30x20 and frame3\.png is 12x10; pass --resize-mixed"):
+        ingest_image_folders(root, tmp_path / "store", 16, 16)
+    assert_nothing_written(tmp_path)
+    store = ingest_image_folders(root, tmp_path / "store", 16, 16, resize_mixed=True)
+    assert store.episode(0).frames.shape == (3, 16, 16, 3)
+    assert store.episode(0).frames[:, 0, 0, 0].tolist() == [0, 40, 80]
+
+
 def test_unreadable_and_streamless_files(tmp_path):
     (tmp_path / "in").mkdir()
     noise = tmp_path / "in" / "noise.mp4"

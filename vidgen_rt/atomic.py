@@ -103,9 +103,10 @@ def remove_stale_staging(directory: Path, name: str | None = None) -> list[Path]
 
 @contextlib.contextmanager
 def atomic_file(path: Path):
-    """Yield a staging path beside `path` (created empty, with umask permissions); move it onto
-    `path` when the block succeeds, delete it when anything fails."""
+    """Yield a staging path beside `path` (created empty, with umask permissions, its folder made
+    if missing); move it onto `path` when the block succeeds, delete it when anything fails."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(path.parent, path.name)
     staging = staging_path(path)
     os.close(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))

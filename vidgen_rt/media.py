@@ -62,7 +62,6 @@ def write_video(frames, path, fps: float = 30, upscale: int = 1, *,
     if codec is not None and codec not in MP4_CODECS:
         raise VidgenError(f"{path}: unsupported mp4 codec {codec!r}; use one of {MP4_CODECS}")
     checked = _checked_frames(frames, upscale, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as temp_path:
         if extension == ".mp4":
             _write_mp4(checked, temp_path, fps, codec or _default_codec())

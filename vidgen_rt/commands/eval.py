@@ -49,10 +49,14 @@ def run(args) -> int:
     from vidgen_rt.metrics.evaluate import evaluate_with_samples
     from vidgen_rt.metrics.report import plot_curves, write_report
     from vidgen_rt.atomic import write_json_atomic
+    from vidgen_rt.preflight import output_file
     from vidgen_rt.train.checkpoint import load_checkpoint
 
     if args.episodes < 1 or args.stability_frames < 100 or args.stability_rollouts < 1:
         raise ConfigError("--episodes must be >= 1, --stability-frames >= 100 and --stability-rollouts >= 1")
+    for flag, path in (("--json", args.json), ("--plot", args.plot), ("--html", args.html), ("--md", args.md)):
+        if path is not None:
+            output_file(path, flag)
     torch_threads(args.threads)
     model, config, state = load_checkpoint(args.checkpoint)
     world = world_of(state) if args.world is None else _other_world(args.world, state)

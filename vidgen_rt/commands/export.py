@@ -17,7 +17,6 @@ examples:
   vidgen export maze -o maze-fp16.vgrt --precision fp16 --tensorrt
 """
 
-import json
 from pathlib import Path
 
 HELP = "export a world to a runtime bundle (ONNX + manifest), verify it, build TensorRT engines"
@@ -45,6 +44,7 @@ def run(args) -> int:
     from vidgen_rt.export import export_bundle, load_bundle
     from vidgen_rt.export.writer import parse_batches
 
+    _check_outputs(args)
     source_is_bundle = (Path(args.source) / "manifest.json").is_file()
     if source_is_bundle:
         if args.out:
@@ -70,7 +70,24 @@ def run(args) -> int:
     return status
 
 
+def _check_outputs(args) -> None:
+    """Before any export work: -o must be creatable, and --overwrite replaces only a bundle (an
+    existing folder of anything else would be deleted with it)."""
+    from vidgen_rt.errors import ConfigError
+    from vidgen_rt.preflight import output_dir, output_file
+
+    if args.out is not None:
+        output_dir(args.out, "-o")
+        if args.overwrite and args.out.is_dir() and any(args.out.iterdir()) \
+                and not (args.out / "manifest.json").is_file():
+            raise ConfigError(f"-o {args.out}: refusing to overwrite a directory that is not a bundle "
+                              "(it has no manifest.json)")
+    if args.json is not None:
+        output_file(args.json, "--json")
+
+
 def _verify(bundle_path: Path, args) -> int:
+    from vidgen_rt.atomic import write_json_atomic
     from vidgen_rt.errors import ConfigError
     from vidgen_rt.export import load_bundle
     from vidgen_rt.export.parity import format_report, verify_bundle
@@ -80,5 +97,5 @@ def _verify(bundle_path: Path, args) -> int:
     report = verify_bundle(load_bundle(bundle_path), checkpoint=args.against, steps=args.steps, threads=args.threads)
     print(format_report(report))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        write_json_atomic(args.json, report)
     return 0 if report.get("passed", True) else 1

@@ -7,6 +7,9 @@ Actions come from --actions (a file, or inline "forward*20,turn_left*9", names o
 A guide-conditioned world paints the real world's depth and wall-id maps as the policy plays it;
 --guides-from-seed takes them from another seed's maze than the context.
 
+The output path, the upscale factor (1..16) and the memory the rollout holds (refused above half of
+the memory available now) are checked before the model loads.
+
 examples:
   vidgen generate maze --policy explore --frames 300 -o demo/maze.mp4
   vidgen generate maze --actions "forward*30,turn_left*9,forward*30" --frames 69 -o walk.gif --upscale 4
@@ -31,7 +34,8 @@ def configure(parser) -> None:
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED,
                         help=f"world seed for the context (default: held-out {HELD_OUT_SEED})")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the written video (default: 30)")
-    parser.add_argument("--upscale", type=int, default=4, help="integer nearest-neighbour upscale for viewing (default: 4)")
+    parser.add_argument("--upscale", type=int, default=4,
+                        help="integer nearest-neighbour upscale for viewing, 1..16 (default: 4)")
     parser.add_argument("--compare", action="store_true", help="show the real world beside the generated one (policy mode)")
     parser.add_argument("--guides-from-seed", type=int, default=None, metavar="SEED",
                         help="guided worlds: guide maps of the generated frames from the maze of SEED (default: --seed)")
@@ -42,14 +46,19 @@ def run(args) -> int:
     from vidgen_rt.errors import ConfigError
     from vidgen_rt.generate import generate, parse_action_script, side_by_side, torch_threads
     from vidgen_rt.media import write_video
+    from vidgen_rt.preflight import require_memory
     from vidgen_rt.train.checkpoint import load_checkpoint
 
-    if args.compare and args.actions:
+    if args.compare and args.actions is not None:
         raise ConfigError("--compare needs --policy: a script has no real frames to compare with")
+    _check_video_options(args)
     torch_threads(args.threads)
     model, config, state = load_checkpoint(args.checkpoint)
+    m = config.model
+    require_memory(_rollout_bytes(config, args.frames, args.compare, args.upscale),
+                   f"--frames {args.frames} of {m.frame_width}x{m.frame_height}")
     names = state.get("action_names") or [str(i) for i in range(config.model.n_actions)]
-    actions = parse_action_script(args.actions, names) if args.actions else None
+    actions = parse_action_script(args.actions, names) if args.actions is not None else None
     result = generate(model, config, state, args.frames, actions=actions, policy=args.policy, seed=args.seed,
                       guide_seed=args.guides_from_seed)
     video = side_by_side(result["frames"], result["truth"] if args.compare else None)
@@ -57,3 +66,35 @@ def run(args) -> int:
     print(f"generated {args.frames} frames at {result['fps']:.1f} frames/s "
           f"(PyTorch cached step + decode, {result['seconds']:.1f} s) -> {args.out}")
     return 0
+
+
+def _check_video_options(args) -> None:
+    """What write_video would refuse only after the whole rollout: refuse it first."""
+    import math
+
+    from vidgen_rt.errors import ConfigError
+    from vidgen_rt.media import MAX_UPSCALE, SUPPORTED_EXTENSIONS
+    from vidgen_rt.preflight import output_file
+
+    if args.frames < 1:
+        raise ConfigError(f"--frames {args.frames}: expected 1 or more")
+    output_file(args.out, "-o")
+    if args.out.suffix.lower() not in SUPPORTED_EXTENSIONS:
+        raise ConfigError(f"-o {args.out}: expected a {' or '.join(SUPPORTED_EXTENSIONS)} file")
+    if not 1 <= args.upscale <= MAX_UPSCALE:
+        raise ConfigError(f"--upscale {args.upscale}: expected 1..{MAX_UPSCALE} (nearest-neighbour enlargement "
+                          f"for viewing; {MAX_UPSCALE} makes a 256-pixel frame 4096 pixels)")
+    if not (math.isfinite(args.fps) and args.fps > 0):
+        raise ConfigError(f"--fps {args.fps}: expected a positive number")
+
+
+def _rollout_bytes(config, frames: int, compare: bool, upscale: int) -> int:
+    """Memory a rollout of `frames` holds at its peak: the real episode played beside it, the
+    generated latents (a list, then stacked), the decoded frames (chunks, then concatenated), the
+    comparison copy, the guide maps (float32, played and as a tensor) and one upscaled frame."""
+    m = config.model
+    frame = m.frame_height * m.frame_width * 3
+    latent = m.latent_channels * m.latent_height * m.latent_width * 4
+    guide = m.guide_channels * m.frame_height * m.frame_width * 4 * 2
+    per_frame = frame * (1 + 2 + (2 if compare else 0)) + 2 * latent + guide
+    return frames * per_frame + 2 * frame * upscale ** 2

@@ -2,7 +2,8 @@
 
 SOURCE is a video file (mp4, webm, mkv, avi, gif, ... anything FFmpeg decodes) or a folder that
 holds videos and/or clip folders: one sub-folder of images (png, jpg, ...) per clip, frames in
-natural name order (frame2 before frame10). Frames are resized (area averaging when shrinking),
+natural name order (frame2 before frame10), all of one size: a clip folder whose images differ in
+size is refused unless --resize-mixed. Frames are resized (area averaging when shrinking),
 optionally center-cropped and denoised. The store has no actions, so a model trained on it is an
 unconditional world. A corrupt or truncated video stops the ingest with an error and writes
 nothing, unless --skip-bad is given. --flow-guide stores each episode's optical flow (flow_x,
@@ -47,6 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-bad", action="store_true",
                         help="warn about unreadable or damaged sources instead of failing; "
                              "a damaged video keeps the frames decoded before the damage")
+    parser.add_argument("--resize-mixed", action="store_true",
+                        help="accept a clip folder whose images differ in size, resizing each to the "
+                             "target (default: refuse it, naming two images that differ)")
     parser.add_argument("--flow-guide", action="store_true",
                         help="store optical flow (flow_x, flow_y in [-1, 1]) as each episode's guide")
 
@@ -54,13 +58,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from vidgen_rt.data.ingest import find_sources, ingest
     from vidgen_rt.data.preprocess import Preprocess
+    from vidgen_rt.preflight import output_dir
 
+    output_dir(args.out, "-o")
     width, height = args.size_wh or (args.size, args.size)
     height = args.height if args.height is not None else height
     width = args.width if args.width is not None else width
     preprocess = Preprocess(height, width, args.crop, args.denoise, args.resize_mode)
     store = ingest(find_sources(args.sources), args.out, preprocess, args.clip_frames,
-                   args.overwrite, args.skip_bad, args.flow_guide)
+                   args.overwrite, args.skip_bad, args.flow_guide, args.resize_mixed)
     print(f"wrote {len(store)} episode(s), {store.num_frames} frames of {width}x{height} "
           f"to {store.path}")
     return 0

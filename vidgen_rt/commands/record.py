@@ -62,6 +62,9 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def run(args) -> int:
+    from vidgen_rt.preflight import output_dir
+
+    output_dir(args.out, "-o")
     height, width = parse_size(args.size)
     if args.source.startswith("gym:"):
         store = _record_gym(args, height, width)

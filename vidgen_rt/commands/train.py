@@ -32,10 +32,12 @@ def configure(parser) -> None:
 def run(args) -> int:
     from vidgen_rt.config import apply_overrides, preset
     from vidgen_rt.errors import ConfigError
+    from vidgen_rt.preflight import output_dir
     from vidgen_rt.train.checkpoint import resolve_checkpoint
     from vidgen_rt.train.trainer import STAGES, Trainer
 
     config = apply_overrides(preset(args.preset), args.overrides)
+    output_dir(args.out, "--out", inside=True)
     stages = STAGES if args.stage == "all" else (args.stage,)
     if args.resume and args.init_from:
         raise ConfigError("--resume and --init-from exclude each other")

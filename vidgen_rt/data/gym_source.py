@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from vidgen_rt.data.flow import FLOW_GUIDE_NAMES, FLOW_SCALE_PIXELS, flow_guide
 from vidgen_rt.data.preprocess import Preprocess
-from vidgen_rt.data.record import MAX_FRAMES
+from vidgen_rt.data.record import check_request
 from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import ConfigError
 
@@ -158,7 +158,7 @@ def record_gym(env_id: str, out: Path, policy: str = "sticky", episodes: int = 1
                height: int = 64, width: int = 64, seed: int = 0, flow: bool = False,
                overwrite: bool = False, quiet: bool = False) -> EpisodeStore:
     """Record `episodes` episodes of the Gymnasium env `env_id` into a new store at `out`."""
-    _check_request(episodes, frames, height, width)
+    check_request(episodes, frames, height, width, len(FLOW_GUIDE_NAMES) if flow else 0)
     policies = _parse_policies(policy)
     preprocess = Preprocess(height, width)
     source = open_source(env_id, max(height, width))
@@ -178,14 +178,6 @@ def record_gym(env_id: str, out: Path, policy: str = "sticky", episodes: int = 1
     finally:
         source.close()
     return EpisodeStore.open(out)
-
-
-def _check_request(episodes: int, frames: int, height: int, width: int) -> None:
-    if episodes <= 0 or frames < 2:
-        raise ConfigError(f"need at least 1 episode of at least 2 frames, got {episodes} x {frames}")
-    if episodes * frames > MAX_FRAMES or not (8 <= height <= 1024 and 8 <= width <= 1024):
-        raise ConfigError(f"refusing to record {episodes} x {frames} frames of {height}x{width}: "
-                          f"at most {MAX_FRAMES} frames of 8..1024 pixels a side")
 
 
 def _parse_policies(text: str) -> list[str]:

@@ -2,7 +2,10 @@
 
 Sources are video files (anything FFmpeg decodes through PyAV: mp4, webm, mkv, avi, gif, ...) and
 clip folders (one sub-folder of images per clip, frames in natural name order, so `frame2` comes
-before `frame10`). Every frame goes through a `Preprocess` as soon as it is decoded, so memory holds
+before `frame10`). The images of one clip folder must share one size: frames of mixed sizes are
+usually images from different sources put together, so they are refused (naming two that differ)
+unless `resize_mixed` (--resize-mixed) asks to resize each one to the target size anyway. Every
+frame goes through a `Preprocess` as soon as it is decoded, so memory holds
 frames at the target size only; with `clip_frames` a source is cut into clips of that many frames
 (a last shorter clip is kept if it has at least 2 frames) and memory holds one clip at a time.
 
@@ -103,17 +106,27 @@ def image_files(folder: Path) -> list[Path]:
                    and p.suffix.lower() in IMAGE_EXTENSIONS), key=natural_key)
 
 
-def read_image_clip(folder: Path, preprocess: Preprocess) -> Iterator[np.ndarray]:
-    """Yield the preprocessed frames of one clip folder; DataError naming an unreadable image."""
+def read_image_clip(folder: Path, preprocess: Preprocess, resize_mixed: bool = False) -> Iterator[np.ndarray]:
+    """Yield the preprocessed frames of one clip folder; DataError naming an unreadable image, or
+    two images of different sizes unless `resize_mixed`."""
     from PIL import Image, ImageOps
 
+    first = None
     for path in image_files(folder):
         try:
             with Image.open(path) as image:
                 rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
         except (OSError, ValueError, Image.DecompressionBombError) as error:
             raise DataError(f"{path}: unreadable image ({error})") from None
+        first = first or (path, rgb.shape)
+        if rgb.shape != first[1] and not resize_mixed:
+            raise DataError(f"{folder}: images of different sizes, {first[0].name} is {_size(first[1])} and "
+                            f"{path.name} is {_size(rgb.shape)}; pass --resize-mixed to resize each to the target")
         yield preprocess.frame(rgb)
+
+
+def _size(shape: tuple) -> str:
+    return f"{shape[1]}x{shape[0]}"
 
 
 def find_sources(sources: Iterable) -> list[tuple[str, Path]]:
@@ -166,7 +179,7 @@ def ingest_videos(paths, out_dir, height: int, width: int, clip_frames: int | No
 
 def ingest_image_folders(root, out_dir, height: int, width: int, clip_frames: int | None = None,
                          denoise: float = 0, overwrite: bool = False,
-                         crop: bool = False) -> EpisodeStore:
+                         crop: bool = False, resize_mixed: bool = False) -> EpisodeStore:
     """Read `root`'s clip folders (one sub-folder of images per clip) into a new store."""
     root = Path(root)
     if not root.is_dir():
@@ -174,12 +187,13 @@ def ingest_image_folders(root, out_dir, height: int, width: int, clip_frames: in
     items = [item for item in _folder_sources(root) if item[0] == "images"]
     if not items:
         raise DataError(f"{root}: no clip folders (sub-folders of >= 2 images)")
-    return ingest(items, out_dir, Preprocess(height, width, crop, denoise), clip_frames, overwrite)
+    return ingest(items, out_dir, Preprocess(height, width, crop, denoise), clip_frames, overwrite,
+                  resize_mixed=resize_mixed)
 
 
 def ingest(items: list[tuple[str, Path]], out_dir, preprocess: Preprocess,
            clip_frames: int | None = None, overwrite: bool = False,
-           skip_bad: bool = False, flow: bool = False) -> EpisodeStore:
+           skip_bad: bool = False, flow: bool = False, resize_mixed: bool = False) -> EpisodeStore:
     """Write the frames of `find_sources` items into a new store; all or nothing."""
     if clip_frames is not None and (not isinstance(clip_frames, int) or clip_frames < 2):
         raise DataError(f"clip_frames should be an integer >= 2, got {clip_frames!r}")
@@ -191,7 +205,7 @@ def ingest(items: list[tuple[str, Path]], out_dir, preprocess: Preprocess,
         bar = tqdm(items, unit="source", desc="ingest", disable=None)
         for kind, path in bar:
             frames = (decode_video(path, preprocess) if kind == "video"
-                      else read_image_clip(path, preprocess))
+                      else read_image_clip(path, preprocess, resize_mixed))
             _add_clips(writer, path, frames, clip_frames, skip_bad, flow)
             bar.set_postfix(episodes=len(writer))
         if len(writer) == 0:

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import ConfigError
+from vidgen_rt.preflight import require_memory
 from vidgen_rt.worlds import make_world
 from vidgen_rt.worlds.policies import make_policy
 
@@ -55,14 +56,23 @@ def require_context(played: dict, context: int, world_name: str, seed: int, hint
                           f"before the {context} context frames a rollout starts from{hint}")
 
 
-def record_world(world_name: str, out: Path, policy: str = "explore", episodes: int = 10, frames: int = 256,
-                 height: int = 64, width: int = 64, seed: int = 0, guides: bool = False,
-                 overwrite: bool = False, quiet: bool = False) -> EpisodeStore:
+def check_request(episodes: int, frames: int, height: int, width: int, guide_channels: int = 0) -> None:
+    """Refuse a recording request before anything is played: too few frames, absurd sizes, or an
+    episode whose arrays (frames, actions, float32 guide maps, each held twice at its peak: played,
+    then converted for the store) need more than half of the memory available now."""
     if episodes <= 0 or frames < 2:
         raise ConfigError(f"need at least 1 episode of at least 2 frames, got {episodes} x {frames}")
     if episodes * frames > MAX_FRAMES or not (8 <= height <= 1024 and 8 <= width <= 1024):
         raise ConfigError(f"refusing to record {episodes} x {frames} frames of {height}x{width}: "
                           f"at most {MAX_FRAMES} frames of 8..1024 pixels a side")
+    per_frame = height * width * (3 + 4 * guide_channels) + 8
+    require_memory(2 * frames * per_frame, f"--frames {frames} of {width}x{height} per episode")
+
+
+def record_world(world_name: str, out: Path, policy: str = "explore", episodes: int = 10, frames: int = 256,
+                 height: int = 64, width: int = 64, seed: int = 0, guides: bool = False,
+                 overwrite: bool = False, quiet: bool = False) -> EpisodeStore:
+    check_request(episodes, frames, height, width, len(GUIDE_NAMES) if guides else 0)
     policies = [name.strip() for name in policy.split(",") if name.strip()]
     if not policies:
         raise ConfigError(f"--policy {policy!r}: expected a policy name or a comma-separated list")

@@ -4,7 +4,8 @@ A checkpoint is a directory holding `model.safetensors` (tokenizer.* and dynamic
 `state.json` (format, resolved config, stage, next step, training time, metrics) and, for resuming,
 `optimizer.pt` (tensors only, loaded with `weights_only=True`). It is written into a temporary
 sibling directory and renamed into place; a run directory points at its newest checkpoint through
-`latest.json`, replaced atomically, so a run killed at any instant resumes from a complete one.
+`latest.json`, replaced atomically, so a run killed at any instant resumes from a complete one; the
+staging directory such a kill leaves is removed at the next checkpoint of the run.
 
 `resolve_checkpoint` accepts a checkpoint directory, a run directory, or the name of a shipped world.
 """
@@ -20,7 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from vidgen_rt.atomic import atomic_directory, write_json_atomic
+from vidgen_rt.atomic import atomic_directory, remove_stale_staging, write_json_atomic
 from vidgen_rt.config import Config, from_dict
 from vidgen_rt.errors import CheckpointError, ConfigError
 from vidgen_rt.model.world_model import WorldModel
@@ -49,6 +50,7 @@ def save_run_checkpoint(run_dir: Path, model, config, state: dict, optimizer) ->
     """Save `checkpoints/<stage>-<step>` in a run, point `latest.json` at it, prune old ones."""
     run_dir = Path(run_dir)
     name = f"{state['stage']}-{state['step']:07d}"
+    remove_stale_staging(run_dir / "checkpoints")  # each checkpoint has its own name: sweep them all
     path = save_checkpoint(run_dir / "checkpoints" / name, model, config, state, optimizer)
     write_json_atomic(run_dir / "latest.json", {"checkpoint": f"checkpoints/{name}"})
     existing = sorted((p for p in (run_dir / "checkpoints").iterdir() if not p.name.startswith(".")),
