@@ -61,6 +61,7 @@ def run(args) -> int:
     from vidgen_rt.bench.run import run_bench
     from vidgen_rt.errors import ConfigError
     from vidgen_rt.export.writer import parse_batches
+    from vidgen_rt.preflight import output_file
 
     if args.target_fps <= 0:
         raise ConfigError(f"--target-fps {args.target_fps}: expected a positive number")
@@ -68,6 +69,9 @@ def run(args) -> int:
         raise ConfigError(f"--warmup {args.warmup}: expected 0 or more")
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise ConfigError(f"--plot {args.plot}: expected a .png path")
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None:
+            output_file(path, flag)
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
     batches = None if args.batches is None else parse_batches(args.batches)
     report, latencies = run_bench(args.source, args.scenario, backends, frames=args.frames, threads=args.threads,
