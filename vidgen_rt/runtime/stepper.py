@@ -109,8 +109,8 @@ def check_actions(action, batch: int, action_names) -> np.ndarray:
     except (TypeError, ValueError):  # ragged nesting and the like
         array = np.asarray(None)
     if not _integer_array(array):
-        raise ConfigError(f"action {_show(action)}: expected an integer action id {valid}, "
-                          f"one for every player or {batch} (one per player)")
+        several = f", or {batch} of them (one per player)" if batch > 1 else ""
+        raise ConfigError(f"action {_show(action)}: expected an integer action id {valid}{several}")
     if array.ndim == 0:
         array = np.full(batch, array.item(), dtype=object)
     if array.shape != (batch,):
@@ -130,7 +130,8 @@ def _integer_array(array: np.ndarray) -> bool:
     return False
 
 
-def check_condition(name: str, value, shape: tuple | None, bounds: tuple[float, float] | None = None) -> np.ndarray | None:
+def check_condition(name: str, value, shape: tuple | None,
+                    bounds: tuple[float, float] | None = None) -> np.ndarray | None:
     """A step's cond (B, Dc) or guide (B, G, H, W), or one player's shared by all -> float32 of
     `shape`; None where the world takes none (`shape` None). Refuses a missing or unexpected value,
     another shape, non-finite values, and values outside `bounds`."""
@@ -160,6 +161,17 @@ def check_step_conditions(info: StepperInfo, batch: int, cond, guide) -> tuple:
     """check_condition for both of a step's conditions, with the world's shapes and guide range."""
     return (check_condition("cond", cond, info.cond_shape(batch)),
             check_condition("guide", guide, info.guide_shape(batch), info.guide_range))
+
+
+def per_player(array: np.ndarray, rank: int, batch: int, name: str) -> np.ndarray:
+    """Context data shared by every player (`rank` dims) -> (B, ...); per-player data (rank + 1
+    dims, players first) as it is."""
+    if array.ndim == rank:
+        array = np.broadcast_to(array[None], (batch, *array.shape))
+    if array.ndim != rank + 1 or array.shape[0] != batch:
+        raise ConfigError(f"context {name!r} of shape {array.shape}: expected {rank}-D shared by every player "
+                          f"or {rank + 1}-D with {batch} players first")
+    return np.array(array)  # a writable copy: torch refuses read-only arrays, and contexts are small
 
 
 def _show(value) -> str:

@@ -1,0 +1,134 @@
+"""`open_stepper`: the one way every consumer gets a stepper (docs/architecture.md §4).
+
+    stepper = vidgen_rt.open_stepper("maze.vgrt")                       # native runtime, 1 player
+    stepper = vidgen_rt.open_stepper("maze.vgrt", "ort-python", batch=4)
+    stepper = vidgen_rt.open_stepper("runs/tiny", "torch")              # a checkpoint or shipped world
+    stepper = vidgen_rt.open_stepper((model, config, state), "torch", batch=8)  # a model already loaded
+
+Backends: `native` (libvidgen_rt, C++; its Stream also runs asynchronously), `ort-python` (OrtStepper,
+the numpy oracle) and `torch` (TorchStepper, PyTorch's cached step). A bundle runs on the first two,
+a checkpoint on the last. `NativeStepper` puts the native `Stream` behind the Stepper interface: it
+adds the world's `info` and the shared checks of actions and conditions before C++ sees them, and
+hands every other verb (start, push_action, latest, wait_frame, stop, set_postprocess, ...) to the
+Stream itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vidgen_rt.errors import ConfigError
+from vidgen_rt.runtime.stepper import Stepper, StepperInfo, check_actions, check_step_conditions
+
+BACKENDS = ("native", "ort-python", "torch")
+
+
+def open_stepper(source, backend: str = "native", batch: int = 1, intra_op_threads: int | None = None, *,
+                 allow_spinning: bool = True, provider: str = "cpu", native_backend: str = "ort",
+                 precision: str = "fp32") -> Stepper:
+    """A stepper of `batch` players on `backend`.
+
+    `source`: a bundle directory or loaded `Bundle` (native, ort-python); a loaded native `Runtime`
+    (native: a new stream on the warm model); a checkpoint, run directory or shipped world name, a
+    `WorldModel`, or a loaded (model, config, state) tuple (torch). `intra_op_threads`: ONNX Runtime
+    threads per graph (None: its default); `allow_spinning`, `provider` ("cpu", "cuda", "tensorrt")
+    and `native_backend` ("ort", "tensorrt") go to the native runtime; `precision` ("fp32", "bf16")
+    to PyTorch."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if backend == "torch":
+        return _torch(source, batch, precision)
+    from vidgen_rt.runtime.native import Runtime
+
+    if isinstance(source, Runtime):
+        if backend != "native":
+            raise ConfigError(f"a loaded native Runtime runs on backend 'native', not {backend!r}")
+        return NativeStepper(source, _bundle(source.path, backend), batch)
+    bundle = _bundle(source, backend)
+    if backend == "ort-python":
+        from vidgen_rt.runtime.ort_stepper import OrtStepper
+
+        return OrtStepper(bundle, batch=batch, intra_op_threads=intra_op_threads)
+    # load_bundle has just checked the checksums; the native loader checks everything else again.
+    runtime = Runtime(bundle.path, intra_op_threads=intra_op_threads, provider=provider, backend=native_backend,
+                      allow_spinning=allow_spinning, verify_checksums=False)
+    return NativeStepper(runtime, bundle, batch)
+
+
+def is_bundle(source) -> bool:
+    return isinstance(source, (str, Path)) and (Path(source) / "manifest.json").is_file()
+
+
+def _bundle(source, backend: str):
+    from vidgen_rt.export.bundle import Bundle, load_bundle
+
+    if isinstance(source, Bundle):
+        return source
+    if not isinstance(source, (str, Path)) or not is_bundle(source):
+        raise ConfigError(f"backend {backend!r} runs a bundle (NAME.vgrt); {_name(source)} is not one "
+                          f"(export a checkpoint with `vidgen export`, or use backend 'torch')")
+    return load_bundle(source)
+
+
+def _torch(source, batch: int, precision: str) -> Stepper:
+    from vidgen_rt.model.world_model import WorldModel
+    from vidgen_rt.runtime.torch_stepper import TorchStepper
+
+    if isinstance(source, WorldModel):
+        return TorchStepper(source, batch, precision=precision)
+    if isinstance(source, tuple) and source and isinstance(source[0], WorldModel):
+        model, config, state = (*source, None)[:3]
+        return TorchStepper(model, batch, config=config, state=state, precision=precision)
+    if is_bundle(source):
+        raise ConfigError(f"backend 'torch' runs a checkpoint; {_name(source)} is a bundle "
+                          f"(use backend 'native' or 'ort-python')")
+    from vidgen_rt.train.checkpoint import load_checkpoint
+
+    model, config, state = load_checkpoint(source)
+    return TorchStepper(model, batch, config=config, state=state, precision=precision)
+
+
+def _name(source) -> str:
+    return repr(str(source)) if isinstance(source, (str, Path)) else type(source).__name__
+
+
+class NativeStepper(Stepper):
+    """B players of the native runtime: a `Stream` of `runtime`, with the world's `info` and the
+    Python steppers' checks of every action and condition."""
+
+    def __init__(self, runtime, bundle, batch: int = 1):
+        self.runtime, self.bundle, self.batch = runtime, bundle, batch
+        self.info = StepperInfo.from_manifest(bundle.manifest)
+        self.stream = runtime.open_stream(batch)
+
+    def reset(self, frames=None, actions=None, cond=None, guide=None):
+        return self.stream.reset(frames, actions, cond, guide)
+
+    def step(self, action, cond=None, guide=None):
+        actions = check_actions(action, self.batch, self.info.action_names)
+        return self.stream.step(actions, *check_step_conditions(self.info, self.batch, cond, guide))
+
+    def push_action(self, action) -> None:
+        """Queue an action for the asynchronous stream (one per step, in order)."""
+        self.stream.push_action(check_actions(action, self.batch, self.info.action_names))
+
+    def set_conditions(self, cond=None, guide=None) -> None:
+        """The cond / guide the asynchronous stream feeds every step."""
+        self.stream.set_conditions(*check_step_conditions(self.info, self.batch, cond, guide))
+
+    def snapshot(self):
+        return self.stream.snapshot()
+
+    def restore(self, snapshot) -> None:
+        self.stream.restore(snapshot)
+
+    def stats(self) -> dict:
+        return self.stream.stats()
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def __getattr__(self, name: str):
+        if name == "stream":  # not yet set: __init__ failed before opening it
+            raise AttributeError(name)
+        return getattr(self.stream, name)
