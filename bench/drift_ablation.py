@@ -1,7 +1,7 @@
 """Drift-control ablation: one world's dynamics trained with and without each drift control, every
 variant evaluated on the same held-out episodes, PSNR against horizon side by side.
 
-Variants (DESIGN §3's two drift controls, on and off):
+Variants (docs/architecture.md §3's two drift controls, on and off):
   none      train.context_noise=0    train.rollout_passes=0
   noise     train.context_noise=0.1  train.rollout_passes=0
   rollout   train.context_noise=0    train.rollout_passes=1

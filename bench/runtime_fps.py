@@ -1,11 +1,11 @@
 """Frames per second of one stream of a bundle (step + decode, batch 1) through the native runtime,
 the Python reference driver OrtStepper and PyTorch eager, in one run on this machine.
 
-The native runtime is measured from Python (vidgen_rt.Runtime: the GIL is released inside each
-step, frames come back zero-copy); its own stats give the time spent inside ONNX Runtime's Run
+Every stepper comes from `vidgen_rt.open_stepper`. The native runtime is measured from Python (the
+GIL is released inside each step, frames come back zero-copy); its own stats give the time spent inside ONNX Runtime's Run
 calls (step + decode graphs), from which the runtime overhead — everything else in a frame — is
 reported as a share of the frame time, both inside the C++ step and as Python sees it. PyTorch
-eager drives the checkpoint's cached step the way `WorldModel.rollout` does, decoding every frame.
+eager is the checkpoint's `TorchStepper`, decoding every frame.
 RSS is sampled before and after a long native run to show growth. Writes
 bench/results/runtime-<date>.json.
 
@@ -41,8 +41,7 @@ def timed_frames(step, actions) -> float:
 def bench_native(bundle, actions, threads, warmup):
     import vidgen_rt
 
-    runtime = vidgen_rt.Runtime(bundle, threads=threads)
-    with runtime.open_stream(1) as stream:
+    with vidgen_rt.open_stepper(bundle, "native", intra_op_threads=threads) as stream:
         for action in actions[:warmup]:
             stream.step(action)
         fps = timed_frames(stream.step, actions)
@@ -55,14 +54,14 @@ def bench_native(bundle, actions, threads, warmup):
         "step_ms": stats["step"], "decode_ms": stats["decode"], "total_ms": stats["total"],
         "overhead_in_cxx_pct": round(100 * (stats["total"]["mean_ms"] - ort_ms) / stats["total"]["mean_ms"], 2),
         "overhead_from_python_pct": round(100 * (frame_ms - ort_ms) / frame_ms, 2),
-        "ort_library": runtime.info["backend_library"],
+        "ort_library": stream.runtime.info["backend_library"],
     }
 
 
 def bench_ort_stepper(bundle, actions, threads, warmup):
-    from vidgen_rt.runtime import OrtStepper
+    import vidgen_rt
 
-    stepper = OrtStepper(bundle, threads=threads)
+    stepper = vidgen_rt.open_stepper(bundle, "ort-python", intra_op_threads=threads)
     stepper.reset()
     for action in actions[:warmup]:
         stepper.step(action)
@@ -72,35 +71,31 @@ def bench_ort_stepper(bundle, actions, threads, warmup):
 def bench_torch(checkpoint, bundle, actions, threads, warmup):
     import torch
 
-    from vidgen_rt.bench.backends import TorchPlayer
+    import vidgen_rt
     from vidgen_rt.export.bundle import load_bundle
-    from vidgen_rt.train.checkpoint import load_checkpoint
 
     torch.set_num_threads(threads)
-    model, _, _ = load_checkpoint(checkpoint)
-    player = TorchPlayer(model, load_bundle(bundle).context(), batch=1)
-
-    def step(action):
-        player.frame(np.array([action], dtype=np.int64))
-
+    stepper = vidgen_rt.open_stepper(checkpoint, "torch")
+    context = load_bundle(bundle).context()
+    stepper.reset(context["frames"], context["actions"])
     for action in actions[:warmup]:
-        step(action)
-    fps = timed_frames(step, actions)
-    return {"backend": "torch-eager (WorldModel.advance + decode, fp32)", "fps": round(fps, 1),
+        stepper.step(action)
+    fps = timed_frames(stepper.step, actions)
+    return {"backend": "torch-eager (TorchStepper: cached step + decode, fp32)", "fps": round(fps, 1),
             "torch": torch.__version__}
 
 
 def rss_growth(bundle, frames, threads):
     import vidgen_rt
 
-    runtime = vidgen_rt.Runtime(bundle, threads=threads)
     rng = np.random.default_rng(1)
-    with runtime.open_stream(1) as stream:
-        for action in rng.integers(0, len(runtime.actions), 1000):
+    with vidgen_rt.open_stepper(bundle, "native", intra_op_threads=threads) as stream:
+        n_actions = len(stream.info.action_names)
+        for action in rng.integers(0, n_actions, 1000):
             stream.step(action)
         before = rss_mb()
         start = time.perf_counter()
-        for action in rng.integers(0, len(runtime.actions), frames):
+        for action in rng.integers(0, n_actions, frames):
             stream.step(action)
         elapsed = time.perf_counter() - start
         after = rss_mb()

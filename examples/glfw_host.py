@@ -19,8 +19,7 @@ import glfw
 import numpy as np
 from OpenGL import GL as gl
 
-from vidgen_rt import Runtime
-from vidgen_rt.export import load_bundle
+from vidgen_rt import open_stepper
 from vidgen_rt.viewer.controls import ActionKeys, KEY_NAMES, parse_bindings
 from vidgen_rt.viewer.embed import FrameRenderer
 from vidgen_rt.viewer.glutil import compile_program, read_framebuffer
@@ -70,8 +69,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     args = parser.parse_args()
 
-    runtime = Runtime(args.bundle, threads=args.threads)
-    actions = load_bundle(args.bundle).manifest["actions"]
+    stream = open_stepper(args.bundle, "native", intra_op_threads=args.threads)  # asynchronous play: native
+    actions = stream.bundle.manifest["actions"]
     keys = ActionKeys(parse_bindings(actions), default=actions["default"])
     if not glfw.init():
         sys.exit("glfw_host: GLFW could not initialise (no display? try xvfb-run)")
@@ -94,8 +93,7 @@ def main() -> int:
             keys.release(names[key])
 
     glfw.set_key_callback(window, on_key)
-    stream = runtime.open_stream()
-    renderer = FrameRenderer(runtime.info["height"], runtime.info["width"])
+    renderer = FrameRenderer(stream.info.height, stream.info.width)
     renderer.upload(stream.reset())
     program, vao = make_scene()
     gl.glUseProgram(program)          # bound once: the renderer must leave them as they are

@@ -20,8 +20,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame  # noqa: E402
 from OpenGL import GL as gl  # noqa: E402
 
-from vidgen_rt import Runtime  # noqa: E402
-from vidgen_rt.export import load_bundle  # noqa: E402
+from vidgen_rt import open_stepper  # noqa: E402
 from vidgen_rt.viewer.controls import ActionKeys, parse_bindings  # noqa: E402
 from vidgen_rt.viewer.embed import FrameRenderer  # noqa: E402
 from vidgen_rt.viewer.glutil import read_framebuffer  # noqa: E402
@@ -42,8 +41,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     args = parser.parse_args()
 
-    runtime = Runtime(args.bundle, threads=args.threads)
-    actions = load_bundle(args.bundle).manifest["actions"]
+    stream = open_stepper(args.bundle, "native", intra_op_threads=args.threads)  # asynchronous play: native
+    actions = stream.bundle.manifest["actions"]
     keys = ActionKeys(parse_bindings(actions), default=actions["default"])
     pygame.display.init()  # only the display: no audio device needed
     for attribute, value in ((pygame.GL_CONTEXT_MAJOR_VERSION, 3), (pygame.GL_CONTEXT_MINOR_VERSION, 3),
@@ -54,8 +53,7 @@ def main() -> int:
     except pygame.error as error:
         sys.exit(f"pygame_host: no OpenGL 3.3 core display ({error}); try xvfb-run")
     pygame.display.set_caption("pygame host + vidgen_rt")
-    stream = runtime.open_stream()
-    renderer = FrameRenderer(runtime.info["height"], runtime.info["width"], filter="linear")
+    renderer = FrameRenderer(stream.info.height, stream.info.width, filter="linear")
     renderer.upload(stream.reset())
     stream.start()
     clock = pygame.time.Clock()

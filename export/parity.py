@@ -22,9 +22,8 @@ from vidgen_rt.data.record import play_episode
 from vidgen_rt.errors import CheckpointError
 from vidgen_rt.export.bundle import Bundle
 from vidgen_rt.metrics.image import PSNR_CAP_DB
-from vidgen_rt.model.kv_ring import KVRing
 from vidgen_rt.model.world_model import guide_to_tensor
-from vidgen_rt.runtime.ort_stepper import OrtStepper
+from vidgen_rt.runtime.factory import open_stepper
 from vidgen_rt.train.checkpoint import load_checkpoint
 
 THRESHOLDS = {"teacher_forced_max_abs": 1e-4, "rollout_psnr": 45.0, "reference_max_abs": 1e-4}
@@ -64,10 +63,10 @@ def _at(values, frame: int):
     return None if values is None else values[frame:frame + 1]
 
 
-def teacher_forced_errors(model, stepper: OrtStepper, latents: torch.Tensor, probe: dict) -> np.ndarray:
-    """Per-step max |Δ| of next latents when both sides step from latents[t] (frame K-1+t), from
-    empty caches, with the same action and conditions."""
-    ring = KVRing(model.config, batch=1)
+def teacher_forced_errors(torch_stepper, stepper, latents: torch.Tensor, probe: dict) -> np.ndarray:
+    """Per-step max |Δ| of next latents when both sides (a "torch" and an "ort-python" stepper) step
+    from latents[t] (frame K-1+t), from empty caches, with the same action and conditions."""
+    torch_stepper.start(latents[None, :1], torch.zeros((1, 0), dtype=torch.int64))  # an empty ring
     stepper.reset(np.zeros((1, *probe["frames"].shape[1:]), np.uint8), np.zeros(0, np.int64))
     first = probe["context"] - 1
     errors = []
@@ -75,10 +74,7 @@ def teacher_forced_errors(model, stepper: OrtStepper, latents: torch.Tensor, pro
         frame = first + t
         action = np.array([probe["actions"][frame]], dtype=np.int64)
         cond, guide = _at(probe["cond"], frame + 1), _at(probe["guide"], frame + 1)
-        with torch.no_grad():
-            expected, new_kv = model.dynamics.step(latents[t:t + 1], torch.from_numpy(action), _tensor(cond),
-                                                   _tensor(guide), ring.kv, ring.lags)
-        ring.push(new_kv)
+        expected = torch_stepper.advance(latents[t:t + 1], action, cond, guide)
         got = stepper.advance(latents[t:t + 1].numpy().astype(stepper.dtype), action, cond, guide)
         errors.append(float(np.abs(got.astype(np.float64) - expected.numpy()).max()))
     return np.array(errors)
@@ -88,14 +84,15 @@ def _tensor(values):
     return None if values is None else torch.from_numpy(np.asarray(values, dtype=np.float32))
 
 
-def rollout_psnr(model, stepper: OrtStepper, probe: dict, steps: int) -> tuple[float, float]:
-    """PSNR (dB) between PyTorch fp32 and bundle rollouts over all frames; also the bundle's fps."""
+def rollout_psnr(torch_stepper, stepper, probe: dict, steps: int) -> tuple[float, float]:
+    """PSNR (dB) between PyTorch fp32 ("torch" stepper) and bundle ("ort-python" stepper) rollouts
+    over all frames; also the bundle's fps."""
     K = probe["context"]
     frames, actions = probe["frames"][:K], probe["actions"][:K - 1]
     future = probe["actions"][K - 1:K - 1 + steps]
     conditions = {name: None if probe[name] is None else probe[name][1:K + steps] for name in ("cond", "guide")}
-    expected = model.rollout(frames, actions, future, cond=_tensor(conditions["cond"]),
-                             guide=_tensor(conditions["guide"]))
+    expected = torch_stepper.rollout(frames, actions, future, cond=_tensor(conditions["cond"]),
+                                     guide=_tensor(conditions["guide"]))
     stepper.reset(frames, actions, _at_range(probe["cond"], 1, K), _at_range(probe["guide"], 1, K))
     began = time.perf_counter()
     got = np.stack([stepper.step(int(a), _at(probe["cond"], K + t), _at(probe["guide"], K + t))[0, ..., :3]
@@ -114,8 +111,10 @@ def sequence_psnr(a: np.ndarray, b: np.ndarray) -> float:
     return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, 10.0 * np.log10(255.0 ** 2 / mse))
 
 
-def reference_errors(stepper: OrtStepper, latents: np.ndarray, probe: dict) -> float:
-    """Max |Δ| between ORT and onnx.reference.ReferenceEvaluator over the first len(latents) steps."""
+def reference_errors(stepper, latents: np.ndarray, probe: dict) -> float:
+    """Max |Δ| between ORT and onnx.reference.ReferenceEvaluator over the first len(latents) steps: the
+    evaluator runs step.onnx on the inputs of each OrtStepper step, and its next latents and new keys /
+    values are compared with what the step returned and pushed into the ring."""
     from onnx.reference import ReferenceEvaluator
 
     evaluator = ReferenceEvaluator(str(stepper.bundle.graph_path("step", stepper.batch)))
@@ -129,38 +128,38 @@ def reference_errors(stepper: OrtStepper, latents: np.ndarray, probe: dict) -> f
         for name, value in (("cond", cond), ("guide", guide)):
             if value is not None:
                 feeds[name] = value.astype(stepper.dtype)
-        feeds["kv_cache"], feeds["lags"] = stepper.kv.copy(), stepper.lags.copy()
+        feeds["kv_cache"], feeds["lags"], slot = stepper.kv.copy(), stepper.lags.copy(), stepper.next_slot
         reference = evaluator.run(None, feeds)
-        ort_outputs = stepper.sessions["step"].run(None, feeds)
+        ort_outputs = (stepper.advance(feeds["latents"], action, cond, guide), stepper.kv[:, :, :, :, slot])
         worst = max(worst, *(float(np.abs(r.astype(np.float64) - o).max()) for r, o in zip(reference, ort_outputs)))
-        stepper.advance(feeds["latents"], action, cond, guide)
     return worst
 
 
 def verify_bundle(bundle: Bundle, checkpoint=None, steps: int = 256, reference_steps: int = 3,
-                  threads: int | None = None, quiet: bool = False) -> dict:
+                  intra_op_threads: int | None = None, quiet: bool = False) -> dict:
     """All parity figures for one bundle (batch 1), with pass/fail against the fp32 thresholds."""
-    stepper = OrtStepper(bundle, batch=1, threads=threads)
+    stepper = open_stepper(bundle, "ort-python", intra_op_threads=intra_op_threads)
     spec = checkpoint or bundle.manifest["source"].get("resolved") or bundle.manifest["source"].get("checkpoint")
     probe = probe_sequence(bundle, steps)
     K = probe["context"]
     report = {"bundle": str(bundle.path), "precision": bundle.manifest["precision"], "steps": steps}
     progress = tqdm(total=3, desc="verify", unit="check", disable=quiet)
     try:
-        model, _, _ = load_checkpoint(spec)
+        loaded = load_checkpoint(spec)
     except CheckpointError:
-        model = None
+        loaded = None
         report["torch"] = f"checkpoint {spec!r} not available: PyTorch parity skipped"
     latents = None
-    if model is not None:
+    if loaded is not None:
         report["checkpoint"] = str(spec)
+        torch_stepper = open_stepper(loaded, "torch")
         if probe["real"]:
-            latents = model.encode_frames(probe["frames"][K - 1:K - 1 + steps])
-            errors = teacher_forced_errors(model, stepper, latents, probe)
+            latents = loaded[0].encode_frames(probe["frames"][K - 1:K - 1 + steps])
+            errors = teacher_forced_errors(torch_stepper, stepper, latents, probe)
             report["teacher_forced_max_abs"] = float(errors.max())
             report["teacher_forced_mean_max_abs"] = float(errors.mean())
         progress.update()
-        report["rollout_psnr"], report["ort_fps"] = rollout_psnr(model, stepper, probe, steps)
+        report["rollout_psnr"], report["ort_fps"] = rollout_psnr(torch_stepper, stepper, probe, steps)
         progress.update()
     inputs = (latents[:reference_steps].numpy() if latents is not None
               else np.concatenate([stepper.encode(f[None]) for f in probe["frames"][K - 1:K - 1 + reference_steps]]))

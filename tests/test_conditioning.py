@@ -16,6 +16,7 @@ from vidgen_rt.errors import ConfigError
 from vidgen_rt.generate import generate
 from vidgen_rt.model.world_model import GUIDE_SCALES, guide_to_tensor
 from vidgen_rt.train.checkpoint import load_checkpoint
+from vidgen_rt.runtime.factory import open_stepper
 from vidgen_rt.train.trainer import Trainer
 from vidgen_rt.worlds import HELD_OUT_SEED
 
@@ -62,8 +63,8 @@ def test_guided_training_takes_the_guide_channels_from_the_store(guided_run):
 
 
 def test_the_guide_changes_the_generated_frames(guided_run):
-    model, config, _ = load_checkpoint(guided_run)
-    m = config.model
+    stepper = open_stepper(guided_run, "torch")
+    m = stepper.model.config
     played = play_episode("maze", "explore", HELD_OUT_SEED, m.window + 8, m.frame_height, m.frame_width, guides=True)
     other = play_episode("maze", "explore", 1_000_001, m.window + 8, m.frame_height, m.frame_width, guides=True)
     context, actions = played["frames"][:m.window], played["actions"]
@@ -71,13 +72,13 @@ def test_the_guide_changes_the_generated_frames(guided_run):
     swapped = torch.cat([own[:m.window - 1], guide_to_tensor(other["guide"][m.window:], GUIDE_NAMES)])
 
     def roll(guide):
-        return model.rollout(context, actions[:m.window - 1], actions[m.window - 1:m.window + 7], guide=guide)
+        return stepper.rollout(context, actions[:m.window - 1], actions[m.window - 1:m.window + 7], guide=guide)
 
     first, again, changed = roll(own), roll(own), roll(swapped)
     assert first.shape == (8, m.frame_height, m.frame_width, 3)
     assert np.array_equal(first, again)  # deterministic: any difference below comes from the guide
     assert np.abs(first.astype(int) - changed.astype(int)).mean() > 0.5
-    with pytest.raises(ConfigError, match="guide_channels = 2"):
+    with pytest.raises(ConfigError, match="needs a guide"):
         roll(None)
 
 
@@ -135,7 +136,8 @@ def test_cond_vectors_reach_the_model(tiny_store, tmp_path):
     K = config.model.window
     steps = K - 1 + 4
     cond = torch.rand(steps, 3, generator=torch.Generator().manual_seed(0))
-    roll = [model.rollout(episode.frames[:K], episode.actions[:K - 1], episode.actions[K - 1:K + 3], cond=c)
+    stepper = open_stepper((model, config), "torch")
+    roll = [stepper.rollout(episode.frames[:K], episode.actions[:K - 1], episode.actions[K - 1:K + 3], cond=c)
             for c in (cond, 1 - cond)]
     assert model.dynamics.cond_proj.weight.shape == (config.model.d_model, 3)
     assert not np.array_equal(roll[0], roll[1])
@@ -144,7 +146,6 @@ def test_cond_vectors_reach_the_model(tiny_store, tmp_path):
 def test_guided_world_survives_export_with_ort_parity(guided_run, tmp_path):
     from vidgen_rt.export import export_bundle, load_bundle
     from vidgen_rt.export.parity import THRESHOLDS, verify_bundle
-    from vidgen_rt.runtime import OrtStepper
 
     bundle = load_bundle(export_bundle(guided_run, tmp_path / "guided.vgrt", quiet=True))
     guide_spec = bundle.manifest["conditions"]["guide"]
@@ -154,9 +155,9 @@ def test_guided_world_survives_export_with_ort_parity(guided_run, tmp_path):
     report = verify_bundle(bundle, checkpoint=guided_run, steps=64, quiet=True)
     assert report["teacher_forced_max_abs"] <= THRESHOLDS["teacher_forced_max_abs"]
     assert report["rollout_psnr"] >= THRESHOLDS["rollout_psnr"]
-    stepper = OrtStepper(bundle)
+    stepper = open_stepper(bundle, "ort-python")
     stepper.reset()
-    with pytest.raises(ConfigError, match="needs 'guide'"):
+    with pytest.raises(ConfigError, match="needs a guide"):
         stepper.step(1)
     near, far = np.zeros((1, 2, 32, 32), np.float32), np.ones((1, 2, 32, 32), np.float32)
     saved = stepper.snapshot()

@@ -124,8 +124,7 @@ def test_the_embed_renderer_shows_a_streams_newest_frame(tmp_path, maze_bundle):
         import vidgen_rt
         from vidgen_rt.viewer.embed import FrameRenderer
         ctx = OffscreenContext(64, 64)
-        runtime = vidgen_rt.Runtime({str(maze_bundle)!r}, threads=1)
-        stream = runtime.open_stream()
+        stream = vidgen_rt.open_stepper({str(maze_bundle)!r}, "native", intra_op_threads=1)
         renderer = FrameRenderer(64, 64)
         stream.reset()
         stream.push_action(1)  # queued before the generation thread starts: its first step takes it
@@ -136,7 +135,7 @@ def test_the_embed_renderer_shows_a_streams_newest_frame(tmp_path, maze_bundle):
         stream.stop()
         renderer.draw(0, 0, 64, 64)
         out["pixels"], out["index"] = ctx.read_pixels(), np.array(renderer.frame_index)
-        reference = runtime.open_stream()
+        reference = vidgen_rt.open_stepper(stream.runtime, "native")
         reference.reset()
         for _ in range(renderer.frame_index):
             frame = reference.step(1)

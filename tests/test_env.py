@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+import vidgen_rt
 from vidgen_rt.env import WorldModelEnv
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.export import export_bundle
-from vidgen_rt.runtime import OrtStepper
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def test_bundle_env_passes_the_gymnasium_checker(env_bundle, backend):
     assert env.action_space.n == 7 and env.observation_space.shape == (32, 32, 3)
     first, info = env.reset(seed=3)
     assert first.dtype == np.uint8 and info == {"step": 0}
-    stepper = OrtStepper(env_bundle)
+    stepper = vidgen_rt.open_stepper(env_bundle, "ort-python")
     stepper.reset()
     for t, action in enumerate([1, 1, 3, 4, 0]):
         frame, reward, terminated, truncated, _ = env.step(action)
@@ -49,10 +49,16 @@ def test_env_refuses_bad_input(env_bundle, tiny_run):
     env.reset()
     with pytest.raises(ConfigError, match="out of range"):
         env.step(7)
+    with pytest.raises(ConfigError, match="integer action id"):
+        env.step(1.9)
     with pytest.raises(ConfigError, match="backend 'gpu'"):
         WorldModelEnv(env_bundle, backend="gpu")
-    with pytest.raises(ConfigError, match="needs a bundle"):
+    with pytest.raises(ConfigError, match="runs a bundle"):
         WorldModelEnv(tiny_run, backend="native")
+
+
+def test_env_is_importable_from_the_package_top_level():
+    assert vidgen_rt.WorldModelEnv is WorldModelEnv and "WorldModelEnv" in vidgen_rt.__all__
 
 
 def test_env_is_registered_with_gymnasium(env_bundle):

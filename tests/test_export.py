@@ -14,8 +14,7 @@ from vidgen_rt.export.bundle import sha256_of
 from vidgen_rt.export.parity import THRESHOLDS, verify_bundle
 from vidgen_rt.export.rules import rule_violations, tensorrt_supported_ops
 from vidgen_rt.export.tensorrt import engine_name, engine_settings
-from vidgen_rt.runtime import OrtStepper
-from vidgen_rt.train.checkpoint import load_checkpoint
+from vidgen_rt.runtime import OrtStepper, open_stepper
 
 
 @pytest.fixture(scope="session")
@@ -101,11 +100,10 @@ def test_reduced_precision_variants_report_psnr_against_fp32(tiny_run, tmp_path)
 
 
 def test_stepper_matches_pytorch_rollout_and_restores(tiny_bundle, tiny_run):
-    model, _, _ = load_checkpoint(tiny_run)
     stepper = OrtStepper(tiny_bundle, batch=1)
     context = stepper.bundle.context()
     actions = np.array([1, 1, 3, 3, 0, 4, 2, 5, 6, 1] * 3)
-    expected = model.rollout(context["frames"], context["actions"], actions)
+    expected = open_stepper(tiny_run, "torch").rollout(context["frames"], context["actions"], actions)
     first = stepper.reset()
     assert first.shape == (1, 32, 32, 4) and (first[..., 3] == 255).all()
     got = np.stack([stepper.step(int(a))[0, ..., :3] for a in actions])

@@ -35,7 +35,7 @@ def actions_for(n, batch, n_actions, seed=0):
 
 @pytest.mark.parametrize("batch", [1, 4])
 def test_frames_are_bit_identical_to_the_reference_driver(runtime, bundle, batch):
-    reference = OrtStepper(bundle, batch=batch, threads=THREADS)
+    reference = OrtStepper(bundle, batch=batch, intra_op_threads=THREADS)
     with runtime.open_stream(batch) as stream:
         first = stream.reset()
         assert np.array_equal(first, reference.reset())
@@ -54,7 +54,7 @@ def test_caller_context_per_player(runtime, bundle):
     frames, actions = context["frames"], context["actions"]
     players = np.stack([frames, frames[::-1], frames, frames[::-1]])  # (B, K, H, W, 3)
     player_actions = np.stack([actions, actions[::-1], actions, actions[::-1]])
-    reference = OrtStepper(bundle, batch=4, threads=THREADS)
+    reference = OrtStepper(bundle, batch=4, intra_op_threads=THREADS)
     with runtime.open_stream(4, frames=players, actions=player_actions) as stream:
         reference.reset(players, player_actions)
         for t in range(20):

@@ -49,7 +49,7 @@ def maze_bundle(tmp_path_factory):
 def direct_frames(bundle, actions):
     import vidgen_rt
 
-    stream = vidgen_rt.Runtime(bundle, threads=1).open_stream()
+    stream = vidgen_rt.open_stepper(bundle, "native", intra_op_threads=1)
     stream.reset()
     frames = [np.array(stream.step(a)[0]) for a in actions]
     stream.close()

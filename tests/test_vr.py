@@ -113,7 +113,7 @@ def test_play_vr_reprojects_the_generated_panorama_at_the_pose(panorama_bundle, 
                              "--filter", "nearest", "--no-vsync", "--threads", "1", "--trace", str(trace)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    stream = vidgen_rt.Runtime(panorama_bundle, threads=1).open_stream()
+    stream = vidgen_rt.open_stepper(panorama_bundle, "native", intra_op_threads=1)
     stream.reset()
     for line in trace.read_text().splitlines():
         frame = stream.step(json.loads(line)["action"])[0]

@@ -8,7 +8,8 @@ the true frames for a side-by-side comparison.
 A guide-conditioned world (model.guide_channels > 0) paints frames from the real world's guide maps
 (depth, wall id): the policy plays the real maze and each generated frame gets the maps of the true
 frame at its place. The maps may come from another seed's maze than the context (`guide_seed`), to
-show what the guide alone makes of the same start.
+show what the guide alone makes of the same start. The frames come from a `TorchStepper`
+(runtime/torch_stepper.py), opened through `open_stepper` as every consumer's stepper is.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import torch
 
 from vidgen_rt.data.record import GUIDE_NAMES, play_episode, require_context
 from vidgen_rt.errors import ConfigError
-from vidgen_rt.worlds import HELD_OUT_SEED
 from vidgen_rt.model.world_model import guide_to_tensor
+from vidgen_rt.runtime.factory import open_stepper
+from vidgen_rt.worlds import HELD_OUT_SEED
 
 MAX_FRAMES = 1_000_000
 
@@ -93,9 +95,10 @@ def generate(model, config, state: dict, frames: int, actions: list[int] | None 
     if guided:  # frames 1..K-1 of the real context, then the guide source's frames K..K+frames-1
         maps = np.concatenate([played["guide"][1:context], source["guide"][context:context + frames]])
         guide = guide_to_tensor(maps, GUIDE_NAMES)
+    stepper = open_stepper((model, config, state), "torch")
     began = time.perf_counter()
-    generated = model.rollout(played["frames"][:context], played["actions"][:context - 1], np.array(actions),
-                              guide=guide)
+    generated = stepper.rollout(played["frames"][:context], played["actions"][:context - 1], np.array(actions),
+                                guide=guide)
     seconds = time.perf_counter() - began
     # A game (gym:ENV_ID) can end before the rollout does: then there is no truth to show beside it.
     complete = len(source["frames"]) >= context + frames

@@ -1,5 +1,5 @@
 """The platform half of `vidgen play`: a GLFW window (OpenGL 3.3 core), its keyboard, mouse and
-gamepads, and the display loop that ties a `StreamPlayer` to a renderer from embed.py and the HUD.
+gamepads, and the display loop that ties a `StreamController` to a renderer from embed.py and the HUD.
 
 Every display refresh: poll input, apply the action, take the stream's newest frame (or, in lockstep,
 step it), upload it if it changed, draw it — flat, or as the panorama seen from the current head
@@ -136,8 +136,8 @@ class ViewOptions:
 class Viewer:
     """The display loop of `vidgen play` (see the module docstring)."""
 
-    def __init__(self, player, manifest: dict, bindings: dict[str, int], options: ViewOptions):
-        self.player, self.options = player, options
+    def __init__(self, controller, manifest: dict, bindings: dict[str, int], options: ViewOptions):
+        self.controller, self.options = controller, options
         self.names = list(manifest["actions"]["names"])
         self.keys = ActionKeys(bindings, default=int(manifest["actions"].get("default", 0)))
         self.commands = command_keys(bindings)
@@ -172,16 +172,16 @@ class Viewer:
         window.on_key = self.handle_key
         trace = open(o.trace, "w") if o.trace else None
         try:
-            height, width = self.player.frame.shape[:2]
+            height, width = self.controller.frame.shape[:2]
             renderer = (PanoramaRenderer(height, width, filter=o.filter) if o.vr
                         else FrameRenderer(height, width, filter=o.filter))
-            renderer.upload(self.player.frame)
+            renderer.upload(self.controller.frame)
             self.hud = Hud()
             if o.vr and o.pose is None:
                 window.capture_mouse()
             if o.record:
-                self.player.start_recording(o.record, o.record_fps)
-            self.player.start()
+                self.controller.start_recording(o.record, o.record_fps)
+            self.controller.start()
             began = time.perf_counter()
             self._loop(window, renderer, trace)
             seconds = time.perf_counter() - began
@@ -192,8 +192,8 @@ class Viewer:
         if o.screenshot is not None and self.last_screen is not None:
             from PIL import Image
             Image.fromarray(self.last_screen).save(o.screenshot)
-        generated = self.player.stream.stats().get("frames", self.player.generated)
-        return {"frames": self.player.generated, "generated": generated, "display_frames": self.display_frames,
+        generated = self.controller.stepper.stats().get("frames", self.controller.generated)
+        return {"frames": self.controller.generated, "generated": generated, "display_frames": self.display_frames,
                 "seconds": seconds, "display_fps": self.display_frames / max(seconds, 1e-9),
                 "generation_fps": generated / max(seconds, 1e-9)}
 
@@ -202,7 +202,7 @@ class Viewer:
 
         from vidgen_rt.viewer.glutil import read_framebuffer
 
-        o, player = self.options, self.player
+        o, controller = self.options, self.controller
         last = time.perf_counter()
         last_frame_at = last
         while True:
@@ -215,18 +215,18 @@ class Viewer:
             pad = window.gamepad()
             self.keys.gamepad = gamepad_actions(gamepad_inputs(*pad), self.choices) if pad else []
             if o.script:
-                player.set_action(o.script[player.generated % len(o.script)])
+                controller.set_action(o.script[controller.generated % len(o.script)])
             else:
-                player.set_action(self.keys.action())
-            generated_before = player.generated
-            if player.poll():
-                renderer.upload(player.frame)
+                controller.set_action(self.keys.action())
+            generated_before = controller.generated
+            if controller.poll():
+                renderer.upload(controller.frame)
                 now = time.perf_counter()
                 self.frame_times.append((now - last_frame_at) * 1000)
                 last_frame_at = now
-            if trace and player.generated != generated_before:
-                frame = np.ascontiguousarray(player.frame)
-                trace.write(json.dumps({"frame": player.generated, "action": player.action,
+            if trace and controller.generated != generated_before:
+                frame = np.ascontiguousarray(controller.frame)
+                trace.write(json.dumps({"frame": controller.generated, "action": controller.action,
                                         "sha1": hashlib.sha1(frame.tobytes()).hexdigest()}) + "\n")
             width, height = window.framebuffer_size
             gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
@@ -236,7 +236,7 @@ class Viewer:
             self._draw_frame(renderer, width, height)
             if self.hud_on:
                 self._draw_hud(width, height)
-            done = o.frames is not None and player.generated >= o.frames
+            done = o.frames is not None and controller.generated >= o.frames
             if done or self.pending.count("screenshot"):
                 self.last_screen = read_framebuffer(width, height)
                 self._save_requested_screenshots()
@@ -273,24 +273,24 @@ class Viewer:
 
     def _run_commands(self, window: GlfwWindow, renderer) -> bool:
         """Carry out the queued viewer commands; False to quit. Screenshots wait for the draw."""
-        player, keep = self.player, []
+        controller, keep = self.controller, []
         for command in self.pending:
             if command == "quit":
                 return False
             if command == "screenshot":
                 keep.append(command)
             elif command == "pause":
-                player.toggle_pause()
-                self.say("paused" if player.paused else "resumed")
-            elif command == "step" and player.single_step():
-                renderer.upload(player.frame)
+                controller.toggle_pause()
+                self.say("paused" if controller.paused else "resumed")
+            elif command == "step" and controller.single_step():
+                renderer.upload(controller.frame)
             elif command == "rewind":
-                back = player.rewind()
-                renderer.upload(player.frame)
+                back = controller.rewind()
+                renderer.upload(controller.frame)
                 self.say("nothing to rewind" if back is None else f"rewound {back} frames")
             elif command == "reset":
-                player.reset()
-                renderer.upload(player.frame)
+                controller.reset()
+                renderer.upload(controller.frame)
                 self.say("reset to the context frames")
             elif command == "hud":
                 self.hud_on = not self.hud_on
@@ -298,7 +298,8 @@ class Viewer:
                 self._toggle_recording()
             elif command == "postprocess":
                 try:
-                    self.say("post-processing: " + ", ".join(f"{k} {v:g}" for k, v in player.cycle_postprocess().items()))
+                    preset = controller.cycle_postprocess()
+                    self.say("post-processing: " + ", ".join(f"{k} {v:g}" for k, v in preset.items()))
                 except VidgenError as error:
                     self.say(str(error))
             elif command == "filter":
@@ -308,12 +309,12 @@ class Viewer:
         return True
 
     def _toggle_recording(self) -> None:
-        if self.player.recorder is None:
+        if self.controller.recorder is None:
             path = Path(time.strftime("vidgen-%Y%m%d-%H%M%S.mp4"))
-            self.player.start_recording(path, self.options.record_fps)
+            self.controller.start_recording(path, self.options.record_fps)
             self.say(f"recording to {path}")
         else:
-            self.say(f"recorded {self.player.recorder.frames} frames to {self.player.stop_recording()}")
+            self.say(f"recorded {self.controller.recorder.frames} frames to {self.controller.stop_recording()}")
 
     def _save_requested_screenshots(self) -> None:
         from PIL import Image
@@ -325,8 +326,8 @@ class Viewer:
             self.say(f"screenshot saved to {path}")
 
     def _draw_hud(self, width: int, height: int) -> None:
-        player = self.player
-        stats = player.stream.stats()
+        controller = self.controller
+        stats = controller.stepper.stats()
 
         def ms(section: str, key: str = "p50_ms") -> str:
             value = stats.get(section, {}).get(key)
@@ -334,13 +335,13 @@ class Viewer:
 
         display = np.asarray(self.display_times)[-60:]
         display_fps = 1000 / display.mean() if len(display) else 0.0
-        flags = [name for name, on in (("PAUSED", player.paused), ("REC", player.recorder is not None),
-                                       ("POST", player.preset != 0), ("LOCKSTEP", player.lockstep)) if on]
+        flags = [name for name, on in (("PAUSED", controller.paused), ("REC", controller.recorder is not None),
+                                       ("POST", controller.preset != 0), ("LOCKSTEP", controller.lockstep)) if on]
         lines = [f"GEN {stats.get('fps', 0.0):5.1f} FPS  DISPLAY {display_fps:5.1f} FPS",
                  f"STEP {ms('step')} MS  DECODE {ms('decode')} MS (P50)",
                  f"END TO END P50 {ms('total')} P99 {ms('total', 'p99_ms')} MS",
-                 f"DROPPED {stats.get('dropped_frames', 0)}  FRAME {player.generated}",
-                 f"ACTION {self.names[player.action]}"]
+                 f"DROPPED {stats.get('dropped_frames', 0)}  FRAME {controller.generated}",
+                 f"ACTION {self.names[controller.action]}"]
         if self.options.vr:
             lines.append(f"YAW {self.yaw:+.0f} PITCH {self.pitch:+.0f}")
         if flags:

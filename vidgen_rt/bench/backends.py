@@ -1,9 +1,11 @@
-"""The backends `vidgen bench` compares, each as a `Player`: B streams stepped together, timed per
-batched frame (step, decode and end to end, in milliseconds).
+"""The backends `vidgen bench` compares, each measured as a `BackendRun`: B players stepped together,
+timed per batched frame (end to end as the caller sees it, in milliseconds, with the step / decode
+split from the stepper's own statistics).
 
-- `torch-eager`: what a user of the PyTorch model writes by hand, as the seed did: `WorldModel.advance`
-  (cached step + KV ring push) then `decode_latents`, every frame, fp32;
-- `torch-bf16`: the same loop under `torch.autocast("cpu", torch.bfloat16)`;
+Every backend but the no-cache baseline is a stepper from `vidgen_rt.open_stepper`, stepped as any
+host steps it:
+- `torch-eager`: PyTorch's cached step (`TorchStepper`: step + KV ring push, then decode), fp32;
+- `torch-bf16`: the same under `torch.autocast("cpu", torch.bfloat16)`;
 - `torch-eager-nocache` (`--no-cache`): no KV ring; every frame runs the parallel training forward
   over the last `window` frames and keeps the last frame's prediction;
 - `ort-python`: the reference driver `OrtStepper` (numpy + ONNX Runtime from Python);
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -32,62 +35,51 @@ from typing import Callable
 import numpy as np
 
 from vidgen_rt.errors import VidgenError
+from vidgen_rt.runtime.factory import open_stepper
+from vidgen_rt.runtime.stats import latency_summary
 
 BACKENDS = ("torch-eager", "torch-bf16", "ort-python", "native", "native-int8", "native-async", "native-int8-async",
             "native-trt")
 ASYNC_WAIT_S = 10.0  # a frame later than this means the generation thread is stuck or failed
 DEFAULT_BACKENDS = ("torch-eager", "torch-bf16", "ort-python", "native")
 NOCACHE = "torch-eager-nocache"
+SUMMARY_KEYS = ("mean_ms", "p50_ms", "p90_ms", "p99_ms")
 
 
-class Player(abc.ABC):
-    """B streams of one backend. `frame(actions)` makes one frame per stream (`_step`, then `_decode`)
-    and records its times; `mark()` (after warm-up) forgets what was recorded so far."""
-
-    times_split = True  # False where step and decode run in one call (their split comes from elsewhere)
+class BackendRun(abc.ABC):
+    """B players of one backend under measurement. `frame(actions)` makes one frame per player and
+    records its time; `mark()` (after warm-up) forgets what was recorded so far."""
 
     def __init__(self, batch: int):
         self.batch = batch
-        self.samples = {"total": [], "step": [], "decode": []}
-        self.split = None  # breakdown() as it was when the player finished
+        self.samples = {"total": []}
+        self.split = None  # breakdown() as it was when the run finished
 
     def frame(self, actions: np.ndarray, record: bool = True) -> None:
         began = time.perf_counter()
-        self._step(actions)
-        stepped = time.perf_counter()
-        self._decode()
-        ended = time.perf_counter()
-        if not record:
-            return
-        self.samples["total"].append((ended - began) * 1000.0)
-        if self.times_split:
-            self.samples["step"].append((stepped - began) * 1000.0)
-            self.samples["decode"].append((ended - stepped) * 1000.0)
+        self._frame(actions)
+        if record:
+            self.samples["total"].append((time.perf_counter() - began) * 1000.0)
 
     @contextlib.contextmanager
     def turn(self):
-        """While the player has the machine to itself; one with threads of its own runs them only here."""
+        """While the run has the machine to itself; one with threads of its own runs them only here."""
         yield
 
     @abc.abstractmethod
-    def _step(self, actions: np.ndarray) -> None:
-        """Predict the next latents of every stream (B,) actions."""
-
-    def _decode(self) -> None:
-        """Turn the newest latents into frames."""
+    def _frame(self, actions: np.ndarray) -> None:
+        """One frame for every player, (B,) actions."""
 
     def mark(self) -> None:
         for values in self.samples.values():
             values.clear()
 
-    def breakdown(self) -> dict | None:
-        """Step and decode latency summaries, where known."""
-        if not self.samples["step"]:
-            return None
-        return {part: summarize(self.samples[part]) for part in ("step", "decode")}
+    @abc.abstractmethod
+    def breakdown(self) -> dict:
+        """Step and decode latency summaries (and more where the backend has them)."""
 
     def finish(self) -> None:
-        """Keep the breakdown, then release what the player holds."""
+        """Keep the breakdown, then release what the run holds."""
         self.split = self.breakdown()
         self.close()
 
@@ -96,9 +88,9 @@ class Player(abc.ABC):
 
 
 def summarize(values_ms) -> dict:
-    values = np.asarray(values_ms, dtype=np.float64)
-    return {"mean_ms": round(float(values.mean()), 4),
-            **{f"p{q}_ms": round(float(np.percentile(values, q)), 4) for q in (50, 90, 99)}}
+    """The summary a report row shows, rounded for the JSON (runtime/stats.py computes it)."""
+    summary = latency_summary(values_ms)
+    return {key: round(summary[key], 4) for key in SUMMARY_KEYS}
 
 
 def _zeros_conditions(m, batch: int) -> tuple:
@@ -108,39 +100,72 @@ def _zeros_conditions(m, batch: int) -> tuple:
     return cond, guide
 
 
-class TorchPlayer(Player):
-    """`WorldModel.advance` + `decode_latents` per frame, as the seed's loop did."""
+class StepperRun(BackendRun):
+    """A stepper from `open_stepper`, seeded with the workload's context; its own statistics give
+    the step / decode split. `mark()` opens a fresh stepper on the same loaded engine, so those
+    statistics hold measured frames only."""
 
-    def __init__(self, model, context: dict, batch: int, bf16: bool = False):
-        import torch
+    parts = {"step": "step", "decode": "decode"}  # breakdown name -> the stepper's stats entry
 
+    def __init__(self, opener: Callable, batch: int, context: dict, model_config):
         super().__init__(batch)
-        self.model, self.bf16 = model, bf16
-        self.torch = torch
-        latents = model.encode_frames(context["frames"])  # (K, C, h, w)
-        latents = latents.unsqueeze(0).expand(batch, *latents.shape).contiguous()  # (B, K, C, h, w)
-        history = [_per_player(torch, context.get(key), batch) for key in ("actions", "cond", "guide")]
-        self.ring, self.current = model.start(latents, *history)
-        self.step_conditions = _zeros_conditions_torch(torch, model.config, batch)
+        self.opener, self.context = opener, context
+        self.conditions = _zeros_conditions(model_config, batch)
+        self.stepper = self._open()
 
-    def _step(self, actions):
-        torch = self.torch
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            self.current = self.model.advance(self.ring, self.current, torch.from_numpy(actions),
-                                              *self.step_conditions)
+    def _open(self):
+        stepper = self.opener(self.batch)
+        c = self.context
+        stepper.reset(c["frames"], c["actions"], c.get("cond"), c.get("guide"))
+        return stepper
 
-    def _decode(self):
-        with self.torch.autocast("cpu", dtype=self.torch.bfloat16, enabled=self.bf16):
-            self.model.decode_latents(self.current)
+    def _frame(self, actions):
+        self.stepper.step(actions, *self.conditions)
+
+    def mark(self) -> None:
+        super().mark()
+        self.stepper.close()
+        self.stepper = self._open()
+
+    def breakdown(self) -> dict:
+        stats = self.stepper.stats()
+        return {name: {key: round(stats[part][key], 4) for key in SUMMARY_KEYS} for name, part in self.parts.items()}
+
+    def close(self) -> None:
+        self.stepper.close()
 
 
-class WindowRecomputePlayer(Player):
-    """No cache: the parallel forward over the last `window` frames, keeping the last prediction."""
+class AsyncNativeRun(StepperRun):
+    """A native stepper in asynchronous mode: push one action, wait for the next frame."""
+
+    parts = {**StepperRun.parts, "latency": "total"}
+
+    @contextlib.contextmanager
+    def turn(self):
+        if self.conditions[0] is not None or self.conditions[1] is not None:
+            self.stepper.set_conditions(*self.conditions)
+        self.stepper.wait_frame(0.0)  # a frame left from the last turn (or the context frame)
+        self.stepper.start()
+        try:
+            yield
+        finally:
+            self.stepper.stop()
+
+    def _frame(self, actions):
+        self.stepper.push_action(actions)
+        if self.stepper.wait_frame(ASYNC_WAIT_S) is None:
+            raise VidgenError(f"no frame from the asynchronous stream within {ASYNC_WAIT_S} s")
+
+
+class WindowRecomputeRun(BackendRun):
+    """No cache: the parallel forward over the last `window` frames, keeping the last prediction.
+    Not a stepper (it has no KV ring), so it times its own step / decode split."""
 
     def __init__(self, model, context: dict, batch: int):
         import torch
 
         super().__init__(batch)
+        self.samples.update(step=[], decode=[])
         self.model, self.torch = model, torch
         window = model.config.window
         latents = model.encode_frames(context["frames"][-window:])  # (K, C, h, w)
@@ -148,11 +173,13 @@ class WindowRecomputePlayer(Player):
         # Per-step inputs between the K frames: (B, K-1[, ...]) each, or None.
         self.inputs = [_per_player(torch, None if context.get(key) is None else context[key][-(window - 1):], batch)
                        for key in ("actions", "cond", "guide")]
-        self.new_conditions = _zeros_conditions_torch(torch, model.config, batch)
+        self.new_conditions = tuple(None if value is None else torch.from_numpy(value)
+                                    for value in _zeros_conditions(model.config, batch))
         self.current = self.latents[:, -1]
 
-    def _step(self, actions):
+    def _frame(self, actions):
         torch = self.torch
+        began = time.perf_counter()
         new = [torch.from_numpy(actions), *self.new_conditions]
         with torch.no_grad():
             steps = [None if old is None else torch.cat([old, value.unsqueeze(1)], dim=1)  # (B, K, ...)
@@ -161,87 +188,21 @@ class WindowRecomputePlayer(Player):
             self.current = predicted[:, -1]
             self.latents = torch.cat([self.latents[:, 1:], self.current.unsqueeze(1)], dim=1)
             self.inputs = [None if s is None else s[:, 1:] for s in steps]
-
-    def _decode(self):
+        stepped = time.perf_counter()
         self.model.decode_latents(self.current)
+        self.samples["step"].append((stepped - began) * 1000.0)
+        self.samples["decode"].append((time.perf_counter() - stepped) * 1000.0)
 
-
-class OrtPlayer(Player):
-    """The reference driver: `OrtStepper`'s step, then its decode, from Python."""
-
-    def __init__(self, bundle, batch: int, threads: int):
-        from vidgen_rt.runtime import OrtStepper
-
-        super().__init__(batch)
-        self.stepper = OrtStepper(bundle, batch=batch, threads=threads)
-        self.stepper.reset()
-        self.conditions = _zeros_conditions(self.stepper.bundle.config.model, batch)
-
-    def _step(self, actions):
-        # OrtStepper.step is advance + decode; calling the two halves times them apart.
-        self.stepper.latents = self.stepper.advance(self.stepper.latents, actions, *self.conditions)
-
-    def _decode(self):
-        self.stepper.decode(self.stepper.latents)
-
-
-class NativePlayer(Player):
-    """A libvidgen_rt stream; step/decode come from the runtime's own stats (its newest 1024 frames)."""
-
-    times_split = False
-    stats_parts = {"step": "step", "decode": "decode"}  # breakdown name -> the runtime's stats entry
-
-    def __init__(self, runtime, batch: int, conditions):
-        super().__init__(batch)
-        self.runtime, self.conditions = runtime, conditions
-        self.stream = runtime.open_stream(batch)
-
-    def _step(self, actions):
-        self.stream.step(actions, *self.conditions)  # step and decode, in C++
-
-    def mark(self) -> None:
-        # A fresh stream on the warm model: its stats then hold measured frames only.
-        super().mark()
-        self.stream.close()
-        self.stream = self.runtime.open_stream(self.batch)
-
-    def breakdown(self) -> dict | None:
-        stats = self.stream.stats()
-        return {name: {key: round(stats[part][key], 4) for key in ("mean_ms", "p50_ms", "p90_ms", "p99_ms")}
-                for name, part in self.stats_parts.items()}
-
-    def close(self) -> None:
-        self.stream.close()
-
-
-class AsyncNativePlayer(NativePlayer):
-    """A libvidgen_rt stream in asynchronous mode: push one action, wait for the next frame."""
-
-    stats_parts = {**NativePlayer.stats_parts, "latency": "total"}
-
-    @contextlib.contextmanager
-    def turn(self):
-        if self.conditions[0] is not None or self.conditions[1] is not None:
-            self.stream.set_conditions(*self.conditions)
-        self.stream.wait_frame(0.0)  # a frame left from the last turn (or the context frame)
-        self.stream.start()
-        try:
-            yield
-        finally:
-            self.stream.stop()
-
-    def _step(self, actions):
-        self.stream.push_action(actions)
-        if self.stream.wait_frame(ASYNC_WAIT_S) is None:
-            raise VidgenError(f"no frame from the asynchronous stream within {ASYNC_WAIT_S} s")
+    def breakdown(self) -> dict:
+        return {part: summarize(self.samples[part]) for part in ("step", "decode")}
 
 
 @dataclass
 class Backend:
-    """A named way to run the model: `open(batch)` gives a Player."""
+    """A named way to run the model: `open(batch)` gives a BackendRun."""
     name: str
     precision: str
-    open: Callable[[int], Player] | None = None
+    open: Callable[[int], BackendRun] | None = None
     skipped: str | None = None             # why it did not run, when it did not
     details: dict = field(default_factory=dict)
 
@@ -263,19 +224,21 @@ def build_backends(names, workload, threads: int, no_cache: bool) -> list[Backen
 
 
 def _backend(name: str, workload, threads: int) -> Backend:
+    model_config = workload.config.model
     if name in ("torch-eager", "torch-bf16", NOCACHE):
-        model = workload.model[0]
+        loaded = workload.model
         context = workload.context()
         if name == NOCACHE:
-            return Backend(name, "fp32", lambda batch: WindowRecomputePlayer(model, context, batch))
-        bf16 = name == "torch-bf16"
-        return Backend(name, "bf16" if bf16 else "fp32", lambda batch: TorchPlayer(model, context, batch, bf16))
+            return Backend(name, "fp32", lambda batch: WindowRecomputeRun(loaded[0], context, batch))
+        precision = "bf16" if name == "torch-bf16" else "fp32"
+        opener = functools.partial(open_stepper, loaded, "torch", precision=precision)
+        return Backend(name, precision, lambda batch: StepperRun(opener, batch, context, model_config))
     if name == "ort-python":
         bundle = _bundle_for(workload, "fp32")
-        return Backend(name, _precision(bundle), lambda batch: OrtPlayer(bundle, batch, threads))
+        opener = functools.partial(open_stepper, bundle, "ort-python", intra_op_threads=threads)
+        return Backend(name, _precision(bundle),
+                       lambda batch: StepperRun(opener, batch, workload.context(), model_config))
     if name.startswith("native"):
-        import vidgen_rt
-
         if name == "native-trt":
             bundle, kind = _tensorrt_bundle(workload), "tensorrt"
         else:
@@ -283,11 +246,11 @@ def _backend(name: str, workload, threads: int) -> Backend:
         pipelined = name.endswith("-async")
         if pipelined:  # two stages run at once: each gets half of the cores
             threads = max(1, (threads or os.cpu_count() or 2) // 2)
-        runtime = vidgen_rt.Runtime(bundle, threads=threads, backend=kind)
-        model_config = workload.config.model
-        player = AsyncNativePlayer if pipelined else NativePlayer
-        return Backend(name, _precision(bundle),
-                       lambda batch: player(runtime, batch, _zeros_conditions(model_config, batch)),
+        with open_stepper(bundle, "native", 1, threads, native_backend=kind) as first:
+            runtime = first.runtime  # loaded once; every run opens its streams on it
+        run = AsyncNativeRun if pipelined else StepperRun
+        opener = functools.partial(open_stepper, runtime, "native")
+        return Backend(name, _precision(bundle), lambda batch: run(opener, batch, workload.context(), model_config),
                        details={"backend_library": runtime.info.get("backend_library"),
                                 "intra_op_threads": threads or "default"})
     raise ValueError(name)
@@ -334,8 +297,3 @@ def _per_player(torch, array, batch: int):
         return None
     tensor = torch.as_tensor(np.asarray(array))
     return tensor.unsqueeze(0).expand(batch, *tensor.shape).contiguous()
-
-
-def _zeros_conditions_torch(torch, model_config, batch: int) -> tuple:
-    return tuple(None if value is None else torch.from_numpy(value)
-                 for value in _zeros_conditions(model_config, batch))

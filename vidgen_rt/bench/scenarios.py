@@ -1,10 +1,11 @@
 """The three MLPerf LoadGen-style scenarios, run over every backend in one process.
 
-Measurement: each backend opens its players, warms up on its own, then all backends take turns in
-round-robin chunks of frames (the first backend of a round changes every round), so a load change
-on the machine hits every backend alike; each turn opens with one untimed frame, so the samples are
-steady-state frames, not the cold-cache first frame after another backend ran. A sample is one batched frame: end to end as the caller
-sees it, plus the step / decode split where the backend gives it.
+Measurement: each backend opens a run of B players, warms up on its own, then all backends take
+turns in round-robin chunks of frames (the first backend of a round changes every round), so a load
+change on the machine hits every backend alike; each turn opens with one untimed frame, so the
+samples are steady-state frames, not the cold-cache first frame after another backend ran. A sample
+is one batched frame: end to end as the caller sees it, plus the step / decode split from the
+stepper's own statistics.
 
 - `single`: one stream (batch 1); latency percentiles and fps.
 - `multi`: batch sizes in increasing order; a backend holds B players when each gets the target fps
@@ -55,7 +56,7 @@ class Scenario:
 
     def _single(self) -> list[dict]:
         measured = self._measure(self.backends, 1)
-        return [self._row(backend, player, 1) for backend, player in measured]
+        return [self._row(backend, run, 1) for backend, run in measured]
 
     def _multi(self) -> list[dict]:
         budget_ms = 1000.0 / self.settings.target_fps
@@ -63,8 +64,8 @@ class Scenario:
         for batch in self.batches:
             if not alive:
                 break
-            for backend, player in self._measure(alive, batch):
-                row = self._row(backend, player, batch)
+            for backend, run in self._measure(alive, batch):
+                row = self._row(backend, run, batch)
                 # The budget bounds a frame's latency: for a pipelined backend that is longer than
                 # the interval between its frames, so its own latency p99 decides.
                 p99_ms = row.get("latency", row)["p99_ms"]
@@ -73,7 +74,7 @@ class Scenario:
                                              "p99_ms": p99_ms, "holds": holds})
                 if holds or backend.name not in best:
                     best[backend.name] = {**row, "players": batch if holds else 0}
-                    self.latencies[backend.name] = list(player.samples["total"])
+                    self.latencies[backend.name] = list(run.samples["total"])
                 if not holds:
                     alive.remove(backend)
         return [{**best[b.name], "budget_ms": round(budget_ms, 3), "target_fps": self.settings.target_fps,
@@ -82,53 +83,53 @@ class Scenario:
     def _offline(self) -> list[dict]:
         best, sweeps = {}, {b.name: [] for b in self.backends}
         for batch in self.batches:
-            for backend, player in self._measure(self.backends, batch):
-                row = self._row(backend, player, batch)
+            for backend, run in self._measure(self.backends, batch):
+                row = self._row(backend, run, batch)
                 sweeps[backend.name].append({"batch": batch, "fps": row["fps"], "p99_ms": row["p99_ms"]})
                 if backend.name not in best or row["fps"] > best[backend.name]["fps"]:
                     best[backend.name] = row
-                    self.latencies[backend.name] = list(player.samples["total"])
+                    self.latencies[backend.name] = list(run.samples["total"])
         return [{**best[b.name], "sweep": sweeps[b.name]} for b in self.backends]
 
     def _measure(self, backends, batch: int) -> list:
         """Open every backend at `batch`, warm each up, then run them interleaved; returns
-        [(backend, player)] with the players' samples (players closed)."""
+        [(backend, run)] with the runs' samples (runs closed)."""
         s = self.settings
         actions = np.random.default_rng(s.seed).integers(0, self.n_actions, (s.warmup + s.frames, batch))
         self.bar.total += len(backends) * (s.warmup + s.frames)
         self.bar.set_postfix_str(f"batch {batch}")
-        players = []
+        runs = []
         try:
             for backend in backends:
-                player = backend.open(batch)
-                players.append((backend, player))
-                with player.turn():
+                run = backend.open(batch)
+                runs.append((backend, run))
+                with run.turn():
                     for row in actions[:s.warmup]:
-                        player.frame(row)
-                player.mark()
+                        run.frame(row)
+                run.mark()
                 self.bar.update(s.warmup)
             for turn, start in enumerate(range(s.warmup, len(actions), s.chunk)):
                 chunk = actions[start:start + s.chunk]
-                for index in range(len(players)):
-                    _, player = players[(index + turn) % len(players)]
-                    with player.turn():  # an asynchronous player generates only during its turn
+                for index in range(len(runs)):
+                    _, run = runs[(index + turn) % len(runs)]
+                    with run.turn():  # an asynchronous run generates only during its turn
                         # One untimed frame first: after another backend's turn the caches are cold
-                        # and a pipelined player's pipeline is empty; a host playing continuously
+                        # and a pipelined run's pipeline is empty; a host playing continuously
                         # pays that once, the interleaving at every turn.
-                        player.frame(chunk[0], record=False)
+                        run.frame(chunk[0], record=False)
                         for row in chunk:
-                            player.frame(row)
+                            run.frame(row)
                     self.bar.update(len(chunk))
         finally:
-            for _, player in players:
-                player.finish()
+            for _, run in runs:
+                run.finish()
         if self.name == "single":
-            for backend, player in players:
-                self.latencies[backend.name] = list(player.samples["total"])
-        return players
+            for backend, run in runs:
+                self.latencies[backend.name] = list(run.samples["total"])
+        return runs
 
-    def _row(self, backend, player, batch: int) -> dict:
-        total = summarize(player.samples["total"])
+    def _row(self, backend, run, batch: int) -> dict:
+        total = summarize(run.samples["total"])
         fps = batch * 1000.0 / total["mean_ms"]
         gflops = (self.model_info["gflops_per_frame_nocache"] if backend.name == NOCACHE
                   else self.model_info["gflops_per_frame"]["total"])
@@ -136,11 +137,11 @@ class Scenario:
         row = {"backend": backend.name, "precision": backend.precision, "batch": batch,
                "fps": round(fps, 2), "fps_per_player": round(fps / batch, 2),
                "p50_ms": total["p50_ms"], "p90_ms": total["p90_ms"], "p99_ms": total["p99_ms"],
-               "mean_ms": total["mean_ms"], "frames": len(player.samples["total"]),
+               "mean_ms": total["mean_ms"], "frames": len(run.samples["total"]),
                "gflops_per_frame": gflops, "achieved_gflops": round(fps * gflops, 3),
                "roofline_fraction": None if peak is None else round(fps * gflops / peak, 5)}
-        if player.split is not None:
-            row.update(player.split)
+        if run.split is not None:
+            row.update(run.split)
         return {**row, **backend.details}
 
 

@@ -94,7 +94,8 @@ def _verify(bundle_path: Path, args) -> int:
 
     if not 1 <= args.steps <= 100_000:
         raise ConfigError(f"--steps must be between 1 and 100000, got {args.steps}")
-    report = verify_bundle(load_bundle(bundle_path), checkpoint=args.against, steps=args.steps, threads=args.threads)
+    report = verify_bundle(load_bundle(bundle_path), checkpoint=args.against, steps=args.steps,
+                           intra_op_threads=args.threads)
     print(format_report(report))
     if args.json:
         write_json_atomic(args.json, report)

@@ -1,5 +1,6 @@
 """Play a world in a window: the native runtime generates frames on its own thread while the window
-draws the newest one every display refresh. WORLD is a shipped world name, a run or checkpoint
+draws the newest one every display refresh (`--backend ort-python`, the Python reference driver,
+steps synchronously once per display frame instead). WORLD is a shipped world name, a run or checkpoint
 directory (exported once to a cached bundle under ~/.cache/vidgen_rt/bundles/), or a bundle
 directory (NAME.vgrt). Needs a display; without one, render a video with `vidgen generate`.
 
@@ -47,7 +48,8 @@ def configure(parser) -> None:
     parser.add_argument("--max-fps", type=float, default=120.0,
                         help="display refresh cap without vsync; 0: none (default: 120)")
     parser.add_argument("--backend", choices=BACKENDS, default="native",
-                        help="native runtime (C++) or the Python ONNX Runtime driver")
+                        help="native runtime (C++, asynchronous) or the Python ONNX Runtime driver "
+                             "(synchronous: one step per display frame)")
     parser.add_argument("--threads", type=int, default=None,
                         help="ONNX Runtime threads per graph (default: native, half the cores, since live "
                              "play decodes one frame while the next steps; ort-python, one per core)")
@@ -91,17 +93,22 @@ def run(args) -> int:
     if args.vr and width != 2 * height:
         raise ConfigError(f"--vr needs an equirectangular world (width = 2 x height); {bundle.path} is {width}x{height}")
     options = view_options(args, manifest, bindings)
-    stream = open_stream(bundle, args.backend, args.threads)
-    from vidgen_rt.viewer.player import StreamPlayer
+    from vidgen_rt.runtime.factory import open_stepper
+    from vidgen_rt.viewer.controller import StreamController
     from vidgen_rt.viewer.window import Viewer
 
-    player = StreamPlayer(stream, default_action=int(manifest["actions"].get("default", 0)),
-                          lockstep=options.frames is not None or options.script is not None, fps=args.fps,
-                          postprocess=manifest.get("postprocess"))
+    threads = args.threads
+    if threads is None and args.backend == "native":  # the async stream runs its step and decode at once
+        threads = max(1, (os.cpu_count() or 2) // 2)
+    stepper = open_stepper(bundle, args.backend, intra_op_threads=threads)
+    # Only the native runtime plays asynchronously; the Python driver steps once per display frame.
+    lockstep = options.frames is not None or options.script is not None or args.backend != "native"
+    controller = StreamController(stepper, default_action=stepper.info.default_action, lockstep=lockstep,
+                                  fps=args.fps, postprocess=manifest.get("postprocess"))
     try:
-        result = Viewer(player, manifest, bindings, options).run()
+        result = Viewer(controller, manifest, bindings, options).run()
     finally:
-        recorded = player.close()
+        recorded = controller.close()
     if recorded:
         print(f"recorded {recorded}")
     print(f"played {result['frames']} frames in {result['seconds']:.1f} s: generated {result['generated']} at "
@@ -213,15 +220,3 @@ def resolve_bundle(spec: str):
             if not (cached / "manifest.json").is_file():  # unless another process exported it first
                 raise
     return load_bundle(cached)
-
-
-def open_stream(bundle, backend: str, threads: int | None):
-    if backend == "ort-python":
-        from vidgen_rt.viewer.ort_stream import OrtPythonStream
-
-        return OrtPythonStream(bundle, threads=threads)
-    from vidgen_rt.runtime.native import Runtime
-
-    if threads is None:  # the pipelined async stream runs its step and decode stages at once
-        threads = max(1, (os.cpu_count() or 2) // 2)
-    return Runtime(bundle.path, threads=threads, verify=False).open_stream(batch=1)

@@ -20,7 +20,8 @@ then the model is measured on:
   with each rollout's own in `per_rollout`.
 
 A guide-conditioned world is driven by the real episodes' guide maps throughout, each step getting
-the maps of the frame it produces (world_model.py).
+the maps of the frame it produces (world_model.py). Every rollout runs on a `TorchStepper` of the
+loaded model (open_stepper's "torch" backend), one player per episode.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from vidgen_rt.metrics.flicker import flicker
 from vidgen_rt.metrics.image import psnr, ssim
 from vidgen_rt.metrics.motion import dominant_motion
 from vidgen_rt.model.flops import frame_flops
-from vidgen_rt.model.kv_ring import KVRing
 from vidgen_rt.model.world_model import guide_to_tensor
+from vidgen_rt.runtime.factory import open_stepper
 
 HORIZONS = (1, 4, 16, 64)
 
@@ -108,8 +109,9 @@ def _at(guides: torch.Tensor | None, t) -> torch.Tensor | None:
 @torch.no_grad()
 def _teacher_forced(model, frames, latents, actions, guides, samples: int, action_names: list[str]) -> dict:
     E, T = actions.shape
-    ring = KVRing(model.config, E)
-    predicted = torch.stack([model.advance(ring, latents[:, t], actions[:, t], guide=_at(guides, t + 1))
+    stepper = open_stepper(model, "torch", batch=E)
+    stepper.start(latents[:, :1], actions[:, :0])  # an empty ring: every step below gets true latents
+    predicted = torch.stack([stepper.advance(latents[:, t], actions[:, t], guide=_at(guides, t + 1))
                              for t in range(T - 1)], dim=1)  # (E, T-1, C, h, w): frames 1..T-1 from true context
     generated = _flat(np.stack([model.decode_latents(p) for p in predicted]))  # (E*(T-1), H, W, 3)
     recon = np.stack([model.decode_latents(z) for z in latents])  # (E, T, H, W, 3)
@@ -138,11 +140,11 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def _free_running(model, frames, latents, actions, guides, context: int) -> tuple[dict, dict]:
-    ring, current = model.start(latents[:, :context], actions[:, :context - 1],
-                                context_guide=_at(guides, slice(1, context)))
+    stepper = open_stepper(model, "torch", batch=len(latents))
+    current = stepper.start(latents[:, :context], actions[:, :context - 1], guide=_at(guides, slice(1, context)))
     generated = []
     for t in range(context - 1, actions.shape[1] - 1):
-        current = model.advance(ring, current, actions[:, t], guide=_at(guides, t + 1))
+        current = stepper.advance(current, actions[:, t], guide=_at(guides, t + 1))
         generated.append(current)
     generated = torch.stack(generated, dim=1)  # (E, horizon, C, h, w)
     images = np.stack([model.decode_latents(g) for g in generated])  # (E, horizon, H, W, 3)
@@ -183,12 +185,12 @@ def _stability_rollout(model, world_name: str, seed: int, count: int, quiet: boo
     actions = torch.from_numpy(played["actions"])
     guides = guide_to_tensor(played["guide"], GUIDE_NAMES)[None] if guided else None  # (1, T, G, H, W)
     latents = model.encode_frames(played["frames"][:m.window]).unsqueeze(0)
-    ring, current = model.start(latents, actions[None, :m.window - 1], context_guide=_at(guides, slice(1, m.window)))
+    stepper = open_stepper(model, "torch")
+    current = stepper.start(latents, actions[None, :m.window - 1], guide=_at(guides, slice(1, m.window)))
     nan_count, tail = 0, []
     tail_from = count - max(100, count // 10)
     for t in tqdm(range(count), desc=f"stability rollout (seed {seed})", disable=quiet):
-        current = model.advance(ring, current, actions[m.window - 1 + t:m.window + t],
-                                guide=_at(guides, m.window + t))
+        current = stepper.advance(current, actions[m.window - 1 + t:m.window + t], guide=_at(guides, m.window + t))
         nan_count += int(torch.isnan(current).sum())
         current = torch.nan_to_num(current)
         if t >= tail_from:

@@ -1,10 +1,11 @@
-"""KVRing: the caller-owned KV cache of the step contract (DESIGN §4), in PyTorch.
+"""KVRing: the caller-owned KV cache of the step contract (docs/architecture.md §4), in PyTorch.
 
-The cache is a preallocated ring `[L, 2, B, heads, S, N, head_dim]` of S = window - 1 slots plus a
-`lags` vector `[S]` giving each slot's age in frames (the sentinel `window` marks empty or expired
-slots). After every step the frame's own keys/values (`new_kv`) go into the oldest slot, whose age
+The cache is a preallocated ring `[n_layers, 2, B, n_heads, cache_slots, tokens_per_frame, head_dim]`
+of cache_slots = window - 1 slots plus a `lags` vector `[cache_slots]` giving each slot's age in
+frames (`lag_sentinel`, equal to the window, marks empty or expired slots). After every step the frame's own keys/values (`new_kv`) go into the oldest slot, whose age
 has just reached the window, and every other age grows by one. The step graph itself never writes
-into the cache; this class and the runtimes that mirror it do.
+into the cache; this class (driven by runtime/torch_stepper.py) and the other two implementations
+of the step do.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class KVRing:
         self.next_slot = 0
 
     def push(self, new_kv: torch.Tensor) -> None:
-        """Store one frame's keys/values (L, 2, B, heads, N, head_dim) as the newest slot (lag 1)."""
+        """Store one frame's keys/values (n_layers, 2, B, n_heads, tokens_per_frame, head_dim) as the
+        newest slot (lag 1)."""
         self.lags = torch.clamp(self.lags + 1, max=self.sentinel)
         self.kv[:, :, :, :, self.next_slot] = new_kv
         self.lags[self.next_slot] = 1

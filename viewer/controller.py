@@ -1,14 +1,15 @@
-"""`StreamPlayer`: what the viewer does with a stream, apart from drawing — pacing, pause, single
-step, rewind, reset, post-processing presets and recording. No windowing or GL here, so any host can
-reuse it.
+"""`StreamController`: what the viewer does with a stepper, apart from drawing — pacing, pause,
+single step, rewind, reset, post-processing presets and recording. No windowing or GL here, so any
+host can reuse it. It shows player 0 of the stepper's batch.
 
 Two pacings:
-- asynchronous (interactive play): the stream generates on its own thread (`start(fps)`), the
-  player pushes the action only when it changes (the stream holds the last action; a key tapped
-  between two steps still gets its step because pushes queue in order), and `poll()` takes the
-  newest frame if there is one;
-- lockstep (scripted play, `--frames` / `--actions`): `poll()` steps the stream synchronously with
-  the current action, so generated frame i always used action i and runs are reproducible.
+- asynchronous (interactive play on the native runtime): the stream generates on its own thread
+  (`start(fps)`), the controller pushes the action only when it changes (the stream holds the last
+  action; a key tapped between two steps still gets its step because pushes queue in order), and
+  `poll()` takes the newest frame if there is one. Asynchronous play is the native runtime's job;
+- lockstep (scripted play, `--frames` / `--actions`, and any stepper without an asynchronous mode,
+  such as `--backend ort-python`): `poll()` steps synchronously with the current action, so
+  generated frame i always used action i and runs are reproducible.
 
 Rewind: every `snapshot_every` generated frames the stream's state (KV ring, lags, latents) is saved
 with a copy of the frame shown at that moment; snapshots older than `rewind_seconds` are dropped once
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidgen_rt.errors import VidgenError
+from vidgen_rt.errors import ConfigError, VidgenError
 
 ENHANCED = {"brightness": 0.02, "contrast": 1.15, "gamma": 0.9, "sharpen": 0.6}
 
@@ -72,10 +73,13 @@ class Recorder:
         return self.path
 
 
-class StreamPlayer:
-    def __init__(self, stream, default_action: int = 0, lockstep: bool = False, fps: float | None = None,
+class StreamController:
+    def __init__(self, stepper, default_action: int = 0, lockstep: bool = False, fps: float | None = None,
                  snapshot_every: int = 15, rewind_seconds: float = 10.0, postprocess: dict | None = None):
-        self.stream, self.lockstep, self.fps = stream, lockstep, fps
+        if not lockstep and not callable(getattr(stepper, "push_action", None)):
+            raise ConfigError(f"{type(stepper).__name__} has no asynchronous mode (the native runtime's): "
+                              f"play it in lockstep")
+        self.stepper, self.lockstep, self.fps = stepper, lockstep, fps
         self.snapshot_every, self.rewind_seconds = max(1, snapshot_every), rewind_seconds
         self.action = default_action
         self.presets = [dict(postprocess or {}), ENHANCED]
@@ -84,7 +88,7 @@ class StreamPlayer:
         self.recorder: Recorder | None = None
         self.paused = False
         self.generated = 0                      # frames generated and shown since the start
-        self.frame = np.asarray(stream.reset())[0]
+        self.frame = np.asarray(stepper.reset())[0]
         self.index = 0                           # frames since the last reset or rewind target
         self._since_snapshot = 0
         self._pushed: int | None = None
@@ -102,19 +106,19 @@ class StreamPlayer:
             self._start()
 
     def _start(self) -> None:
-        self.stream.start(self.fps)
-        self.stream.push_action(self.action)
+        self.stepper.start(self.fps)
+        self.stepper.push_action(self.action)
         self._pushed = self.action
 
     def _halt(self) -> None:
         """Stop the generation thread and forget a frame it published but nobody took."""
-        self.stream.stop()
-        self.stream.latest()
+        self.stepper.stop()
+        self.stepper.latest()
 
     def set_action(self, action: int) -> None:
         self.action = int(action)
         if self.running and self.action != self._pushed:
-            self.stream.push_action(self.action)
+            self.stepper.push_action(self.action)
             self._pushed = self.action
 
     def poll(self) -> bool:
@@ -122,9 +126,9 @@ class StreamPlayer:
         if self.lockstep:
             if self.paused:
                 return False
-            self._accept(np.asarray(self.stream.step(self.action))[0])
+            self._accept(np.asarray(self.stepper.step(self.action))[0])
             return True
-        latest = self.stream.latest() if self.running else None
+        latest = self.stepper.latest() if self.running else None
         if latest is None:
             return False
         self._accept(np.asarray(latest[1])[0])
@@ -142,7 +146,7 @@ class StreamPlayer:
 
     def _save_snapshot(self) -> None:
         now = time.monotonic()
-        self.history.append((now, self.index, self.stream.snapshot(), np.array(self.frame)))
+        self.history.append((now, self.index, self.stepper.snapshot(), np.array(self.frame)))
         self._since_snapshot = 0
         while len(self.history) > 2 and now - self.history[1][0] >= self.rewind_seconds:
             self.history.popleft()
@@ -161,7 +165,7 @@ class StreamPlayer:
         """One synchronous step with the current action while paused."""
         if not self.paused:
             return False
-        self._accept(np.asarray(self.stream.step(self.action))[0])
+        self._accept(np.asarray(self.stepper.step(self.action))[0])
         return True
 
     def rewind(self) -> int | None:
@@ -174,7 +178,7 @@ class StreamPlayer:
         resume = self.running
         if resume:
             self._halt()
-        self.stream.restore(snapshot)
+        self.stepper.restore(snapshot)
         back, self.index, self.frame = self.index - index, index, frame.copy()
         self._since_snapshot = 0
         if resume:
@@ -185,7 +189,7 @@ class StreamPlayer:
         resume = self.running
         if resume:
             self._halt()
-        self.frame, self.index = np.asarray(self.stream.reset())[0], 0
+        self.frame, self.index = np.asarray(self.stepper.reset())[0], 0
         self.history.clear()
         self._save_snapshot()
         if resume:
@@ -194,7 +198,9 @@ class StreamPlayer:
     def cycle_postprocess(self) -> dict:
         """Switch between the bundle's post-processing and an enhanced preset; returns the new one."""
         preset = self.presets[(self.preset + 1) % len(self.presets)]
-        self.stream.set_postprocess(**preset)
+        if not callable(getattr(self.stepper, "set_postprocess", None)):
+            raise ConfigError("post-processing runs in the native runtime; play with --backend native")
+        self.stepper.set_postprocess(**preset)
         self.preset = (self.preset + 1) % len(self.presets)
         return preset
 
@@ -209,7 +215,7 @@ class StreamPlayer:
     def close(self) -> Path | None:
         try:
             if self.running:
-                self.stream.stop()
+                self.stepper.stop()
             return self.stop_recording()
         finally:
-            self.stream.close()
+            self.stepper.close()
