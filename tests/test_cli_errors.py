@@ -116,6 +116,12 @@ def test_frames_that_do_not_fit_in_memory_are_refused(tmp_path):
     assert "--frames 1000000 of 64x64 needs" in line and "the limit is half of the" in line
 
 
+def test_a_recording_that_does_not_fit_in_memory_is_refused(tmp_path):
+    line = refused(tmp_path, "record", "maze", "--episodes", "1", "--frames", "1000000", "--size", "1024",
+                   "-o", tmp_path / "store")
+    assert "--frames 1000000 of 1024x1024 per episode needs 5859.4 GiB of memory" in line
+
+
 def test_a_clip_of_mixed_image_sizes_is_refused_naming_two_images(tmp_path, clip_root):
     Image.fromarray(np.zeros((10, 12, 3), np.uint8)).save(clip_root / "clip" / "frame2.png")
     line = refused(tmp_path, "ingest", clip_root, "-o", tmp_path / "store")

@@ -7,8 +7,8 @@ Actions come from --actions (a file, or inline "forward*20,turn_left*9", names o
 A guide-conditioned world paints the real world's depth and wall-id maps as the policy plays it;
 --guides-from-seed takes them from another seed's maze than the context.
 
-The output path, the upscale factor (1..16) and the memory the rollout holds (refused above half of
-the memory available now) are checked before the model loads.
+The output path and the upscale factor (1..16) are checked before the model loads, the memory the
+rollout will hold (refused above half of the memory available now) before it starts.
 
 examples:
   vidgen generate maze --policy explore --frames 300 -o demo/maze.mp4
