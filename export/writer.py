@@ -3,7 +3,8 @@
 Everything is written into a temporary sibling directory, checked (graph rules, then the same
 `load_bundle` every consumer uses) and renamed into place, so a failed or interrupted export leaves
 no partial bundle behind. The context frames come from the checkpoint's built-in world (a held-out
-seed), from the episode store it was trained on, or from a store the caller names.
+seed), from the episode store it was trained on, or from a store the caller names; they are stored
+as raw little-endian tensors (context/NAME.u8|i64|f32) that the manifest describes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from vidgen_rt.data.record import GUIDE_NAMES, play_episode
 from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import BundleError, ConfigError, DataError
 from vidgen_rt.worlds import HELD_OUT_SEED
-from vidgen_rt.export.bundle import load_bundle, sha256_of, ONNX_DTYPES
+from vidgen_rt.export.bundle import load_bundle, sha256_of
 from vidgen_rt.export.graphs import OPSET, export_graphs
 from vidgen_rt.export.manifest import GRAPH_NAMES, MANIFEST_NAME, build_manifest, io_spec
 from vidgen_rt.export.quantize import quantize_matmuls
@@ -28,6 +29,9 @@ from vidgen_rt.atomic import atomic_directory, write_json_atomic
 from vidgen_rt.train.checkpoint import load_checkpoint, resolve_checkpoint
 
 PRECISIONS = ("fp32", "fp16", "int8")
+CONTEXT_DIR = "context"
+CONTEXT_DTYPES = {"frames": "uint8", "actions": "int64", "cond": "float32", "guide": "float32"}
+FILE_SUFFIXES = {"uint8": "u8", "int64": "i64", "float32": "f32"}
 MAX_BATCH = 256
 
 
@@ -90,13 +94,11 @@ def export_bundle(checkpoint, out: Path, batches=(1,), precision: str = "fp32", 
     context = context_for(config, state, context_store)
     with atomic_directory(out) as staging:
         graphs = _write_graphs(model, precision, batches, staging, quiet)
-        np.savez(staging / "context.npz", **context)
         manifest = build_manifest(
             name=out.name.removesuffix(".vgrt"), config=config, precision=precision,
             action_names=state.get("action_names") or [str(i) for i in range(config.model.n_actions)],
             graphs=graphs,
-            context={"file": "context.npz", "sha256": sha256_of(staging / "context.npz"),
-                     "frames": int(len(context["frames"]))},
+            context=_write_context(context, staging),
             source={"checkpoint": str(checkpoint), "resolved": str(resolve_checkpoint(checkpoint)),
                     "world": state.get("world"), "stage": state.get("stage"), "step": state.get("step")},
             exporter={"name": "torch.onnx.export(dynamo=True)", "torch": torch.__version__, "opset": OPSET},
@@ -105,6 +107,20 @@ def export_bundle(checkpoint, out: Path, batches=(1,), precision: str = "fp32", 
         write_json_atomic(staging / MANIFEST_NAME, manifest)
         load_bundle(staging)
     return out
+
+
+def _write_context(context: dict[str, np.ndarray], directory: Path) -> dict:
+    """Each context array as a raw little-endian file under context/; returns the manifest's
+    `context` entry, which describes every file (dtype, shape, sha256) so a reader needs no format."""
+    (directory / CONTEXT_DIR).mkdir()
+    tensors = {}
+    for name, array in context.items():
+        dtype = CONTEXT_DTYPES[name]
+        file = f"{CONTEXT_DIR}/{name}.{FILE_SUFFIXES[dtype]}"
+        np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")).tofile(directory / file)
+        tensors[name] = {"file": file, "dtype": dtype, "shape": [int(d) for d in array.shape],
+                         "sha256": sha256_of(directory / file)}
+    return {"tensors": tensors}
 
 
 def _write_graphs(model, precision: str, batches, directory: Path, quiet: bool) -> dict:
@@ -129,7 +145,9 @@ def _write_graphs(model, precision: str, batches, directory: Path, quiet: bool) 
 def _signature(path: Path) -> dict:
     import onnx
 
+    dtypes = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16",
+              onnx.TensorProto.INT64: "int64", onnx.TensorProto.UINT8: "uint8"}
     model = onnx.load(str(path), load_external_data=False)
     return {kind: [io_spec(v.name, [d.dim_value for d in v.type.tensor_type.shape.dim],
-                           ONNX_DTYPES[v.type.tensor_type.elem_type]) for v in values]
+                           dtypes[v.type.tensor_type.elem_type]) for v in values]
             for kind, values in (("inputs", model.graph.input), ("outputs", model.graph.output))}

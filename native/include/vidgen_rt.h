@@ -78,7 +78,7 @@
 extern "C" {
 #endif
 
-#define VGRT_ABI_VERSION 1
+#define VGRT_ABI_VERSION 2
 #define VGRT_MAX_BATCH_SIZES 16
 #define VGRT_NAME_CAPACITY 64
 
@@ -131,6 +131,9 @@ typedef struct vgrt_model_options {
     int32_t intra_op_threads;     /* 0: ONNX Runtime's default (one per physical core) */
     int32_t allow_spinning;       /* 1 (default): pool threads spin between ops, lower latency */
     int32_t device_id;            /* GPU for cuda/tensorrt */
+    int32_t verify_checksums;     /* 1 (default): check the sha256 of every file the manifest lists
+                                     before loading; 0 skips only that rule (every other bundle rule
+                                     still applies), for hosts that verified the bundle already */
 } vgrt_model_options;
 
 typedef struct vgrt_postprocess {
@@ -186,7 +189,7 @@ typedef struct vgrt_stream_options {
     uint32_t struct_size;
     uint32_t abi_version;
     int32_t batch;                 /* players; one of the bundle's exported batch sizes (default 1) */
-    const vgrt_context* context;   /* NULL: the bundle's context.npz */
+    const vgrt_context* context;   /* NULL: the bundle's default context (manifest context.tensors) */
 } vgrt_stream_options;
 
 typedef struct vgrt_latency {
@@ -219,7 +222,18 @@ VGRT_API vgrt_postprocess vgrt_postprocess_default(void);
 VGRT_API vgrt_model_info vgrt_model_info_default(void);
 VGRT_API vgrt_stats vgrt_stats_default(void);
 
+/* ---- bundle -------------------------------------------------------------------------------- */
+/* Validates the bundle directory exactly as vgrt_model_create does, without loading a backend:
+ * manifest.json and every file it lists are regular files inside the bundle (symlinks leaving it,
+ * FIFOs, devices, "..", absolute paths and unlisted files are refused), the sha256 of each (unless
+ * verify_checksums is 0), every field consistent with the model config and the cache layout, each
+ * graph's ONNX inputs and outputs, and the default context. VGRT_OK or VGRT_ERROR_BUNDLE with the
+ * reason in vgrt_last_error(). When out_manifest is not NULL it receives the manifest.json text
+ * that was validated (read once); it stays valid until this thread's next vgrt_bundle_check. */
+VGRT_API int vgrt_bundle_check(const char* bundle_path, int32_t verify_checksums, const char** out_manifest);
+
 /* ---- model --------------------------------------------------------------------------------- */
+/* Validates the bundle (see vgrt_bundle_check; options->verify_checksums) and loads its graphs. */
 VGRT_API int vgrt_model_create(const char* bundle_path, const vgrt_model_options* options,
                                vgrt_model** out_model);
 VGRT_API int vgrt_model_destroy(vgrt_model* model);

@@ -65,6 +65,13 @@ inline int release_frame(const vgrt_frame* frame) { return vgrt_frame_release(fr
 using Frame = Owned<const vgrt_frame, release_frame>;
 using Snapshot = Owned<vgrt_snapshot, vgrt_snapshot_destroy>;
 
+// Validates a bundle without loading it (vgrt_bundle_check); returns the manifest text it accepted.
+inline std::string check_bundle(const std::string& bundle_path, bool verify_checksums = true) {
+    const char* manifest = nullptr;
+    check(vgrt_bundle_check(bundle_path.c_str(), verify_checksums ? 1 : 0, &manifest));
+    return manifest;
+}
+
 class Model {
 public:
     explicit Model(const std::string& bundle_path, const vgrt_model_options& options = vgrt_model_options_default()) {

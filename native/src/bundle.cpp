@@ -1,24 +1,22 @@
-// manifest.json and context.npz for the native runtime (see bundle.hpp).
+// manifest.json -> Manifest, every field checked against the others and against the model config
+// the bundle carries (see bundle.hpp). File contents are bundle_check.cpp's part.
 #include "bundle.hpp"
-
-#include <sys/stat.h>
 
 #include <climits>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <set>
 
 #include "errors.hpp"
-#include "half.hpp"
 #include "json.hpp"
 
 namespace vgrt {
 namespace {
 
+constexpr int64_t kFormatVersion = 2;
 constexpr int64_t kMaxDim = int64_t(1) << 20;
 constexpr int64_t kMaxTensorBytes = int64_t(16) << 30;
+constexpr int64_t kMaxBatch = 256;  // export/writer.py MAX_BATCH
+const char* const kLayout[] = {"n_layers", "kv", "batch", "n_heads", "cache_slots", "tokens_per_frame", "head_dim"};
 
 class Fields {
 public:
@@ -30,7 +28,7 @@ public:
 
     const json::Value& get(const json::Value& object, const std::string& key, const std::string& where) const {
         const json::Value* value = object.find(key);
-        if (!value) fail(where.empty() ? key : where + "." + key, "present");
+        if (!value) fail(join(where, key), "present");
         return *value;
     }
 
@@ -67,56 +65,36 @@ public:
         fail(join(where, key), "one of float32, float16, int64, uint8 (got \"" + name + "\")");
     }
 
+    std::string sha256(const json::Value& parent, const std::string& where) const {
+        std::string digest = string(parent, "sha256", where);
+        if (digest.size() != 64 || digest.find_first_not_of("0123456789abcdef") != std::string::npos)
+            fail(join(where, "sha256"), "64 lowercase hex digits");
+        return digest;
+    }
+
+    // A config-derived value the manifest must repeat.
+    void same(int64_t declared, int64_t expected, const std::string& field, const std::string& source) const {
+        if (declared != expected) fail(field, std::to_string(expected) + " (" + source + "), got " + std::to_string(declared));
+    }
+
     static std::string join(const std::string& where, const std::string& key) {
         return where.empty() ? key : where + "." + key;
     }
-
-    const std::string& file() const { return file_; }
 
 private:
     std::string file_;
 };
 
-std::string read_text(const std::string& path) {
-    struct stat info;
-    if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) bundle_error(path + ": not a bundle (no manifest.json)");
-    if (info.st_size > (16 << 20)) bundle_error(path + ": larger than 16 MiB, not a manifest");
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) bundle_error(path + ": unreadable");
-    return text.str();
+std::string describe(const std::vector<int64_t>& shape) {
+    std::string out = "[";
+    for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+    return out + "]";
 }
 
-std::string real_path(const std::string& path) {
-    char* resolved = realpath(path.c_str(), nullptr);
-    if (!resolved) return {};
-    std::string out(resolved);
-    std::free(resolved);
-    return out;
-}
-
-// The absolute path of `name` inside the bundle, refusing absolute paths, '..' and symlinks out.
-std::string inside(const Fields& f, const std::string& root, const std::string& name, const std::string& field,
-                   bool must_exist) {
-    if (name.empty() || name[0] == '/' || name == ".." || name.find("../") != std::string::npos ||
-        (name.size() >= 3 && name.compare(name.size() - 3, 3, "/..") == 0))
-        f.fail(field, "a file name inside the bundle directory (got \"" + name + "\")");
-    std::string path = root + "/" + name;
-    if (!must_exist) return path;
-    struct stat info;
-    if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode))
-        bundle_error(f.file() + ": field '" + field + "': file \"" + name + "\" is missing");
-    std::string resolved = real_path(path);
-    if (resolved.compare(0, root.size() + 1, root + "/") != 0)
-        f.fail(field, "a file inside the bundle directory (\"" + name + "\" leads outside)");
-    return resolved;
-}
-
-TensorSpec tensor(const Fields& f, const json::Value& io, const std::string& where) {
+TensorSpec tensor(const Fields& f, const json::Value& io, const std::string& where, bool named) {
     if (!io.is_object()) f.fail(where, "an object with name, shape, dtype");
     TensorSpec spec;
-    spec.name = f.string(io, "name", where);
+    if (named) spec.name = f.string(io, "name", where);
     spec.dtype = f.dtype(io, "dtype", where);
     const json::Value& shape = f.get(io, "shape", where);
     if (!shape.is_array() || shape.array().empty() || shape.array().size() > 8)
@@ -130,10 +108,22 @@ TensorSpec tensor(const Fields& f, const json::Value& io, const std::string& whe
     return spec;
 }
 
-std::string describe(const std::vector<int64_t>& shape) {
-    std::string out = "[";
-    for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-    return out + "]";
+// The model config's fields a manifest must agree with (config.model of the resolved Config).
+struct ModelConfig {
+    int64_t frame_height, frame_width, downsample, latent_channels, token_patch, d_model, n_layers, n_heads,
+        window, n_actions, cond_dim, guide_channels;
+};
+
+ModelConfig read_config(const Fields& f, const json::Value& root) {
+    const json::Value& model = f.object(f.object(root, "config", ""), "model", "config");
+    auto get = [&](const char* key, int64_t lo) { return f.integer(model, key, "config.model", lo, kMaxDim); };
+    ModelConfig c{get("frame_height", 1), get("frame_width", 1), get("downsample", 1), get("latent_channels", 1),
+                  get("token_patch", 1), get("d_model", 1), get("n_layers", 1), get("n_heads", 1), get("window", 2),
+                  get("n_actions", 1), get("cond_dim", 0), get("guide_channels", 0)};
+    if (c.frame_height % c.downsample || c.frame_width % c.downsample || c.d_model % c.n_heads ||
+        (c.frame_height / c.downsample) % c.token_patch || (c.frame_width / c.downsample) % c.token_patch)
+        f.fail("config.model", "frame sizes divisible by downsample (and token_patch), d_model by n_heads");
+    return c;
 }
 
 // A graph's tensor `name` must exist with exactly `shape` and `dtype`.
@@ -163,10 +153,12 @@ void check_graphs(const Fields& f, const Manifest& m, int b, const std::map<std:
     if (m.cond_dim) require(f, step, true, "cond", {b, m.cond_dim}, m.latent_dtype, where + ".step");
     if (m.guide_channels)
         require(f, step, true, "guide", {b, m.guide_channels, m.height, m.width}, m.latent_dtype, where + ".step");
-    require(f, step, true, "kv_cache", {c.layers, 2, b, c.heads, c.slots, c.tokens, c.head_dim}, c.dtype, where + ".step");
-    require(f, step, true, "lags", {c.slots}, DType::int64, where + ".step");
+    require(f, step, true, "kv_cache", {c.n_layers, 2, b, c.n_heads, c.cache_slots, c.tokens_per_frame, c.head_dim},
+            c.dtype, where + ".step");
+    require(f, step, true, "lags", {c.cache_slots}, DType::int64, where + ".step");
     require(f, step, false, "next_latents", latents, m.latent_dtype, where + ".step");
-    require(f, step, false, "new_kv", {c.layers, 2, b, c.heads, c.tokens, c.head_dim}, c.dtype, where + ".step");
+    require(f, step, false, "new_kv", {c.n_layers, 2, b, c.n_heads, c.tokens_per_frame, c.head_dim}, c.dtype,
+            where + ".step");
     const GraphSpec& decode = graphs.at("decode");
     require(f, decode, true, "latents", latents, m.latent_dtype, where + ".decode");
     require(f, decode, false, "frames", {b, m.height, m.width, 4}, DType::uint8, where + ".decode");
@@ -174,51 +166,123 @@ void check_graphs(const Fields& f, const Manifest& m, int b, const std::map<std:
         f.fail(where, "encode and decode graphs with one input and one output");
 }
 
-void read_actions(const Fields& f, const json::Value& root, Manifest& m) {
+void read_version(const Fields& f, const json::Value& root, const std::string& file) {
+    if (f.string(root, "format", "") != "vidgen_rt.bundle") f.fail("format", "\"vidgen_rt.bundle\"");
+    const json::Value& version = f.get(root, "format_version", "");
+    if (version.is_number() && version.number() == 1) {
+        const json::Value* source = root.find("source");
+        const json::Value* checkpoint = source ? source->find("checkpoint") : nullptr;
+        std::string from = checkpoint && checkpoint->is_string() ? checkpoint->string() : "CHECKPOINT";
+        bundle_error(file + ": field 'format_version': version 1 keeps its context in a ZIP (context.npz) that this "
+                            "runtime no longer reads; re-export the bundle: vidgen export " + from + " -o DIR");
+    }
+    if (!version.is_number() || version.number() != double(kFormatVersion))
+        f.fail("format_version", std::to_string(kFormatVersion) + " (unsupported version " +
+                                     (version.is_number() ? std::to_string(version.number()) : "not a number") + ")");
+}
+
+void read_shapes(const Fields& f, const json::Value& root, const ModelConfig& c, Manifest& m) {
+    static const std::map<std::string, DType> precisions{
+        {"fp32", DType::float32}, {"fp16", DType::float16}, {"int8", DType::float32}};
+    m.precision = f.string(root, "precision", "");
+    if (!precisions.count(m.precision)) f.fail("precision", "one of fp32, fp16, int8");
+    const DType dtype = precisions.at(m.precision);
+    const json::Value& frame = f.object(root, "frame", "");
+    m.height = f.integer(frame, "height", "frame", 1, 16384);
+    m.width = f.integer(frame, "width", "frame", 1, 16384);
+    f.same(m.height, c.frame_height, "frame.height", "config.model.frame_height");
+    f.same(m.width, c.frame_width, "frame.width", "config.model.frame_width");
+    const json::Value& latent = f.object(root, "latent", "");
+    m.latent_channels = f.integer(latent, "channels", "latent", 1, 65536);
+    m.latent_height = f.integer(latent, "height", "latent", 1, 16384);
+    m.latent_width = f.integer(latent, "width", "latent", 1, 16384);
+    m.latent_dtype = f.dtype(latent, "dtype", "latent");
+    f.same(m.latent_channels, c.latent_channels, "latent.channels", "config.model.latent_channels");
+    f.same(m.latent_height, c.frame_height / c.downsample, "latent.height", "frame_height / downsample");
+    f.same(m.latent_width, c.frame_width / c.downsample, "latent.width", "frame_width / downsample");
+    if (m.latent_dtype != dtype) f.fail("latent.dtype", std::string(dtype_name(dtype)) + " for precision " + m.precision);
+
+    const json::Value& cache = f.object(root, "cache", "");
+    const json::Value& layout = f.get(cache, "layout", "cache");
+    bool layout_ok = layout.is_array() && layout.array().size() == 7;
+    for (size_t i = 0; layout_ok && i < 7; ++i)
+        layout_ok = layout.array()[i].is_string() && layout.array()[i].string() == kLayout[i];
+    if (!layout_ok) f.fail("cache.layout", "[n_layers, kv, batch, n_heads, cache_slots, tokens_per_frame, head_dim]");
+    CacheSpec& k = m.cache;
+    k.n_layers = f.integer(cache, "n_layers", "cache", 1, 1024);
+    k.n_heads = f.integer(cache, "n_heads", "cache", 1, 1024);
+    k.cache_slots = f.integer(cache, "cache_slots", "cache", 1, 4096);
+    k.tokens_per_frame = f.integer(cache, "tokens_per_frame", "cache", 1, kMaxDim);
+    k.head_dim = f.integer(cache, "head_dim", "cache", 1, 65536);
+    k.lag_sentinel = f.integer(cache, "lag_sentinel", "cache", k.cache_slots + 1, INT32_MAX);
+    k.dtype = f.dtype(cache, "dtype", "cache");
+    if (f.dtype(cache, "lag_dtype", "cache") != DType::int64) f.fail("cache.lag_dtype", "int64");
+    f.integer(cache, "first_slot", "cache", 0, 0);
+    const int64_t p = c.token_patch;
+    f.same(k.n_layers, c.n_layers, "cache.n_layers", "config.model.n_layers");
+    f.same(k.n_heads, c.n_heads, "cache.n_heads", "config.model.n_heads");
+    f.same(k.cache_slots, c.window - 1, "cache.cache_slots", "config.model.window - 1");
+    f.same(k.tokens_per_frame, (m.latent_height / p) * (m.latent_width / p), "cache.tokens_per_frame",
+           "latent cells / token_patch^2");
+    f.same(k.head_dim, c.d_model / c.n_heads, "cache.head_dim", "config.model.d_model / n_heads");
+    f.same(k.lag_sentinel, c.window, "cache.lag_sentinel", "config.model.window");
+    if (k.dtype != dtype) f.fail("cache.dtype", std::string(dtype_name(dtype)) + " for precision " + m.precision);
+}
+
+void read_actions(const Fields& f, const json::Value& root, const ModelConfig& c, Manifest& m) {
     const json::Value& actions = f.object(root, "actions", "");
     const json::Value& names = f.get(actions, "names", "actions");
     if (!names.is_array() || names.array().empty() || names.array().size() > 65536)
         f.fail("actions.names", "a non-empty list of strings");
-    const json::Value* bindings = actions.find("key_bindings");
+    if (int64_t(names.array().size()) != c.n_actions)
+        f.fail("actions.names", std::to_string(c.n_actions) + " names (config.model.n_actions), got " +
+                                    std::to_string(names.array().size()));
+    const json::Value& bindings = f.object(actions, "key_bindings", "actions");
+    std::set<std::string> seen;
     for (const json::Value& name : names.array()) {
-        if (!name.is_string()) f.fail("actions.names", "a non-empty list of strings");
+        if (!name.is_string() || name.string().empty()) f.fail("actions.names", "a non-empty list of non-empty strings");
+        if (!seen.insert(name.string()).second)
+            f.fail("actions.names", "distinct names (duplicate action name \"" + name.string() + "\")");
         m.action_names.push_back(name.string());
         std::string keys;
-        const json::Value* bound = bindings ? bindings->find(name.string()) : nullptr;
+        const json::Value* bound = bindings.find(name.string());
         if (bound && bound->is_array())
             for (const json::Value& key : bound->array())
                 if (key.is_string()) keys += (keys.empty() ? "" : ",") + key.string();
         m.action_keys.push_back(keys);
     }
-    const json::Value* fallback = actions.find("default");
-    if (fallback) m.default_action = f.integer(*fallback, "actions.default", 0, int64_t(m.action_names.size()) - 1);
+    m.default_action = f.integer(actions, "default", "actions", 0, int64_t(m.action_names.size()) - 1);
 }
 
-void read_conditions(const Fields& f, const json::Value& root, Manifest& m) {
+void read_conditions(const Fields& f, const json::Value& root, const ModelConfig& c, Manifest& m) {
     const json::Value& conditions = f.get(root, "conditions", "");
-    if (conditions.is_null()) return;
-    if (!conditions.is_object()) f.fail("conditions", "an object or null");
-    const json::Value* cond = conditions.find("cond");
-    if (cond && !cond->is_null()) m.cond_dim = f.integer(*cond, "dim", "conditions.cond", 1, 65536);
-    const json::Value* guide = conditions.find("guide");
-    if (guide && !guide->is_null()) {
-        m.guide_channels = f.integer(*guide, "channels", "conditions.guide", 1, 256);
-        if (f.integer(*guide, "height", "conditions.guide", 1, kMaxDim) != m.height ||
-            f.integer(*guide, "width", "conditions.guide", 1, kMaxDim) != m.width)
-            f.fail("conditions.guide", "the frame's height and width");
+    if (!conditions.is_object()) f.fail("conditions", "an object");
+    const json::Value& cond = f.get(conditions, "cond", "conditions");
+    if (!cond.is_null()) m.cond_dim = f.integer(cond, "dim", "conditions.cond", 1, 65536);
+    f.same(m.cond_dim, c.cond_dim, "conditions.cond.dim", "config.model.cond_dim");
+    const json::Value& guide = f.get(conditions, "guide", "conditions");
+    if (!guide.is_null()) {
+        m.guide_channels = f.integer(guide, "channels", "conditions.guide", 1, 256);
+        f.same(f.integer(guide, "height", "conditions.guide", 1, kMaxDim), m.height, "conditions.guide.height", "frame.height");
+        f.same(f.integer(guide, "width", "conditions.guide", 1, kMaxDim), m.width, "conditions.guide.width", "frame.width");
+        const json::Value& range = f.get(guide, "range", "conditions.guide");
+        if (!range.is_array() || range.array().size() != 2 || !range.array()[0].is_number() ||
+            !range.array()[1].is_number() || !(range.array()[0].number() < range.array()[1].number()) ||
+            !std::isfinite(range.array()[0].number()) || !std::isfinite(range.array()[1].number()))
+            f.fail("conditions.guide.range", "[lo, hi], finite numbers with lo < hi");
+        m.guide_min = float(range.array()[0].number());
+        m.guide_max = float(range.array()[1].number());
     }
+    f.same(m.guide_channels, c.guide_channels, "conditions.guide.channels", "config.model.guide_channels");
 }
 
 void read_postprocess(const Fields& f, const json::Value& root, Manifest& m) {
     m.postprocess = vgrt_postprocess_default();
-    const json::Value* post = root.find("postprocess");
-    if (!post) return;
-    if (!post->is_object()) f.fail("postprocess", "an object");
+    const json::Value& post = f.object(root, "postprocess", "");
     auto number = [&](const char* key, float& out) {
-        const json::Value* value = post->find(key);
-        if (!value) return;
-        if (!value->is_number()) f.fail(std::string("postprocess.") + key, "a number");
-        out = float(value->number());
+        const json::Value& value = f.get(post, key, "postprocess");
+        if (!value.is_number() || !std::isfinite(value.number())) f.fail(std::string("postprocess.") + key, "a number");
+        out = float(value.number());
     };
     number("brightness", m.postprocess.brightness);
     number("contrast", m.postprocess.contrast);
@@ -228,25 +292,27 @@ void read_postprocess(const Fields& f, const json::Value& root, Manifest& m) {
 
 void read_graphs(const Fields& f, const json::Value& root, Manifest& m) {
     const json::Value& graphs = f.object(root, "graphs", "");
-    if (graphs.object().empty()) f.fail("graphs", "at least one batch size");
+    if (graphs.object().empty() || graphs.object().size() > VGRT_MAX_BATCH_SIZES)
+        f.fail("graphs", "1 to " + std::to_string(VGRT_MAX_BATCH_SIZES) + " batch sizes");
     for (const auto& [key, entry] : graphs.object()) {
         const std::string where = "graphs." + key;
-        if (key.empty() || key.size() > 4 || key.find_first_not_of("0123456789") != std::string::npos ||
-            std::stoi(key) < 1)
-            f.fail(where, "a positive batch size as key");
+        if (key.empty() || key.size() > 3 || key.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoi(key) < 1 || std::stoi(key) > kMaxBatch || key[0] == '0')
+            f.fail(where, "a batch size 1.." + std::to_string(kMaxBatch) + " as key");
         int batch = std::stoi(key);
         if (!entry.is_object() || entry.object().size() != 3) f.fail(where, "exactly the graphs encode, step, decode");
         for (const char* kind : {"encode", "step", "decode"}) {
             const json::Value& spec = f.object(entry, kind, where);
             GraphSpec graph;
             graph.kind = kind;
-            std::string field = where + "." + kind;
-            graph.path = inside(f, m.directory, f.string(spec, "file", field), field + ".file", true);
+            const std::string field = where + "." + kind;
+            graph.file = f.string(spec, "file", field);
+            m.files.push_back({graph.file, field, f.sha256(spec, field)});
             for (const char* io : {"inputs", "outputs"}) {
                 const json::Value& list = f.get(spec, io, field);
-                if (!list.is_array()) f.fail(field + "." + io, "a list");
+                if (!list.is_array() || list.array().size() > 16) f.fail(field + "." + io, "a list of at most 16 tensors");
                 for (const json::Value& item : list.array())
-                    (io[0] == 'i' ? graph.inputs : graph.outputs).push_back(tensor(f, item, field + "." + io));
+                    (io[0] == 'i' ? graph.inputs : graph.outputs).push_back(tensor(f, item, field + "." + io, true));
             }
             m.graphs[batch][kind] = std::move(graph);
         }
@@ -254,70 +320,46 @@ void read_graphs(const Fields& f, const json::Value& root, Manifest& m) {
     }
 }
 
+void read_context(const Fields& f, const json::Value& root, const ModelConfig& c, Manifest& m) {
+    const json::Value& tensors = f.object(f.object(root, "context", ""), "tensors", "context");
+    const int64_t K = c.window;
+    const std::map<std::string, TensorSpec> expected{
+        {"frames", {"frames", {K, m.height, m.width, 3}, DType::uint8}},
+        {"actions", {"actions", {K - 1}, DType::int64}},
+        {"cond", {"cond", {K - 1, m.cond_dim}, DType::float32}},
+        {"guide", {"guide", {K - 1, m.guide_channels, m.height, m.width}, DType::float32}}};
+    for (const auto& [name, entry] : tensors.object()) {
+        const std::string where = "context.tensors." + name;
+        auto want = expected.find(name);
+        if (want == expected.end()) f.fail(where, "only frames, actions, cond, guide");
+        ContextTensorSpec spec{tensor(f, entry, where, false), f.string(entry, "file", where), ""};
+        spec.tensor.name = name;
+        const TensorSpec& w = want->second;
+        if (spec.tensor.shape != w.shape || spec.tensor.dtype != w.dtype)
+            f.fail(where, describe(w.shape) + " " + dtype_name(w.dtype) + " (K = config.model.window), got " +
+                              describe(spec.tensor.shape) + " " + dtype_name(spec.tensor.dtype));
+        m.files.push_back({spec.file, where, f.sha256(entry, where)});
+        m.context[name] = std::move(spec);
+    }
+    for (const char* name : {"frames", "actions"})
+        if (!m.context.count(name)) f.fail(std::string("context.tensors.") + name, "present");
+    if (m.context.count("cond") != size_t(m.cond_dim > 0) || m.context.count("guide") != size_t(m.guide_channels > 0))
+        f.fail("context.tensors", "cond and guide exactly when the model takes them");
+}
+
+void read_engines(const Fields& f, const json::Value& root, Manifest& m) {
+    for (const auto& [key, engine] : f.object(root, "engines", "").object()) {
+        const std::string where = "engines." + key;
+        if (!engine.is_object()) f.fail(where, "an object with file and sha256");
+        m.engines[key].file = f.string(engine, "file", where);
+        m.files.push_back({m.engines[key].file, where, f.sha256(engine, where)});
+    }
+}
+
 }  // namespace
 
-size_t dtype_size(DType dtype) {
-    switch (dtype) {
-        case DType::float32: return 4;
-        case DType::float16: return 2;
-        case DType::int64: return 8;
-        case DType::uint8: return 1;
-    }
-    return 0;
-}
-
-const char* dtype_name(DType dtype) {
-    switch (dtype) {
-        case DType::float32: return "float32";
-        case DType::float16: return "float16";
-        case DType::int64: return "int64";
-        case DType::uint8: return "uint8";
-    }
-    return "?";
-}
-
-int64_t TensorSpec::count() const {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    return n;
-}
-
-const TensorSpec* GraphSpec::input(const std::string& name) const {
-    for (const TensorSpec& t : inputs) if (t.name == name) return &t;
-    return nullptr;
-}
-
-const TensorSpec* GraphSpec::output(const std::string& name) const {
-    for (const TensorSpec& t : outputs) if (t.name == name) return &t;
-    return nullptr;
-}
-
-std::vector<int> Manifest::batch_sizes() const {
-    std::vector<int> out;
-    for (const auto& entry : graphs) out.push_back(entry.first);
-    return out;
-}
-
-const GraphSpec& Manifest::graph(int batch, const std::string& kind) const {
-    auto it = graphs.find(batch);
-    if (it == graphs.end()) {
-        std::string sizes;
-        for (int b : batch_sizes()) sizes += (sizes.empty() ? "" : ", ") + std::to_string(b);
-        fail(VGRT_ERROR_UNSUPPORTED, directory + ": no graphs for batch " + std::to_string(batch) +
-                                         "; exported batch sizes: " + sizes);
-    }
-    return it->second.at(kind);
-}
-
-Manifest read_manifest(const std::string& directory) {
-    struct stat info;
-    if (directory.empty() || stat(directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
-        bundle_error(directory + ": no such bundle directory");
-    Manifest m;
-    m.directory = real_path(directory);
-    const std::string file = m.directory + "/manifest.json";
+Manifest parse_manifest(const std::string& directory, const std::string& file, const std::string& text) {
     Fields f(file);
-    const std::string text = read_text(file);
     json::Value root = json::Value::make_null();
     try {
         root = json::parse(text);
@@ -325,83 +367,25 @@ Manifest read_manifest(const std::string& directory) {
         bundle_error(file + ": not valid JSON (" + error.what() + ")");
     }
     if (!root.is_object()) f.fail("(top level)", "a JSON object");
-    if (f.string(root, "format", "") != "vidgen_rt.bundle") f.fail("format", "\"vidgen_rt.bundle\"");
-    f.integer(root, "format_version", "", 1, 1);
+    read_version(f, root, file);
+    Manifest m;
+    m.directory = directory;
     const json::Value* name = root.find("name");
     m.name = name && name->is_string() ? name->string() : "";
-    m.precision = f.string(root, "precision", "");
-    const json::Value& frame = f.object(root, "frame", "");
-    m.height = f.integer(frame, "height", "frame", 1, 16384);
-    m.width = f.integer(frame, "width", "frame", 1, 16384);
-    const json::Value& latent = f.object(root, "latent", "");
-    m.latent_channels = f.integer(latent, "channels", "latent", 1, 65536);
-    m.latent_height = f.integer(latent, "height", "latent", 1, 16384);
-    m.latent_width = f.integer(latent, "width", "latent", 1, 16384);
-    m.latent_dtype = f.dtype(latent, "dtype", "latent");
-    const json::Value& cache = f.object(root, "cache", "");
-    m.cache.layers = f.integer(cache, "layers", "cache", 1, 1024);
-    m.cache.heads = f.integer(cache, "heads", "cache", 1, 1024);
-    m.cache.slots = f.integer(cache, "slots", "cache", 1, 4096);
-    m.cache.tokens = f.integer(cache, "tokens_per_frame", "cache", 1, kMaxDim);
-    m.cache.head_dim = f.integer(cache, "head_dim", "cache", 1, 65536);
-    m.cache.sentinel = f.integer(cache, "lag_sentinel", "cache", m.cache.slots + 1, INT32_MAX);
-    m.cache.dtype = f.dtype(cache, "dtype", "cache");
-    if (f.integer(cache, "first_slot", "cache", 0, 0) != 0) f.fail("cache.first_slot", "0");
-    read_actions(f, root, m);
-    read_conditions(f, root, m);
+    const ModelConfig config = read_config(f, root);
+    read_shapes(f, root, config, m);
+    read_actions(f, root, config, m);
+    read_conditions(f, root, config, m);
     read_postprocess(f, root, m);
     read_graphs(f, root, m);
-    const json::Value& context = f.object(root, "context", "");
-    m.context_file = inside(f, m.directory, f.string(context, "file", "context"), "context.file", true);
-    m.context_frames = f.integer(context, "frames", "context", 1, 1 << 20);
-    const json::Value* engines = root.find("engines");
-    if (engines && engines->is_object())
-        for (const auto& [key, engine] : engines->object())
-            if (engine.is_object() && engine.find("file") && engine.find("file")->is_string())
-                m.engines[key].path = inside(f, m.directory, engine.find("file")->string(), "engines." + key + ".file", false);
+    read_context(f, root, config, m);
+    read_engines(f, root, m);
+    std::set<std::string> names;
+    for (const ListedFile& listed : m.files) {
+        if (listed.name == "manifest.json" || !names.insert(listed.name).second)
+            f.fail(listed.field + ".file", "a file no other field names (\"" + listed.name + "\" is named twice)");
+    }
     return m;
-}
-
-Context Manifest::read_context() const {
-    auto arrays = read_npz(context_file);
-    Context context;
-    auto frames = arrays.find("frames");
-    if (frames == arrays.end() || frames->second.dtype != "u1" ||
-        frames->second.shape != std::vector<int64_t>{context_frames, height, width, 3})
-        bundle_error(context_file + ": 'frames' must be uint8 " + describe({context_frames, height, width, 3}));
-    context.count = context_frames;
-    context.frames = std::move(frames->second.data);
-    auto actions = arrays.find("actions");
-    if (actions == arrays.end() || actions->second.dtype != "i8" ||
-        actions->second.shape != std::vector<int64_t>{context_frames - 1})
-        bundle_error(context_file + ": 'actions' must be int64 [" + std::to_string(context_frames - 1) + "]");
-    context.actions.resize(size_t(context_frames - 1));
-    std::memcpy(context.actions.data(), actions->second.data.data(), context.actions.size() * 8);
-    for (int64_t a : context.actions)
-        if (a < 0 || a >= int64_t(action_names.size()))
-            bundle_error(context_file + ": action " + std::to_string(a) + " out of range 0.." +
-                         std::to_string(action_names.size() - 1));
-    auto floats = [&](const char* key, int64_t per_frame, std::vector<float>& out) {
-        if (per_frame == 0) return;
-        auto it = arrays.find(key);
-        if (it == arrays.end()) return;  // the caller must pass them instead
-        const NpyArray& a = it->second;
-        if (a.count() != (context_frames - 1) * per_frame || (a.dtype != "f4" && a.dtype != "f2"))
-            bundle_error(context_file + ": '" + key + "' must be float with " +
-                         std::to_string((context_frames - 1) * per_frame) + " values");
-        out.resize(size_t(a.count()));
-        if (a.dtype == "f4") {
-            std::memcpy(out.data(), a.data.data(), out.size() * 4);
-        } else {
-            for (size_t i = 0; i < out.size(); ++i) {
-                uint16_t h = uint16_t(a.data[2 * i] | (a.data[2 * i + 1] << 8));
-                out[i] = half_to_float(h);
-            }
-        }
-    };
-    floats("cond", cond_dim, context.cond);
-    floats("guide", guide_channels * height * width, context.guide);
-    return context;
 }
 
 }  // namespace vgrt

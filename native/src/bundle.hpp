@@ -1,8 +1,9 @@
-// A bundle as the native runtime sees it: manifest.json read into typed fields and checked for
-// internal consistency (every graph's tensors agree with the cache layout, frame and latent sizes;
-// files exist and stay inside the bundle), plus the default context from context.npz. Checksums
-// are the Python loader's job; here every value read is validated so a corrupt bundle gives a
-// BUNDLE error naming the file and field.
+// A bundle as the native runtime sees it, and the one validator that decides whether a bundle is
+// acceptable (docs/architecture.md §4, §9). `read_bundle` reads manifest.json once, checks every
+// field against the model config it carries and the cache layout, every listed file (a regular
+// file inside the bundle, sha256 unless the caller opts out, nothing unlisted beside it), each
+// graph's ONNX signature against the manifest, and the default context's raw tensors. Python's
+// load_bundle reads the manifest text this validator accepted (vgrt_bundle_check).
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "npz.hpp"
 #include "vidgen_rt.h"
 
 namespace vgrt {
@@ -31,20 +31,34 @@ struct TensorSpec {
 
 struct GraphSpec {
     std::string kind;   // "encode", "step", "decode"
-    std::string path;   // absolute path of the .onnx file
+    std::string file;   // as the manifest names it
+    std::string path;   // absolute path of the .onnx file, once validated
     std::vector<TensorSpec> inputs, outputs;
 
     const TensorSpec* input(const std::string& name) const;
     const TensorSpec* output(const std::string& name) const;
 };
 
+// The KV ring's layout: [n_layers, kv, batch, n_heads, cache_slots, tokens_per_frame, head_dim].
 struct CacheSpec {
-    int64_t layers = 0, heads = 0, slots = 0, tokens = 0, head_dim = 0, sentinel = 0;
+    int64_t n_layers = 0, n_heads = 0, cache_slots = 0, tokens_per_frame = 0, head_dim = 0, lag_sentinel = 0;
     DType dtype = DType::float32;
 };
 
 struct EngineSpec {
-    std::string path;   // absolute path of the TensorRT plan
+    std::string file;   // as the manifest names it
+    std::string path;   // absolute path of the TensorRT plan, once validated
+};
+
+// One raw little-endian tensor of the default context (manifest context.tensors.NAME).
+struct ContextTensorSpec {
+    TensorSpec tensor;
+    std::string file, path;
+};
+
+// Every file the manifest names, with the field that names it and its recorded sha256.
+struct ListedFile {
+    std::string name, field, sha256;
 };
 
 struct Context {
@@ -64,18 +78,31 @@ struct Manifest {
     std::vector<std::string> action_names, action_keys;  // keys comma-joined per action
     int64_t default_action = 0;
     int64_t cond_dim = 0, guide_channels = 0;
+    float guide_min = 0.0f, guide_max = 0.0f;            // conditions.guide.range
     std::map<int, std::map<std::string, GraphSpec>> graphs;  // batch -> kind -> graph
     std::map<std::string, EngineSpec> engines;               // "step-b1" -> plan
-    std::string context_file;
-    int64_t context_frames = 0;
+    std::map<std::string, ContextTensorSpec> context;        // "frames", "actions" [, "cond", "guide"]
+    std::vector<ListedFile> files;
     vgrt_postprocess postprocess{};
 
     std::vector<int> batch_sizes() const;
     const GraphSpec& graph(int batch, const std::string& kind) const;
-    Context read_context() const;
 };
 
-// Reads and checks `directory`/manifest.json; throws vgrt::Error (BUNDLE).
-Manifest read_manifest(const std::string& directory);
+// Parses manifest.json's text (`file` names it in errors) into a Manifest and checks its fields
+// against each other and the model config; touches no file. `directory` is the bundle's real path.
+Manifest parse_manifest(const std::string& directory, const std::string& file, const std::string& text);
+
+struct Bundle {
+    Manifest manifest;
+    Context context;
+    std::string text;  // manifest.json exactly as read and validated
+};
+
+// The whole validator (see the top of this file); throws vgrt::Error (BUNDLE).
+Bundle read_bundle(const std::string& directory, bool verify_checksums);
+
+// The index of the first value outside [lo, hi] (NaN included), or `count` when all are inside.
+size_t first_outside(const float* values, size_t count, float lo, float hi);
 
 }  // namespace vgrt

@@ -152,6 +152,7 @@ VGRT_API vgrt_model_options vgrt_model_options_default(void) {
     options.backend = "ort";
     options.provider = "cpu";
     options.allow_spinning = 1;
+    options.verify_checksums = 1;
     return options;
 }
 
@@ -171,6 +172,20 @@ VGRT_API vgrt_postprocess vgrt_postprocess_default(void) {
 VGRT_API vgrt_model_info vgrt_model_info_default(void) { return with_header<vgrt_model_info>(); }
 VGRT_API vgrt_stats vgrt_stats_default(void) { return with_header<vgrt_stats>(); }
 
+VGRT_API int vgrt_bundle_check(const char* bundle_path, int32_t verify_checksums, const char** out_manifest) {
+    thread_local std::string t_manifest;
+    return guarded([&] {
+        if (out_manifest) *out_manifest = nullptr;
+        if (!bundle_path) invalid("bundle_path is NULL");
+        if (verify_checksums != 0 && verify_checksums != 1)
+            invalid("verify_checksums = " + std::to_string(verify_checksums) + ": expected 0 or 1");
+        vgrt::Bundle bundle = vgrt::read_bundle(bundle_path, verify_checksums != 0);
+        if (!out_manifest) return;
+        t_manifest = std::move(bundle.text);
+        *out_manifest = t_manifest.c_str();
+    });
+}
+
 VGRT_API int vgrt_model_create(const char* bundle_path, const vgrt_model_options* options, vgrt_model** out_model) {
     return guarded([&] {
         require_out(out_model, "out_model");
@@ -181,6 +196,8 @@ VGRT_API int vgrt_model_create(const char* bundle_path, const vgrt_model_options
             check_struct(options, "options");
             resolved = *options;
         }
+        if (resolved.verify_checksums != 0 && resolved.verify_checksums != 1)
+            invalid("options.verify_checksums = " + std::to_string(resolved.verify_checksums) + ": expected 0 or 1");
         if (resolved.intra_op_threads < 0 || resolved.intra_op_threads > 1024)
             invalid("options.intra_op_threads = " + std::to_string(resolved.intra_op_threads) + ": expected 0..1024");
         auto model = std::make_shared<vgrt::Model>(bundle_path, resolved);
@@ -206,8 +223,8 @@ VGRT_API int vgrt_model_get_info(const vgrt_model* handle, vgrt_model_info* out)
         out->default_action = int32_t(m.default_action);
         out->cond_dim = int32_t(m.cond_dim);
         out->guide_channels = int32_t(m.guide_channels);
-        out->context_frames = int32_t(m.context_frames);
-        out->window = int32_t(m.cache.slots + 1);
+        out->context_frames = int32_t(model->context().count);
+        out->window = int32_t(m.cache.cache_slots + 1);
         std::vector<int> sizes = m.batch_sizes();
         out->batch_size_count = int32_t(std::min<size_t>(sizes.size(), VGRT_MAX_BATCH_SIZES));
         for (int32_t i = 0; i < out->batch_size_count; ++i) out->batch_sizes[i] = sizes[size_t(i)];

@@ -7,12 +7,12 @@
 namespace vgrt {
 
 KvRing::KvRing(const CacheSpec& spec, int batch)
-    : slots_(spec.slots),
-      sentinel_(spec.sentinel),
-      blocks_(size_t(spec.layers) * 2 * size_t(batch) * size_t(spec.heads)),
-      block_bytes_(size_t(spec.tokens) * size_t(spec.head_dim) * dtype_size(spec.dtype)),
-      cache_(blocks_ * size_t(spec.slots) * block_bytes_),
-      lags_(size_t(spec.slots) * sizeof(int64_t)) {
+    : slots_(spec.cache_slots),
+      sentinel_(spec.lag_sentinel),
+      blocks_(size_t(spec.n_layers) * 2 * size_t(batch) * size_t(spec.n_heads)),
+      block_bytes_(size_t(spec.tokens_per_frame) * size_t(spec.head_dim) * dtype_size(spec.dtype)),
+      cache_(blocks_ * size_t(spec.cache_slots) * block_bytes_),
+      lags_(size_t(spec.cache_slots) * sizeof(int64_t)) {
     clear();
 }
 

@@ -6,8 +6,11 @@
 namespace vgrt {
 
 Model::Model(const std::string& path, const vgrt_model_options& options)
-    : manifest_(read_manifest(path)),
-      context_(manifest_.read_context()),
+    : Model(read_bundle(path, options.verify_checksums != 0), options) {}
+
+Model::Model(Bundle bundle, const vgrt_model_options& options)
+    : manifest_(std::move(bundle.manifest)),
+      context_(std::move(bundle.context)),
       backend_(make_backend(manifest_, options)),
       backend_library_(backend_->library()) {
     graphs(manifest_.batch_sizes().front());

@@ -19,6 +19,7 @@ struct GraphSet {
 
 class Model {
 public:
+    // Validates the bundle (read_bundle; checksums unless options.verify_checksums == 0) first.
     Model(const std::string& path, const vgrt_model_options& options);
 
     const Manifest& manifest() const { return manifest_; }
@@ -28,6 +29,8 @@ public:
     GraphSet graphs(int batch);  // throws UNSUPPORTED for a batch size the bundle lacks
 
 private:
+    Model(Bundle bundle, const vgrt_model_options& options);
+
     Manifest manifest_;
     Context context_;
     std::unique_ptr<Backend> backend_;

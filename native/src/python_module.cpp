@@ -271,16 +271,18 @@ private:
 
 class PyModel {
 public:
-    PyModel(const std::string& path, int threads, const std::string& provider, const std::string& backend,
-            const std::string& ort_library, const std::string& ort_search_dir, bool spinning, int device_id) {
+    PyModel(const std::string& path, int intra_op_threads, const std::string& provider, const std::string& backend,
+            const std::string& ort_library, const std::string& ort_search_dir, bool allow_spinning, int device_id,
+            bool verify_checksums) {
         vgrt_model_options options = vgrt_model_options_default();
-        options.intra_op_threads = threads;
+        options.intra_op_threads = intra_op_threads;
         options.provider = provider.c_str();
         options.backend = backend.c_str();
         options.ort_library = ort_library.c_str();
         options.ort_search_dir = ort_search_dir.c_str();
-        options.allow_spinning = spinning ? 1 : 0;
+        options.allow_spinning = allow_spinning ? 1 : 0;
         options.device_id = device_id;
+        options.verify_checksums = verify_checksums ? 1 : 0;
         py::gil_scoped_release release;
         model_ = std::make_unique<vidgen_rt::Model>(path, options);
     }
@@ -351,6 +353,20 @@ PYBIND11_MODULE(_native, m) {
         }
     });
 
+    m.def(
+        "read_bundle",
+        [](const std::string& path, bool verify_checksums) {
+            std::string text;
+            {
+                py::gil_scoped_release release;
+                text = vidgen_rt::check_bundle(path, verify_checksums);
+            }
+            return text;
+        },
+        py::arg("path"), py::arg("verify_checksums") = true,
+        "Validates the bundle at `path` (vgrt_bundle_check: every bundle rule, sha256 unless "
+        "verify_checksums is False) and returns the manifest.json text it accepted; BundleError otherwise.");
+
     py::class_<PySnapshot>(m, "Snapshot", "A stream's saved state (KV ring, lags, latents, frame index).");
 
     py::class_<PyStream>(m, "Stream")
@@ -376,10 +392,10 @@ PYBIND11_MODULE(_native, m) {
 
     py::class_<PyModel>(m, "Model")
         .def(py::init<const std::string&, int, const std::string&, const std::string&, const std::string&,
-                      const std::string&, bool, int>(),
-             py::arg("path"), py::arg("threads") = 0, py::arg("provider") = "cpu", py::arg("backend") = "ort",
-             py::arg("ort_library") = "", py::arg("ort_search_dir") = "", py::arg("spinning") = true,
-             py::arg("device_id") = 0)
+                      const std::string&, bool, int, bool>(),
+             py::arg("path"), py::arg("intra_op_threads") = 0, py::arg("provider") = "cpu", py::arg("backend") = "ort",
+             py::arg("ort_library") = "", py::arg("ort_search_dir") = "", py::arg("allow_spinning") = true,
+             py::arg("device_id") = 0, py::arg("verify_checksums") = true)
         .def("info", &PyModel::info)
         .def("open_stream", &PyModel::open_stream, py::arg("batch") = 1, py::arg("frames") = py::none(),
              py::arg("actions") = py::none(), py::arg("cond") = py::none(), py::arg("guide") = py::none());

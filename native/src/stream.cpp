@@ -28,7 +28,16 @@ void check_finite(const float* values, size_t count, const char* name) {
                     ": conditions must be finite (no NaN or infinity)");
 }
 
-// A bundle's context.npz as the C struct reset() takes.
+// Guide maps are normalised (docs/conditioning.md); a value outside the manifest's
+// conditions.guide.range (NaN and infinities included) is a caller's mistake, not a frame to draw.
+void check_guide(const float* values, size_t count, const Manifest& m, const std::string& name) {
+    size_t bad = first_outside(values, count, m.guide_min, m.guide_max);
+    if (bad < count)
+        invalid(name + "[" + std::to_string(bad) + "] = " + std::to_string(values[bad]) + ": outside the guide range [" +
+                std::to_string(m.guide_min) + ", " + std::to_string(m.guide_max) + "] (manifest conditions.guide.range)");
+}
+
+// A bundle's default context as the C struct reset() takes.
 vgrt_context default_context(const Context& c) {
     vgrt_context context{};
     context.frames = c.frames.data();
@@ -136,7 +145,7 @@ void Stream::stage_conditions(const vgrt_conditions* conditions, std::vector<uin
                 std::to_string(manifest_.guide_channels) + " x height x width) every step, got " +
                 (g ? std::to_string(conditions->guide_count) : std::string("none")));
     if (c) check_finite(c, cond_count, "cond");
-    if (g) check_finite(g, guide_count, "guide");
+    if (g) check_guide(g, guide_count, manifest_, "guide");
     const size_t element = dtype_size(manifest_.latent_dtype);
     cond.resize(cond_count * element);
     guide.resize(guide_count * element);
@@ -179,10 +188,11 @@ void Stream::reset_locked(const vgrt_context& context) {
         if (K > 1 && (!values || count != players * (K - 1) * per_frame))
             invalid(std::string("context.") + name + ": this bundle needs " + std::to_string(players * (K - 1) * per_frame) +
                     " floats for the context steps, got " + (values ? std::to_string(count) : std::string("none")));
-        if (values) check_finite(values, count, name);
     };
     check_condition(context.cond, context.cond_count, dc, "cond");
     check_condition(context.guide, context.guide_count, dg, "guide");
+    if (context.cond) check_finite(context.cond, context.cond_count, "context.cond");
+    if (context.guide) check_guide(context.guide, context.guide_count, manifest_, "context.guide");
 
     const DType dtype = manifest_.latent_dtype;
     const size_t element = dtype_size(dtype);

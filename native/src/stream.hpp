@@ -126,7 +126,7 @@ private:
 
     // The asynchronous decode stage. While the generation thread steps from frame f to f+1, this
     // thread decodes frame f; both only read latents_, which changes only while the decoder is idle.
-    // A frame then costs max(step, decode) instead of their sum (DESIGN §5: decode overlaps the step).
+    // A frame then costs max(step, decode) instead of their sum (docs/architecture.md §5: decode overlaps the step).
     struct DecodeJob {
         uint64_t index = 0;
         std::vector<int64_t> actions;

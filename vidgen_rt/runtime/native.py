@@ -47,21 +47,20 @@ class Frame(NamedTuple):
 
 
 class Runtime:
-    """A loaded bundle. `threads`: ONNX Runtime intra-op threads (None: one per physical core);
+    """A loaded bundle, validated by the native loader first (every rule of docs/architecture.md §9;
+    `verify_checksums=False` skips only the sha256 rule). `intra_op_threads`: ONNX Runtime intra-op
+    threads (None: one per physical core); `allow_spinning`: pool threads busy-wait between ops;
     `provider`: "cpu", "cuda" or "tensorrt" (ORT execution providers; the library must have them);
     `backend`: "ort" or "tensorrt" (native TensorRT, where libvidgen_rt was built with it)."""
 
-    def __init__(self, bundle_path, threads: int | None = None, ort_library: str | None = None,
-                 provider: str = "cpu", backend: str = "ort", spinning: bool = True, device_id: int = 0,
-                 verify: bool = True):
-        from vidgen_rt.export.bundle import load_bundle
-
+    def __init__(self, bundle_path, intra_op_threads: int | None = None, ort_library: str | None = None,
+                 provider: str = "cpu", backend: str = "ort", allow_spinning: bool = True, device_id: int = 0,
+                 verify_checksums: bool = True):
         self.path = Path(bundle_path)
-        if verify:  # checksums and graph signatures; the native side re-checks what it reads
-            load_bundle(self.path)
-        self._model = _native.Model(str(self.path), threads=threads or 0, provider=provider, backend=backend,
-                                    ort_library=str(ort_library or ""), ort_search_dir=ort_search_dir(),
-                                    spinning=spinning, device_id=device_id)
+        self._model = _native.Model(str(self.path), intra_op_threads=intra_op_threads or 0, provider=provider,
+                                    backend=backend, ort_library=str(ort_library or ""),
+                                    ort_search_dir=ort_search_dir(), allow_spinning=allow_spinning,
+                                    device_id=device_id, verify_checksums=verify_checksums)
         self.info = self._model.info()
 
     @property
