@@ -79,7 +79,7 @@ def test_c_host_plays_300_frames_and_writes_the_runtime_frame(bundle, tmp_path):
     width, height = map(int, header.split()[1:3])
     image = np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
 
-    runtime = vidgen_rt.Runtime(bundle, threads=2)
+    runtime = vidgen_rt.Runtime(bundle, intra_op_threads=2)
     with runtime.open_stream(1) as stream:
         for i in range(300):
             frame = stream.step(SCRIPT[(i // 10) % len(SCRIPT)] % len(runtime.actions))

@@ -24,11 +24,11 @@ def tiny_bundle(tiny_run, tmp_path_factory):
 
 def test_bundle_holds_the_contract(tiny_bundle):
     bundle = load_bundle(tiny_bundle)
-    files = sorted(p.name for p in tiny_bundle.iterdir())
-    assert files == sorted(["manifest.json", "context.npz", "encode.onnx", "step.onnx", "decode.onnx",
-                            "encode_b4.onnx", "step_b4.onnx", "decode_b4.onnx"])
+    files = sorted(str(p.relative_to(tiny_bundle)) for p in tiny_bundle.rglob("*") if p.is_file())
+    assert files == sorted(["manifest.json", "context/frames.u8", "context/actions.i64", "encode.onnx", "step.onnx",
+                            "decode.onnx", "encode_b4.onnx", "step_b4.onnx", "decode_b4.onnx"])
     m, config = bundle.manifest, bundle.config.model
-    assert m["format_version"] == 1 and m["precision"] == "fp32" and bundle.batches == [1, 4]
+    assert m["format_version"] == 2 and m["precision"] == "fp32" and bundle.batches == [1, 4]
     step = bundle.graph("step", 4)
     shapes = {io["name"]: io["shape"] for io in step["inputs"] + step["outputs"]}
     L, H, S, N, D = config.n_layers, config.n_heads, config.window - 1, config.tokens_per_frame, config.head_dim
@@ -36,7 +36,12 @@ def test_bundle_holds_the_contract(tiny_bundle):
     assert shapes["new_kv"] == [L, 2, 4, H, N, D]
     assert shapes["lags"] == [S] and shapes["action"] == [4]
     assert bundle.graph("decode")["outputs"][0] == {"name": "frames", "shape": [1, 32, 32, 4], "dtype": "uint8"}
-    assert m["cache"]["lag_sentinel"] == config.window
+    assert m["cache"]["lag_sentinel"] == bundle.lag_sentinel == config.window
+    assert bundle.cache_shape(4) == (L, 2, 4, H, S, N, D) and bundle.cache_dtype == np.float32
+    assert m["cache"]["layout"] == ["n_layers", "kv", "batch", "n_heads", "cache_slots", "tokens_per_frame", "head_dim"]
+    frames = m["context"]["tensors"]["frames"]
+    assert frames == {"file": "context/frames.u8", "dtype": "uint8", "shape": [config.window, 32, 32, 3],
+                      "sha256": sha256_of(tiny_bundle / "context/frames.u8")}
     assert m["actions"]["key_bindings"]["forward"] == ["W", "UP"]
     assert m["config"]["preset"] == "tiny" and m["postprocess"]["contrast"] == 1.0
     assert bundle.context()["frames"].shape == (config.window, 32, 32, 3)
@@ -138,99 +143,19 @@ def test_stepper_rejects_bad_input(tiny_bundle):
         OrtStepper(tiny_bundle, batch=2)
 
 
-# ---- broken bundles: each gives its own clear error ----------------------------------------------
+# ---- broken bundles: the rules live in tests/test_bundle_rules.py; here the CLI's answer -------------
 
-def _edit_manifest(path, change):
-    manifest = json.loads((path / "manifest.json").read_text())
-    change(manifest)
-    (path / "manifest.json").write_text(json.dumps(manifest))
-
-
-def _reseal(path, field_path, file):
-    """Update a graph's checksum after changing the file, so only the intended fault remains."""
-    def change(manifest):
-        node = manifest
-        for key in field_path:
-            node = node[key]
-        node["sha256"] = sha256_of(path / file)
-    _edit_manifest(path, change)
-
-
-def _truncate(path):
-    data = (path / "step.onnx").read_bytes()
-    (path / "step.onnx").write_bytes(data[: len(data) // 2])
-    _reseal(path, ["graphs", "1", "step"], "step.onnx")
-
-
-def _wrong_checksum(path):
-    with open(path / "decode.onnx", "ab") as handle:
-        handle.write(b"\0")
-
-
-def _missing_key(path):
-    _edit_manifest(path, lambda m: m.pop("cache"))
-
-
-def _wrong_dtype(path):
-    _edit_manifest(path, lambda m: m["graphs"]["1"]["step"]["inputs"][0].update(dtype="float16"))
-
-
-def _escaping_path(path):
-    _edit_manifest(path, lambda m: m["context"].update(file="../x"))
-
-
-def _unknown_version(path):
-    _edit_manifest(path, lambda m: m.update(format_version=99))
-
-
-def _extra_file(path):
-    (path / "stray.bin").write_bytes(b"x")
-
-
-def _missing_file(path):
-    (path / "encode_b4.onnx").unlink()
-
-
-def _changed_input_shape(path):
-    model = onnx.load(str(path / "step.onnx"))
-    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 3
-    onnx.save(model, str(path / "step.onnx"))
-    _reseal(path, ["graphs", "1", "step"], "step.onnx")
-
-
-def _external_data_outside(path):
-    model = onnx.load(str(path / "decode.onnx"))
-    tensor = max(model.graph.initializer, key=lambda t: len(t.raw_data))
-    onnx.external_data_helper.set_external_data(tensor, location="../outside.bin")
-    tensor.ClearField("raw_data")
-    onnx.save(model, str(path / "decode.onnx"))
-    _reseal(path, ["graphs", "1", "decode"], "decode.onnx")
-
-
-BROKEN = {
-    _truncate: "step.onnx: not a valid ONNX model",
-    _wrong_checksum: "decode.onnx: checksum mismatch",
-    _missing_key: "field 'cache': expected present",
-    _wrong_dtype: "input 'latents' has dtype float32, manifest.json field 'graphs.1.step.inputs' says float16",
-    _escaping_path: "field 'context.file': path '../x' leaves the bundle directory",
-    _unknown_version: "unsupported version 99",
-    _extra_file: "files not named by manifest.json: stray.bin",
-    _missing_file: "file 'encode_b4.onnx' is missing",
-    _changed_input_shape: "input 'latents' has shape [3, 8, 4, 4]",
-    _external_data_outside: "external data of",
-}
-
-
-@pytest.mark.parametrize("damage", list(BROKEN), ids=lambda f: f.__name__.strip("_"))
-def test_broken_bundles_give_their_own_error(tiny_bundle, tmp_path, damage):
+def test_cli_answers_a_broken_bundle_in_one_line(tiny_bundle, tmp_path):
     broken = tmp_path / "broken.vgrt"
     shutil.copytree(tiny_bundle, broken)
-    damage(broken)
-    with pytest.raises(BundleError) as caught:
-        load_bundle(broken)
-    assert BROKEN[damage] in str(caught.value)
+    with open(broken / "decode.onnx", "ab") as handle:
+        handle.write(b"\0")
     result = vidgen("export", broken, "--verify", check=False)
-    assert result.returncode == 2 and BROKEN[damage] in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "decode.onnx: checksum mismatch" in result.stderr
+    assert "Traceback" not in result.stderr
+    with pytest.raises(BundleError, match="decode.onnx: checksum mismatch"):
+        load_bundle(broken)
+    assert load_bundle(broken, verify_checksums=False).batches == [1, 4]
 
 
 def test_failed_export_leaves_nothing_behind(tiny_run, tmp_path, monkeypatch):

@@ -85,6 +85,11 @@ private:
     std::string file_;
 };
 
+std::string json_number(double value) {
+    if (value == std::floor(value) && std::fabs(value) < 1e15) return std::to_string(int64_t(value));
+    return std::to_string(value);
+}
+
 std::string describe(const std::vector<int64_t>& shape) {
     std::string out = "[";
     for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
@@ -178,7 +183,7 @@ void read_version(const Fields& f, const json::Value& root, const std::string& f
     }
     if (!version.is_number() || version.number() != double(kFormatVersion))
         f.fail("format_version", std::to_string(kFormatVersion) + " (unsupported version " +
-                                     (version.is_number() ? std::to_string(version.number()) : "not a number") + ")");
+                                     (version.is_number() ? json_number(version.number()) : "not a number") + ")");
 }
 
 void read_shapes(const Fields& f, const json::Value& root, const ModelConfig& c, Manifest& m) {

@@ -64,9 +64,9 @@ static void test_bad_bundles(void) {
     if (!mkdtemp(dir)) return;
     EXPECT_ERROR(vgrt_model_create(dir, NULL, &model), VGRT_ERROR_BUNDLE); /* no manifest.json */
     snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
-    write_file(manifest, "{\"format\": \"vidgen_rt.bundle\", \"format_version\": 1, [");
+    write_file(manifest, "{\"format\": \"vidgen_rt.bundle\", \"format_version\": 2, [");
     EXPECT_ERROR(vgrt_model_create(dir, NULL, &model), VGRT_ERROR_BUNDLE); /* not JSON */
-    write_file(manifest, "{\"format\": \"vidgen_rt.bundle\", \"format_version\": 1, \"precision\": \"fp32\"}");
+    write_file(manifest, "{\"format\": \"vidgen_rt.bundle\", \"format_version\": 2, \"precision\": \"fp32\"}");
     EXPECT_ERROR(vgrt_model_create(dir, NULL, &model), VGRT_ERROR_BUNDLE); /* fields missing */
     write_file(manifest, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]");
     EXPECT_ERROR(vgrt_model_create(dir, NULL, &model), VGRT_ERROR_BUNDLE); /* too deep */
@@ -77,6 +77,21 @@ static void test_bad_bundles(void) {
     options = vgrt_model_options_default();
     options.backend = "nonsense";
     EXPECT_ERROR(vgrt_model_create("/nonexistent", &options, &model), VGRT_ERROR_BUNDLE);
+    options = vgrt_model_options_default();
+    options.verify_checksums = 2;
+    EXPECT_ERROR(vgrt_model_create("/tmp", &options, &model), VGRT_ERROR_INVALID_ARGUMENT);
+}
+
+/* The validator on its own: the manifest text it accepted, and its argument checks. */
+static void test_bundle_check(const char* bundle) {
+    const char* manifest = (const char*)1;
+    EXPECT_ERROR(vgrt_bundle_check(NULL, 1, &manifest), VGRT_ERROR_INVALID_ARGUMENT);
+    EXPECT(manifest == NULL, "out_manifest cleared on failure");
+    EXPECT_ERROR(vgrt_bundle_check(bundle, 2, NULL), VGRT_ERROR_INVALID_ARGUMENT);
+    EXPECT_ERROR(vgrt_bundle_check("/nonexistent/bundle.vgrt", 1, &manifest), VGRT_ERROR_BUNDLE);
+    EXPECT_STATUS(vgrt_bundle_check(bundle, 0, NULL), VGRT_OK);
+    EXPECT_STATUS(vgrt_bundle_check(bundle, 1, &manifest), VGRT_OK);
+    EXPECT(manifest && strstr(manifest, "\"format_version\": 2"), "the validated manifest text comes back");
 }
 
 static void test_null_handles(void) {
@@ -287,6 +302,7 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "async") != 0) {
         test_bad_bundles();
         test_null_handles();
+        test_bundle_check(argv[1]);
         test_sync(argv[1]);
     }
     if (strcmp(mode, "sync") != 0) test_async(argv[1], cycles);
