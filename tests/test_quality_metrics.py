@@ -170,7 +170,6 @@ def test_persistence_of_a_synthetic_ball():
 
 
 def test_persistence_on_real_pong_frames():
-    pytest.importorskip("ale_py")
     real = play_episode("gym:ALE/Pong-v5", "sticky", HELD_OUT_SEED, 240, 64, 64)["frames"][1:]
     result = object_persistence(real, real)
     assert result["score"] == 1.0 and result["objects"] >= 3   # two paddles and the ball at least
