@@ -192,3 +192,18 @@ def test_commands_yield_letters_that_the_world_binds():
     assert parse_key_script("3 press w # comment\n\n5 release W") == {3: [("W", True)], 5: [("W", False)]}
     with pytest.raises(ConfigError, match="line 1"):
         parse_key_script("press W")
+
+
+def test_the_controller_plays_the_python_driver_in_lockstep_only(maze_bundle):
+    import vidgen_rt
+    from vidgen_rt.viewer.controller import StreamController
+
+    stepper = vidgen_rt.open_stepper(maze_bundle, "ort-python", intra_op_threads=1)
+    with pytest.raises(ConfigError, match="no asynchronous mode"):
+        StreamController(stepper, lockstep=False)
+    controller = StreamController(stepper, lockstep=True)
+    controller.set_action(1)
+    assert controller.poll() and controller.generated == 1 and controller.frame.shape[-1] == 4
+    with pytest.raises(ConfigError, match="post-processing runs in the native runtime"):
+        controller.cycle_postprocess()
+    controller.close()
