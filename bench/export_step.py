@@ -5,7 +5,9 @@ One process, one run, interleaved rounds after warm-up, so the figures compare s
 - `torch-bf16`: the same under `torch.autocast("cpu", torch.bfloat16)` (AMX on this CPU);
 - `ort-fp32`, `ort-fp16`, `ort-int8`: `step.onnx` of bundles exported here, run by ONNX Runtime,
   each under every session setting tried (intra-op threads 1 and 2, spinning on and off).
-The cache is full (every lag valid), as in steady-state play. Prints a table and writes
+The cache is full (every lag valid), as in steady-state play. This is the one script that calls the
+step graph outside its three implementations (docs/architecture.md §4): it times one call in
+isolation, with no ring and no loop. Prints a table and writes
 bench/results/export-<date>.json.
 
   python bench/export_step.py                 # the shipped maze world (small)
@@ -45,7 +47,7 @@ def torch_runner(model, bf16: bool):
 def ort_runner(bundle, threads: int, spinning: bool):
     session = ort.InferenceSession(str(bundle.graph_path("step", 1)), session_options(threads, spinning),
                                    providers=["CPUExecutionProvider"])
-    dtype = np.dtype(bundle.manifest["cache"]["dtype"])
+    dtype = bundle.cache_dtype
     feeds = {io["name"]: np.zeros(io["shape"], dtype=io["dtype"]) for io in bundle.graph("step")["inputs"]}
     feeds["kv_cache"] = np.random.default_rng(0).standard_normal(feeds["kv_cache"].shape).astype(dtype)
     feeds["lags"] = np.arange(1, len(feeds["lags"]) + 1, dtype=np.int64)
@@ -82,7 +84,7 @@ def main() -> None:
                                                precision=precision, quiet=True))
             for threads in (1, 2):
                 for spinning in (True, False):
-                    label = f"ort-{precision} threads={threads} spin={'on' if spinning else 'off'}"
+                    label = f"ort-{precision} intra_op_threads={threads} allow_spinning={'on' if spinning else 'off'}"
                     runners[label] = ort_runner(bundle, threads, spinning)
         results = measure(runners, args.rounds, args.steps)
     report = {
