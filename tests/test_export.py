@@ -148,8 +148,9 @@ def test_stepper_rejects_bad_input(tiny_bundle):
 def test_cli_answers_a_broken_bundle_in_one_line(tiny_bundle, tmp_path):
     broken = tmp_path / "broken.vgrt"
     shutil.copytree(tiny_bundle, broken)
-    with open(broken / "decode.onnx", "ab") as handle:
-        handle.write(b"\0")
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["graphs"]["1"]["decode"]["sha256"] = "0" * 64
+    (broken / "manifest.json").write_text(json.dumps(manifest))
     result = vidgen("export", broken, "--verify", check=False)
     assert result.returncode == 2 and "decode.onnx: checksum mismatch" in result.stderr
     assert "Traceback" not in result.stderr
