@@ -30,17 +30,18 @@ NAMED_BINDINGS = {
     "up": ["UP"], "down": ["DOWN"], "left": ["LEFT"], "right": ["RIGHT"],
 }
 
-# How raw guide maps become the step's `guide` input (vidgen_rt.model.world_model.guide_to_tensor).
 # The values a guide map may hold once normalised, written into every guide spec as `range`. Scaled
 # channels lie in [0, 1]; "other_float" channels keep their producer's normalisation, so the bound
 # leaves room for signed or slightly overshooting maps while refusing values (1e30, inf) that no
 # normalised map holds. Both runtimes read it from the manifest and refuse anything outside.
 GUIDE_RANGE = (-4.0, 4.0)
 
+# How raw guide maps become the step's `guide` input (vidgen_rt.model.world_model.guide_to_tensor).
 GUIDE_NORMALISATION = {"scales": dict(GUIDE_SCALES), "other_uint8": "divide by 255", "other_float": "as stored",
                        "scaled_channels_clipped_to": [0.0, 1.0], "frame": "the guide of the frame the step produces"}
 
 POSTPROCESS_DEFAULTS = {"brightness": 0.0, "contrast": 1.0, "gamma": 1.0, "sharpen": 0.0}
+
 
 def default_key_bindings(action_names: list[str]) -> dict[str, list[str]]:
     used, bindings = set(), {}
@@ -64,9 +65,9 @@ def cache_spec(config: Config, dtype: str) -> dict:
         "n_layers": m.n_layers, "n_heads": m.n_heads, "cache_slots": m.cache_slots,
         "tokens_per_frame": m.tokens_per_frame, "head_dim": m.head_dim, "dtype": dtype,
         "lag_dtype": "int64", "lag_sentinel": lag_sentinel(m), "first_slot": 0,
-        "update": "after each step, new_kv [n_layers,2,B,n_heads,tokens_per_frame,head_dim] is copied into slot `next` "
-                  "(the oldest; slots are used round-robin from first_slot), every lag grows by one "
-                  "up to lag_sentinel, and lags[next] becomes 1",
+        "update": "after each step, new_kv [n_layers,2,B,n_heads,tokens_per_frame,head_dim] is copied "
+                  "into slot `next` (the oldest; slots are used round-robin from first_slot), every lag "
+                  "grows by one up to lag_sentinel, and lags[next] becomes 1",
     }
 
 

@@ -160,6 +160,9 @@ ROWS = {
                                        "re-export the bundle: vidgen export"),
     "format_version_a_string": (lambda p, o: edit_manifest(p, lambda m: m.update(format_version="2")),
                                 "unsupported version"),
+    "unknown_top_level_field": (lambda p, o: edit_manifest(p, lambda m: m.update(layers=2)), "field 'layers'"),
+    "exporter_provenance_missing": (lambda p, o: edit_manifest(p, lambda m: m.pop("exporter")),
+                                    "field 'exporter': expected present"),
     "non_json_manifest": (lambda p, o: (p / "manifest.json").write_text("{ not json"), "not valid JSON"),
     "manifest_a_json_list": (lambda p, o: (p / "manifest.json").write_text("[]"), "a JSON object"),
     "huge_declared_dims": (lambda p, o: edit_manifest(p, lambda m: m["context"]["tensors"]["frames"].update(

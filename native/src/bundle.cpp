@@ -90,12 +90,6 @@ std::string json_number(double value) {
     return std::to_string(value);
 }
 
-std::string describe(const std::vector<int64_t>& shape) {
-    std::string out = "[";
-    for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-    return out + "]";
-}
-
 TensorSpec tensor(const Fields& f, const json::Value& io, const std::string& where, bool named) {
     if (!io.is_object()) f.fail(where, "an object with name, shape, dtype");
     TensorSpec spec;
@@ -138,8 +132,8 @@ void require(const Fields& f, const GraphSpec& graph, bool input, const std::str
     std::string field = where + (input ? ".inputs" : ".outputs");
     if (!spec) f.fail(field, "a tensor named \"" + name + "\"");
     if (spec->shape != shape || spec->dtype != dtype)
-        f.fail(field, "\"" + name + "\" of shape " + describe(shape) + " " + dtype_name(dtype) + " (it says " +
-                          describe(spec->shape) + " " + dtype_name(spec->dtype) + ")");
+        f.fail(field, "\"" + name + "\" of shape " + describe_shape(shape) + " " + dtype_name(dtype) + " (it says " +
+                          describe_shape(spec->shape) + " " + dtype_name(spec->dtype) + ")");
 }
 
 void check_graphs(const Fields& f, const Manifest& m, int b, const std::map<std::string, GraphSpec>& graphs) {
@@ -169,6 +163,29 @@ void check_graphs(const Fields& f, const Manifest& m, int b, const std::map<std:
     require(f, decode, false, "frames", {b, m.height, m.width, 4}, DType::uint8, where + ".decode");
     if (encode.inputs.size() != 1 || encode.outputs.size() != 1 || decode.inputs.size() != 1 || decode.outputs.size() != 1)
         f.fail(where, "encode and decode graphs with one input and one output");
+}
+
+// Every top-level field a bundle carries, and nothing else (the exporter's provenance included, so
+// any bundle says how it was made).
+void read_top_level(const Fields& f, const json::Value& root) {
+    static const std::map<std::string, json::Value::Kind> fields{
+        {"format", json::Value::Kind::string}, {"format_version", json::Value::Kind::number},
+        {"name", json::Value::Kind::string}, {"vidgen_rt_version", json::Value::Kind::string},
+        {"created", json::Value::Kind::string}, {"precision", json::Value::Kind::string},
+        {"exporter", json::Value::Kind::object}, {"frame", json::Value::Kind::object},
+        {"latent", json::Value::Kind::object}, {"cache", json::Value::Kind::object},
+        {"actions", json::Value::Kind::object}, {"conditions", json::Value::Kind::object},
+        {"graphs", json::Value::Kind::object}, {"context", json::Value::Kind::object},
+        {"postprocess", json::Value::Kind::object}, {"config", json::Value::Kind::object},
+        {"source", json::Value::Kind::object}, {"engines", json::Value::Kind::object}};
+    for (const auto& [key, value] : root.object())
+        if (!fields.count(key)) f.fail(key, "no such field (a bundle holds only the fields of format version 2)");
+    for (const auto& [key, kind] : fields) {
+        if (f.get(root, key, "").kind() == kind) continue;
+        f.fail(key, kind == json::Value::Kind::string   ? "a string"
+                    : kind == json::Value::Kind::number ? "a number"
+                                                        : "an object");
+    }
 }
 
 void read_version(const Fields& f, const json::Value& root, const std::string& file) {
@@ -341,8 +358,8 @@ void read_context(const Fields& f, const json::Value& root, const ModelConfig& c
         spec.tensor.name = name;
         const TensorSpec& w = want->second;
         if (spec.tensor.shape != w.shape || spec.tensor.dtype != w.dtype)
-            f.fail(where, describe(w.shape) + " " + dtype_name(w.dtype) + " (K = config.model.window), got " +
-                              describe(spec.tensor.shape) + " " + dtype_name(spec.tensor.dtype));
+            f.fail(where, describe_shape(w.shape) + " " + dtype_name(w.dtype) + " (K = config.model.window), got " +
+                              describe_shape(spec.tensor.shape) + " " + dtype_name(spec.tensor.dtype));
         m.files.push_back({spec.file, where, f.sha256(entry, where)});
         m.context[name] = std::move(spec);
     }
@@ -373,10 +390,10 @@ Manifest parse_manifest(const std::string& directory, const std::string& file, c
     }
     if (!root.is_object()) f.fail("(top level)", "a JSON object");
     read_version(f, root, file);
+    read_top_level(f, root);
     Manifest m;
     m.directory = directory;
-    const json::Value* name = root.find("name");
-    m.name = name && name->is_string() ? name->string() : "";
+    m.name = root.find("name")->string();
     const ModelConfig config = read_config(f, root);
     read_shapes(f, root, config, m);
     read_actions(f, root, config, m);

@@ -19,6 +19,7 @@ enum class DType { float32, float16, int64, uint8 };
 
 size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
+std::string describe_shape(const std::vector<int64_t>& shape);  // "[1, 8, 4, 4]"
 
 struct TensorSpec {
     std::string name;

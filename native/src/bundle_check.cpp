@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 
 #include <cmath>
-#include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -26,9 +26,7 @@ constexpr uint64_t kMaxGraphBytes = uint64_t(16) << 30;
 
 std::string real_directory(const std::string& directory) {
     struct stat info;
-    char* resolved = directory.empty() ? nullptr : realpath(directory.c_str(), nullptr);
-    std::string out = resolved ? resolved : "";
-    std::free(resolved);
+    const std::string out = directory.empty() ? "" : real_path(directory);
     if (out.empty() || stat(out.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
         bundle_error(directory + ": no such bundle directory");
     return out;
@@ -39,12 +37,6 @@ std::string read_manifest_text(const std::string& root, const std::string& file)
     if (lstat(file.c_str(), &info) != 0) bundle_error(root + ": not a bundle (no manifest.json)");
     std::vector<uint8_t> bytes = read_regular_file(resolve_inside(root, "manifest.json", root), kMaxManifestBytes);
     return std::string(bytes.begin(), bytes.end());
-}
-
-std::string describe(const std::vector<int64_t>& shape) {
-    std::string out = "[";
-    for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-    return out + "]";
 }
 
 int32_t onnx_type(DType dtype) {
@@ -77,8 +69,8 @@ void check_signature(const GraphSpec& spec, const OnnxSignature& signature, cons
         if (have != want) bundle_error(spec.path + ": " + kind + "s are [" + have + "], " + where + " says [" + want + "]");
         for (size_t i = 0; i < actual.size(); ++i) {
             if (actual[i].dims != expected[i].shape)
-                bundle_error(spec.path + ": " + kind + " '" + actual[i].name + "' has shape " + describe(actual[i].dims) +
-                             ", " + where + " says " + describe(expected[i].shape));
+                bundle_error(spec.path + ": " + kind + " '" + actual[i].name + "' has shape " + describe_shape(actual[i].dims) +
+                             ", " + where + " says " + describe_shape(expected[i].shape));
             if (actual[i].elem_type != onnx_type(expected[i].dtype))
                 bundle_error(spec.path + ": " + kind + " '" + actual[i].name + "' has dtype " +
                              onnx_type_name(actual[i].elem_type) + ", " + where + " says " + dtype_name(expected[i].dtype));
@@ -108,7 +100,7 @@ Context read_context(const Manifest& m, const std::map<std::string, const Listed
         if (verify_checksums) check_sha(spec.path, sha256_hex(bytes.data(), bytes.size()), entry, file);
         if (bytes.size() != spec.tensor.bytes())
             bundle_error(spec.path + ": " + std::to_string(bytes.size()) + " bytes, " + file + " field '" + entry.field +
-                         "' declares " + describe(spec.tensor.shape) + " " + dtype_name(spec.tensor.dtype) + " = " +
+                         "' declares " + describe_shape(spec.tensor.shape) + " " + dtype_name(spec.tensor.dtype) + " = " +
                          std::to_string(spec.tensor.bytes()) + " bytes (truncated?)");
         if (name == "frames") context.frames = std::move(bytes);
         else if (name == "actions") copy_into(context.actions, bytes);
@@ -123,10 +115,12 @@ Context read_context(const Manifest& m, const std::map<std::string, const Listed
         if (!std::isfinite(context.cond[i]))
             bundle_error(m.context.at("cond").path + ": value [" + std::to_string(i) + "] is not finite");
     size_t bad = first_outside(context.guide.data(), context.guide.size(), m.guide_min, m.guide_max);
-    if (bad < context.guide.size())
-        bundle_error(m.context.at("guide").path + ": value [" + std::to_string(bad) + "] = " +
-                     std::to_string(context.guide[bad]) + " outside conditions.guide.range [" +
-                     std::to_string(m.guide_min) + ", " + std::to_string(m.guide_max) + "]");
+    if (bad < context.guide.size()) {
+        char text[160];
+        std::snprintf(text, sizeof text, ": value [%zu] = %g outside conditions.guide.range [%g, %g]", bad,
+                      double(context.guide[bad]), double(m.guide_min), double(m.guide_max));
+        bundle_error(m.context.at("guide").path + text);
+    }
     return context;
 }
 
@@ -175,6 +169,12 @@ size_t dtype_size(DType dtype) {
         case DType::uint8: return 1;
     }
     return 0;
+}
+
+std::string describe_shape(const std::vector<int64_t>& shape) {
+    std::string out = "[";
+    for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+    return out + "]";
 }
 
 const char* dtype_name(DType dtype) {

@@ -20,14 +20,6 @@ namespace {
 // Walks at most this deep: a bundle has graphs at the top and context/, engines/ one level down.
 constexpr int kMaxDepth = 8;
 
-std::string real_path(const std::string& path) {
-    char* resolved = realpath(path.c_str(), nullptr);
-    if (!resolved) return {};
-    std::string out(resolved);
-    std::free(resolved);
-    return out;
-}
-
 // An open file descriptor, closed when it goes.
 class Fd {
 public:
@@ -83,6 +75,14 @@ void walk(const std::string& root, const std::string& relative, int depth, const
 }
 
 }  // namespace
+
+std::string real_path(const std::string& path) {
+    char* resolved = realpath(path.c_str(), nullptr);
+    if (!resolved) return {};
+    std::string out(resolved);
+    std::free(resolved);
+    return out;
+}
 
 void check_relative_name(const std::string& name, const std::string& where) {
     bool ok = !name.empty() && name[0] != '/' && name.find('\0') == std::string::npos;

@@ -11,6 +11,9 @@
 
 namespace vgrt {
 
+// realpath(3) as a string; "" when the path does not resolve.
+std::string real_path(const std::string& path);
+
 // Refuses `name` unless it is a relative path of ordinary components (no "", ".", "..", no leading
 // '/'); `where` ("manifest.json: field 'x'") prefixes the error.
 void check_relative_name(const std::string& name, const std::string& where);

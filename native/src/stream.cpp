@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "errors.hpp"
@@ -32,9 +33,11 @@ void check_finite(const float* values, size_t count, const char* name) {
 // conditions.guide.range (NaN and infinities included) is a caller's mistake, not a frame to draw.
 void check_guide(const float* values, size_t count, const Manifest& m, const std::string& name) {
     size_t bad = first_outside(values, count, m.guide_min, m.guide_max);
-    if (bad < count)
-        invalid(name + "[" + std::to_string(bad) + "] = " + std::to_string(values[bad]) + ": outside the guide range [" +
-                std::to_string(m.guide_min) + ", " + std::to_string(m.guide_max) + "] (manifest conditions.guide.range)");
+    if (bad == count) return;
+    char text[160];
+    std::snprintf(text, sizeof text, "[%zu] = %g: outside the guide range [%g, %g] (manifest conditions.guide.range)",
+                  bad, double(values[bad]), double(m.guide_min), double(m.guide_max));
+    invalid(name + text);
 }
 
 // A bundle's default context as the C struct reset() takes.
