@@ -31,7 +31,10 @@ GUIDE_SCALES = {"depth": MAX_DEPTH, "wall_id": float(len(MATERIAL_NAMES))}
 
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     """uint8 (T, H, W, 3) -> float32 (T, 3, H, W) in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+    frames = np.ascontiguousarray(frames)
+    if not frames.flags.writeable:  # memory-mapped stores: torch warns on read-only arrays
+        frames = frames.copy()
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def tensor_to_frames(images: torch.Tensor) -> np.ndarray:

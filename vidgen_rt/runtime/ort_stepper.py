@@ -14,16 +14,12 @@ runtime must match bit for bit, so it stays short and does everything the plain 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import onnxruntime as ort
 
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.export.bundle import Bundle, load_bundle
-from vidgen_rt.runtime.stats import FrameTimes
-from vidgen_rt.runtime.stepper import (Stepper, StepperInfo, check_actions, check_step_conditions,
-                                       per_player)
+from vidgen_rt.runtime.stepper import LatentStepper, StepperInfo, check_actions, check_step_conditions, per_player
 
 
 def session_options(intra_op_threads: int | None = None, allow_spinning: bool = True) -> ort.SessionOptions:
@@ -37,9 +33,10 @@ def session_options(intra_op_threads: int | None = None, allow_spinning: bool = 
     return options
 
 
-class OrtStepper(Stepper):
+class OrtStepper(LatentStepper):
     def __init__(self, bundle: Bundle | str, batch: int = 1, intra_op_threads: int | None = None,
                  providers=("CPUExecutionProvider",)):
+        super().__init__()
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.batch = batch
         self.info = StepperInfo.from_manifest(self.bundle.manifest)
@@ -54,8 +51,6 @@ class OrtStepper(Stepper):
         self.kv = np.zeros(self.bundle.cache_shape(batch), dtype=self.dtype)
         self.lags = np.full(self.kv.shape[4], self.sentinel, dtype=np.int64)
         self.next_slot = 0
-        self.latents = None
-        self.times = FrameTimes()
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """RGB uint8 (B, H, W, 3) -> latents (B, C, h, w)."""
@@ -88,16 +83,6 @@ class OrtStepper(Stepper):
         self.latents = self.encode(frames[:, K - 1])
         return self.decode(self.latents)
 
-    def step(self, action, cond: np.ndarray | None = None, guide: np.ndarray | None = None) -> np.ndarray:
-        if self.latents is None:
-            raise ConfigError("OrtStepper.step before reset: call reset() to seed the context first")
-        began = time.perf_counter()
-        self.latents = self.advance(self.latents, action, cond, guide)
-        stepped = time.perf_counter()
-        frames = self.decode(self.latents)
-        self.times.record(began, stepped, time.perf_counter())
-        return frames
-
     def advance(self, latents, action, cond=None, guide=None) -> np.ndarray:
         """Run step.onnx from `latents` (not necessarily the current ones), push the frame's keys and
         values into the ring and return the next latents, undecoded."""
@@ -122,5 +107,3 @@ class OrtStepper(Stepper):
         self.lags = lags.copy()
         self.latents = None if latents is None else latents.copy()
 
-    def stats(self) -> dict:
-        return self.times.stats()

@@ -5,7 +5,8 @@ ring from context frames, `step` generates one frame per player, `snapshot` / `r
 bring back the whole state (ring, lags, current latents) and `stats` reports frame latencies. There
 are exactly three implementations, opened by `vidgen_rt.open_stepper` (runtime/factory.py):
 `TorchStepper` (PyTorch cached step), `OrtStepper` (the numpy + ONNX Runtime oracle) and the native
-`Stream` (libvidgen_rt, C++).
+`Stream` (libvidgen_rt, C++). The two Python ones share `LatentStepper`'s timed `step`: advance the
+current latents through the step and the ring push, then decode them.
 
 Bad input gets the same one-line `ConfigError` on every backend because every Python face checks it
 here, before any engine sees it: `check_actions` (integer action ids within the world's actions;
@@ -17,11 +18,13 @@ guide maps of the expected shape, finite, guide values inside the manifest's
 from __future__ import annotations
 
 import abc
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from vidgen_rt.errors import ConfigError
+from vidgen_rt.runtime.stats import FrameTimes
 
 # Guide maps are normalised to [0, 1] (model/world_model.py guide_to_tensor); a bundle without
 # `conditions.guide.range` allows this margin around it, so a map given in the wrong units (metres,
@@ -99,6 +102,38 @@ class Stepper(abc.ABC):
         self.close()
 
 
+class LatentStepper(Stepper):
+    """What both Python implementations share: current latents (B, C, h, w), stepped by `advance`
+    (the step plus the ring push) and turned into frames by `decode`, each frame timed."""
+
+    latents = None
+
+    def __init__(self):
+        self.times = FrameTimes()
+
+    @abc.abstractmethod
+    def advance(self, latents, action, cond=None, guide=None):
+        """Step from `latents` (not necessarily the current ones), push the frame's keys and values
+        into the ring and return the next latents, undecoded."""
+
+    @abc.abstractmethod
+    def decode(self, latents) -> np.ndarray:
+        """latents (B, C, h, w) -> RGBA uint8 (B, H, W, 4)."""
+
+    def step(self, action, cond=None, guide=None) -> np.ndarray:
+        if self.latents is None:
+            raise ConfigError(f"{type(self).__name__}.step before reset: call reset() to seed the context first")
+        began = time.perf_counter()
+        self.latents = self.advance(self.latents, action, cond, guide)
+        stepped = time.perf_counter()
+        frames = self.decode(self.latents)
+        self.times.record(began, stepped, time.perf_counter())
+        return frames
+
+    def stats(self) -> dict:
+        return self.times.stats()
+
+
 def check_actions(action, batch: int, action_names) -> np.ndarray:
     """One action id for every player, or (B,) ids -> int64 (B,); anything else is a ConfigError
     naming the value and the valid ids."""
@@ -171,7 +206,7 @@ def per_player(array: np.ndarray, rank: int, batch: int, name: str) -> np.ndarra
     if array.ndim != rank + 1 or array.shape[0] != batch:
         raise ConfigError(f"context {name!r} of shape {array.shape}: expected {rank}-D shared by every player "
                           f"or {rank + 1}-D with {batch} players first")
-    return np.array(array)  # a writable copy: torch refuses read-only arrays, and contexts are small
+    return np.ascontiguousarray(array)
 
 
 def _show(value) -> str:

@@ -12,21 +12,18 @@ runs step and decode under CPU bfloat16 autocast, as the benchmark's `torch-bf16
 from __future__ import annotations
 
 import contextlib
-import time
 
 import numpy as np
 import torch
 
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.model.kv_ring import KVRing
-from vidgen_rt.runtime.stats import FrameTimes
-from vidgen_rt.runtime.stepper import (Stepper, StepperInfo, check_actions, check_step_conditions,
-                                       per_player)
+from vidgen_rt.runtime.stepper import LatentStepper, StepperInfo, check_actions, check_step_conditions, per_player
 
 PRECISIONS = ("fp32", "bf16")
 
 
-class TorchStepper(Stepper):
+class TorchStepper(LatentStepper):
     def __init__(self, model, batch: int = 1, config=None, state: dict | None = None, precision: str = "fp32"):
         """`model`: a WorldModel; `config` (the full Config) and `state` (the checkpoint's) give the
         action names and, for a built-in world, the default context."""
@@ -34,6 +31,7 @@ class TorchStepper(Stepper):
             raise ConfigError(f"precision {precision!r}: the PyTorch stepper runs {', '.join(PRECISIONS)}")
         if batch < 1:
             raise ConfigError(f"batch {batch}: expected 1 or more players")
+        super().__init__()
         m = model.config
         self.model, self.config, self.state = model, config, dict(state or {})
         self.batch, self.bf16 = batch, precision == "bf16"
@@ -42,8 +40,6 @@ class TorchStepper(Stepper):
                                 width=m.frame_width, action_names=tuple(names), default_action=0,
                                 cond_dim=m.cond_dim, guide_channels=m.guide_channels)
         self.ring = KVRing(m, batch)
-        self.latents: torch.Tensor | None = None
-        self.times = FrameTimes()
 
     def reset(self, frames=None, actions=None, cond=None, guide=None) -> np.ndarray:
         if frames is None:
@@ -52,23 +48,13 @@ class TorchStepper(Stepper):
         B, K = frames.shape[:2]
         latents = self.model.encode_frames(frames.reshape(B * K, *frames.shape[2:]))
         latents = latents.reshape(B, K, *latents.shape[1:])  # (B, K, C, h, w)
-        context = [None if v is None else torch.as_tensor(per_player(np.asarray(v), rank, B, name))
+        context = [None if v is None else torch.tensor(per_player(np.asarray(v), rank, B, name))
                    for v, rank, name in ((actions, 1, "actions"), (cond, 2, "cond"), (guide, 4, "guide"))]
         if context[0] is None or context[0].shape[1] != K - 1:
             got = "none" if context[0] is None else context[0].shape[1]
             raise ConfigError(f"a context of {K} frames needs {K - 1} actions, got {got}")
         self.start(latents, *context)
         return self.decode(self.latents)
-
-    def step(self, action, cond=None, guide=None) -> np.ndarray:
-        if self.latents is None:
-            raise ConfigError("TorchStepper.step before reset: call reset() to seed the context first")
-        began = time.perf_counter()
-        self.latents = self.advance(self.latents, action, cond, guide)
-        stepped = time.perf_counter()
-        frames = self.decode(self.latents)
-        self.times.record(began, stepped, time.perf_counter())
-        return frames
 
     @torch.no_grad()
     def start(self, latents: torch.Tensor, actions: torch.Tensor, cond: torch.Tensor | None = None,
@@ -140,9 +126,6 @@ class TorchStepper(Stepper):
         ring, latents = snapshot
         self.ring.restore(ring)
         self.latents = None if latents is None else latents.clone()
-
-    def stats(self) -> dict:
-        return self.times.stats()
 
     def _autocast(self):
         return torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
