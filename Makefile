@@ -32,7 +32,8 @@ SANITIZE_CMAKE := -DVGRT_PYTHON=OFF -DVGRT_EXAMPLES=OFF -DVGRT_TESTS=ON -DCMAKE_
 ORT_LIBRARY = $(firstword $(wildcard .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 
 test-sanitize: setup
-	@test -d $(SANITIZE_BUNDLE) || .venv/bin/vidgen export maze -o $(SANITIZE_BUNDLE) --batch 1
+	@.venv/bin/python -c 'import sys; from vidgen_rt.export.bundle import bundle_is_current; sys.exit(not bundle_is_current("$(SANITIZE_BUNDLE)"))' \
+	  || .venv/bin/vidgen export maze -o $(SANITIZE_BUNDLE) --batch 1 --overwrite
 	cmake -S . -B build/sanitize-address $(SANITIZE_CMAKE) -DVGRT_SANITIZE=address,undefined >/dev/null
 	cmake --build build/sanitize-address -j2
 	VGRT_ORT_LIBRARY=$(abspath $(ORT_LIBRARY)) \
