@@ -199,6 +199,7 @@ def resolve_bundle(spec: str):
     the checkpoint's name and a hash of its weights and state."""
     from vidgen_rt.errors import BundleError, ConfigError
     from vidgen_rt.export import export_bundle, load_bundle
+    from vidgen_rt.export.bundle import bundle_is_current
     from vidgen_rt.train.checkpoint import resolve_checkpoint
 
     path = Path(spec)
@@ -212,11 +213,11 @@ def resolve_bundle(spec: str):
         digest.update((checkpoint / name).read_bytes())
     label = spec if not path.exists() else checkpoint.name
     cached = bundle_cache_dir() / f"{label}-{digest.hexdigest()[:16]}.vgrt"
-    if not (cached / "manifest.json").is_file():
+    if not bundle_is_current(cached):  # never exported, or by a runtime whose bundle format was older
         print(f"exporting {spec} to {cached} (once)", flush=True)
         try:
-            export_bundle(checkpoint, cached, quiet=True)
+            export_bundle(checkpoint, cached, overwrite=True, quiet=True)
         except ConfigError:
-            if not (cached / "manifest.json").is_file():  # unless another process exported it first
+            if not bundle_is_current(cached):  # unless another process exported it first
                 raise
     return load_bundle(cached)

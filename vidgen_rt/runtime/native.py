@@ -19,6 +19,7 @@ import numpy as np
 
 from vidgen_rt import _native
 from vidgen_rt.errors import ConfigError
+from vidgen_rt.runtime.stepper import check_actions
 
 ORT_PACKAGES = ("onnxruntime",)
 
@@ -174,12 +175,8 @@ class Stream:
         self.close()
 
     def _actions(self, action) -> np.ndarray:
-        actions = np.asarray(action, dtype=np.int64)
-        if actions.ndim == 0:
-            actions = np.full(self.batch, actions, dtype=np.int64)
-        if actions.shape != (self.batch,):
-            raise ConfigError(f"actions of shape {actions.shape}: expected one int or {self.batch} (one per player)")
-        return actions
+        # The same one-line refusal as every other stepper (1.9, NaN, "forward", 2**64, out of range).
+        return check_actions(action, self.batch, self.runtime.actions)
 
 
 def _floats(value):

@@ -2,7 +2,7 @@
 
 Stage `tokenizer` fits the frame autoencoder (MSE + image-gradient term). Stage `dynamics` freezes
 it, encodes the whole store once, and fits the frame-causal transformer on latent clips with the
-seed's MSE objective plus two drift controls (DESIGN §3): Gaussian noise on context latents, and,
+seed's MSE objective plus two drift controls (docs/architecture.md §3): Gaussian noise on context latents, and,
 after `rollout_start` of the steps, self-rollout passes whose inputs are the model's own detached
 predictions, so it learns to correct its errors. When the store holds cond vectors or guide maps,
 every input step is conditioned on those of the frame it predicts (world_model.py); the model's
