@@ -23,7 +23,7 @@ import numpy as np
 from vidgen_rt import _native
 from vidgen_rt.config import Config, from_dict
 from vidgen_rt.errors import BundleError, ConfigError
-from vidgen_rt.export.manifest import MANIFEST_NAME as MANIFEST
+from vidgen_rt.export.manifest import MANIFEST_NAME as MANIFEST, graph_names
 
 
 def sha256_of(path: Path) -> str:
@@ -47,6 +47,20 @@ class Bundle:
     @property
     def batches(self) -> list[int]:
         return sorted(int(b) for b in self.manifest["graphs"])
+
+    @property
+    def head(self) -> dict:
+        """The manifest's `head`: kind ("mse", "flow_mlp", "flow_conv"), sampling_steps (default K),
+        max_sampling_steps and the noise spec (docs/architecture.md §4)."""
+        return self.manifest["head"]
+
+    @property
+    def is_flow(self) -> bool:
+        return self.head["kind"] != "mse"
+
+    @property
+    def graph_names(self) -> tuple[str, ...]:
+        return graph_names(self.head["kind"])
 
     @property
     def action_names(self) -> list[str]:

@@ -1,10 +1,13 @@
-"""The three graphs of a bundle (encode, step, decode) as ONNX, exported with PyTorch's dynamo exporter.
+"""The graphs of a bundle as ONNX, exported with PyTorch's dynamo exporter: encode, step, decode, and
+for a flow head (docs/architecture.md §3) also noise and sample.
 
 Each graph is a small `nn.Module` wrapping the trained model so its inputs and outputs are exactly
 the step contract's (docs/architecture.md §4): `encode` takes RGB uint8 frames (B, H, W, 3) as a camera or a store
 holds them, `decode` returns RGBA uint8 (B, H, W, 4) ready for a GL texture upload, and `step` is the
-cached transformer step with the cache passed in and the frame's own keys/values passed out. Shapes
-are static: batch B is fixed per exported file.
+cached transformer step with the cache passed in and the frame's own keys/values passed out (its
+first output is `next_latents`, or `head_cond` for a flow head). `noise` turns the runtime's Philox
+bits into Gaussian noise times the temperature and `sample` is one Euler step of the head, so no
+graph holds a random op. Shapes are static: batch B is fixed per exported file.
 
 Why dynamo: it is the exporter current PyTorch recommends (`torch.onnx.export(..., dynamo=True)`),
 it records the graph from `torch.export` rather than tracing Python, and it writes plain default-domain
@@ -25,7 +28,9 @@ import torch
 from torch import nn
 
 from vidgen_rt.config import ModelConfig
+from vidgen_rt.model.heads import FLOW_HEADS, sample_step
 from vidgen_rt.model.world_model import WorldModel
+from vidgen_rt.runtime.noise import BITS_PER_VALUE
 
 OPSET = 18
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
@@ -75,6 +80,33 @@ class StepGraph(nn.Module):
         return self.dynamics.step(latents, action, cond, guide, kv_cache, lags)
 
 
+class NoiseGraph(nn.Module):
+    """noise_bits (B, 2, C, h, w) int32 of 24 bits, temperature (1,) float32 -> noise (B, C, h, w):
+    temperature·sqrt(-2 ln u1)·cos(2π u2), u1 = (bits[:, 0] + 1)·2^-24, u2 = bits[:, 1]·2^-24."""
+
+    def __init__(self, model: WorldModel):
+        super().__init__()
+        self.dtype = model.dynamics.ln_out.weight.dtype
+
+    def forward(self, noise_bits, temperature):
+        scale = 2.0 ** -BITS_PER_VALUE
+        u1 = (noise_bits[:, 0].to(torch.float32) + 1.0) * scale  # (B, C, h, w), never 0
+        u2 = noise_bits[:, 1].to(torch.float32) * scale
+        radius = torch.sqrt(torch.log(u1) * -2.0)
+        return (temperature * radius * torch.cos(u2 * (2.0 * torch.pi))).to(self.dtype)
+
+
+class SampleGraph(nn.Module):
+    """One Euler step of the flow head: head_cond (B, N, D), x (B, C, h, w), t (1,), dt (1,) -> x_next."""
+
+    def __init__(self, model: WorldModel):
+        super().__init__()
+        self.head = model.dynamics.sampler
+
+    def forward(self, head_cond, x, t, dt):
+        return sample_step(self.head, head_cond, x, t, dt)
+
+
 def step_inputs(config: ModelConfig, batch: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """Example inputs of `step.onnx`, in graph order, named as in the manifest."""
     inputs = {
@@ -95,12 +127,22 @@ def step_inputs(config: ModelConfig, batch: int, dtype: torch.dtype) -> dict[str
 def graph_specs(config: ModelConfig, batch: int, dtype: torch.dtype) -> dict:
     """(module factory, example inputs, output names) for each graph at one batch size."""
     frames = torch.zeros(batch, config.frame_height, config.frame_width, 3, dtype=torch.uint8)
-    latents = torch.zeros(batch, config.latent_channels, config.latent_height, config.latent_width, dtype=dtype)
-    return {
+    latent_shape = (batch, config.latent_channels, config.latent_height, config.latent_width)
+    latents = torch.zeros(latent_shape, dtype=dtype)
+    flow = config.head in FLOW_HEADS
+    specs = {
         "encode": (EncodeGraph, {"frames": frames}, ["latents"]),
-        "step": (StepGraph, step_inputs(config, batch, dtype), ["next_latents", "new_kv"]),
-        "decode": (DecodeGraph, {"latents": latents}, ["frames"]),
+        "step": (StepGraph, step_inputs(config, batch, dtype), ["head_cond" if flow else "next_latents", "new_kv"]),
     }
+    if flow:
+        head_cond = torch.zeros(batch, config.tokens_per_frame, config.d_model, dtype=dtype)
+        one = torch.ones(1, dtype=torch.float32)
+        specs["noise"] = (NoiseGraph, {"noise_bits": torch.zeros(batch, 2, *latent_shape[1:], dtype=torch.int32),
+                                       "temperature": one}, ["noise"])
+        specs["sample"] = (SampleGraph, {"head_cond": head_cond, "x": latents, "t": one * 0.5, "dt": one * 0.25},
+                           ["x_next"])
+    specs["decode"] = (DecodeGraph, {"latents": latents}, ["frames"])
+    return specs
 
 
 def export_graph(module: nn.Module, inputs: dict[str, torch.Tensor], output_names: list[str], path: Path) -> None:
@@ -115,7 +157,7 @@ def export_graph(module: nn.Module, inputs: dict[str, torch.Tensor], output_name
 
 
 def export_graphs(model: WorldModel, precision: str, batch: int, directory: Path, suffix: str) -> dict[str, Path]:
-    """Write encode/step/decode for one batch size; returns graph name -> file path."""
+    """Write every graph of the model's head for one batch size; returns graph name -> file path."""
     dtype = DTYPES[precision]
     model = model.to(dtype).eval()
     paths = {}

@@ -11,13 +11,17 @@ from __future__ import annotations
 import datetime
 
 from vidgen_rt import __version__
-from vidgen_rt.config import Config
+from vidgen_rt.config import MAX_SAMPLING_STEPS, Config
+from vidgen_rt.model.heads import FLOW_HEADS
 from vidgen_rt.model.dynamics import lag_sentinel
 from vidgen_rt.model.world_model import GUIDE_SCALES
+from vidgen_rt.runtime.noise import BITS_PER_VALUE
 
 FORMAT = "vidgen_rt.bundle"
 FORMAT_VERSION = 2
-GRAPH_NAMES = ("encode", "step", "decode")
+GRAPH_NAMES = ("encode", "step", "decode")  # an "mse" bundle's graphs
+FLOW_GRAPH_NAMES = ("encode", "step", "noise", "sample", "decode")
+NOISE_SPEC = {"generator": "philox4x32-10", "bits_per_value": BITS_PER_VALUE, "layout": "see docs/architecture.md §4"}
 MANIFEST_NAME = "manifest.json"
 CACHE_LAYOUT = ["n_layers", "kv", "batch", "n_heads", "cache_slots", "tokens_per_frame", "head_dim"]
 DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "int8": "float32"}
@@ -58,6 +62,19 @@ def io_spec(name: str, shape, dtype: str) -> dict:
     return {"name": name, "shape": [int(d) for d in shape], "dtype": dtype}
 
 
+def graph_names(head: str) -> tuple[str, ...]:
+    """The graphs a bundle of this head kind holds per batch size."""
+    return FLOW_GRAPH_NAMES if head in FLOW_HEADS else GRAPH_NAMES
+
+
+def head_spec(config: Config) -> dict:
+    """The manifest's `head`: which head, its default and largest K, and how the noise is drawn. An
+    "mse" head takes the same fields and ignores them (no sampling)."""
+    m = config.model
+    return {"kind": m.head, "sampling_steps": m.sampling_steps, "max_sampling_steps": MAX_SAMPLING_STEPS,
+            "noise": dict(NOISE_SPEC)}
+
+
 def cache_spec(config: Config, dtype: str) -> dict:
     m = config.model
     return {
@@ -87,6 +104,7 @@ def build_manifest(name: str, config: Config, precision: str, action_names: list
         "latent": {"channels": m.latent_channels, "height": m.latent_height, "width": m.latent_width,
                    "dtype": dtype},
         "cache": cache_spec(config, dtype),
+        "head": head_spec(config),
         "actions": {"names": list(action_names), "default": 0,
                     "key_bindings": default_key_bindings(list(action_names))},
         "conditions": {

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from vidgen_rt.errors import VidgenError
 from vidgen_rt.export.bundle import Bundle, load_bundle, sha256_of
-from vidgen_rt.export.manifest import GRAPH_NAMES, MANIFEST_NAME
+from vidgen_rt.export.manifest import MANIFEST_NAME
 from vidgen_rt.atomic import write_json_atomic
 
 ENGINE_DIR = "engines"
@@ -87,7 +87,7 @@ def build_engines(bundle_path, workspace_mb: int = DEFAULT_WORKSPACE_MB, quiet: 
     logger = trt.Logger(trt.Logger.ERROR if quiet else trt.Logger.WARNING)
     timing_cache = directory / TIMING_CACHE
     for batch in bundle.batches:
-        for graph in GRAPH_NAMES:
+        for graph in bundle.graph_names:
             name = engine_name(graph, batch, gpu_name, capability, trt.__version__, settings)
             key = f"{graph}-b{batch}"
             if engines.get(key, {}).get("file") == f"{ENGINE_DIR}/{name}" and (directory / name).is_file():

@@ -21,7 +21,7 @@ from vidgen_rt.errors import BundleError, ConfigError, DataError
 from vidgen_rt.worlds import HELD_OUT_SEED
 from vidgen_rt.export.bundle import load_bundle, sha256_of
 from vidgen_rt.export.graphs import OPSET, export_graphs
-from vidgen_rt.export.manifest import GRAPH_NAMES, MANIFEST_NAME, build_manifest, io_spec
+from vidgen_rt.export.manifest import MANIFEST_NAME, build_manifest, io_spec
 from vidgen_rt.export.quantize import quantize_matmuls
 from vidgen_rt.export.rules import check_graph_rules
 from vidgen_rt.model.world_model import guide_to_tensor
@@ -133,7 +133,7 @@ def _write_graphs(model, precision: str, batches, directory: Path, quiet: bool) 
         if precision == "int8":
             quantize_matmuls(paths["step"])
         entry = {}
-        for name in GRAPH_NAMES:
+        for name in paths:
             check_graph_rules(paths[name], name, for_tensorrt=precision != "int8")
             entry[name] = {"file": paths[name].name, "sha256": sha256_of(paths[name]), **_signature(paths[name])}
         table[str(batch)] = entry
@@ -146,7 +146,7 @@ def _signature(path: Path) -> dict:
     import onnx
 
     dtypes = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16",
-              onnx.TensorProto.INT64: "int64", onnx.TensorProto.UINT8: "uint8"}
+              onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32", onnx.TensorProto.UINT8: "uint8"}
     model = onnx.load(str(path), load_external_data=False)
     return {kind: [io_spec(v.name, [d.dim_value for d in v.type.tensor_type.shape.dim],
                            dtypes[v.type.tensor_type.elem_type]) for v in values]

@@ -33,3 +33,23 @@ def tiny_run(tiny_store, tmp_path_factory):
     vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet",
            "--set", "train.tokenizer_steps=30", "--set", "train.dynamics_steps=30")
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_flow_run(tiny_store, tmp_path_factory):
+    """A tiny world with a flow-matching head (model.head=flow_conv), trained briefly."""
+    run = tmp_path_factory.mktemp("runs") / "tiny_flow"
+    vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet",
+           "--set", "model.head=flow_conv", "--set", "model.sampling_steps=2",
+           "--set", "train.tokenizer_steps=30", "--set", "train.dynamics_steps=30")
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_flow_bundle(tiny_flow_run, tmp_path_factory):
+    """The tiny flow world exported for batch 1 and 4: graphs encode/step/noise/sample/decode and a
+    manifest `head` of kind flow_conv with sampling_steps 2 (docs/architecture.md §4)."""
+    from vidgen_rt.export import export_bundle
+
+    return export_bundle(tiny_flow_run, tmp_path_factory.mktemp("bundles") / "tiny_flow.vgrt", batches=[1, 4],
+                         quiet=True)

@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 
 from vidgen_rt.errors import ConfigError
 
+# Sampling heads (docs/architecture.md §3): "mse" regresses the next latents (the mean of the frames
+# that could come next); the flow heads sample them from noise by flow matching in K Euler steps.
+HEADS = ("mse", "flow_mlp", "flow_conv")
+MAX_SAMPLING_STEPS = 8
+
 
 @dataclass
 class ModelConfig:
@@ -34,6 +39,10 @@ class ModelConfig:
     n_actions: int = 7
     cond_dim: int = 0            # continuous condition per frame (camera/head pose); 0 = none
     guide_channels: int = 0      # guide map channels per frame (depth, flow, ids); 0 = none
+    head: str = "mse"            # what turns the transformer's output into next latents (HEADS)
+    sampling_steps: int = 4      # K: Euler steps of a flow head; the runtime may pick 1..MAX_SAMPLING_STEPS
+    context_noise_embedding: bool = False  # the transformer is told each context frame's noise level
+    context_noise_level: float = 0.0       # the level a step tells it at inference (no noise is added)
 
     @property
     def latent_height(self) -> int:
@@ -69,6 +78,8 @@ class TrainConfig:
     tokenizer_steps: int = 3000
     tokenizer_lr: float = 2e-3
     tokenizer_edge_weight: float = 0.5   # weight of the image-gradient term that keeps walls sharp
+    tokenizer_adv_weight: float = 0.0    # patch critic's term, × the adaptive weight (0 = MSE + edge only)
+    tokenizer_adv_start: float = 0.25    # fraction of tokenizer steps before the critic starts
     dynamics_steps: int = 2000
     dynamics_lr: float = 1e-3
     warmup_steps: int = 100
@@ -76,6 +87,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     sequence_frames: int = 17            # frames per clip: inputs span the whole window, every lag
     context_noise: float = 0.1           # max std of Gaussian noise on context latents (drift control)
+    flow_repeats: int = 4                # flow-matching draws (t, noise) per predicted frame: the head
+                                         # is cheap next to the transformer whose output they share
     rollout_start: float = 0.6           # fraction of dynamics steps after which self-rollout begins
     rollout_passes: int = 0              # extra passes fed with the model's own predictions (off by
                                          # default: docs/ale-worlds.md, drift-control ablation)
@@ -207,14 +220,17 @@ RANGES = {
                          "tokenizer_width", "d_model", "n_layers", "n_heads", "mlp_ratio", "n_actions"), _POSITIVE),
         "window": (lambda v: v >= 2, ">= 2"),
         **dict.fromkeys(("cond_dim", "guide_channels"), _NON_NEGATIVE),
+        "sampling_steps": (lambda v: 1 <= v <= MAX_SAMPLING_STEPS, f"within 1..{MAX_SAMPLING_STEPS}"),
+        "context_noise_level": _FRACTION,
     },
     "train": {
         **dict.fromkeys(("batch_size", "tokenizer_batch_size", "tokenizer_steps", "dynamics_steps", "tokenizer_lr",
-                         "dynamics_lr", "grad_clip", "eval_every", "checkpoint_every", "log_every"), _POSITIVE),
-        **dict.fromkeys(("seed", "tokenizer_edge_weight", "warmup_steps", "weight_decay", "context_noise",
-                         "rollout_passes", "max_minutes"), _NON_NEGATIVE),
+                         "dynamics_lr", "grad_clip", "eval_every", "checkpoint_every", "log_every",
+                         "flow_repeats"), _POSITIVE),
+        **dict.fromkeys(("seed", "tokenizer_edge_weight", "tokenizer_adv_weight", "warmup_steps", "weight_decay",
+                         "context_noise", "rollout_passes", "max_minutes"), _NON_NEGATIVE),
         "sequence_frames": (lambda v: v >= 2, ">= 2"),
-        "rollout_start": _FRACTION,
+        **dict.fromkeys(("rollout_start", "tokenizer_adv_start"), _FRACTION),
     },
 }
 
@@ -232,6 +248,8 @@ def _check_ranges(config: Config) -> None:
 def validate(config: Config) -> None:
     _check_ranges(config)
     m = config.model
+    if m.head not in HEADS:
+        raise ConfigError(f"model.head = {m.head!r}: expected one of {', '.join(HEADS)}")
     if m.frame_height % m.downsample or m.frame_width % m.downsample:
         raise ConfigError(f"model.frame_height/frame_width ({m.frame_height}x{m.frame_width}) "
                           f"must be multiples of model.downsample ({m.downsample})")

@@ -11,6 +11,12 @@ Two forwards compute the same function:
 - `forward` (training): a whole clip in parallel under a block-causal, windowed lag bias;
 - `step` (inference, docs/architecture.md §4): one frame against an explicit KV cache owned by the caller, which
   returns the frame's own keys/values (`new_kv`) instead of writing into the cache.
+
+Both return the step's output, which depends on the head (`config.head`, docs/architecture.md §3):
+an "mse" model reads the next latents out directly (`next_latents`); a flow model returns the per-token
+`head_cond` (B, [T,] N, d_model) that conditions its sampling head (`self.sampler`, model/heads.py),
+run by `sample`. With `context_noise_embedding` each input frame also carries an embedding of the
+noise level its latents were corrupted with (training), or of `context_noise_level` (inference).
 """
 
 import math
@@ -20,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vidgen_rt.config import ModelConfig
+from vidgen_rt.model.heads import FLOW_HEADS, build_head, grid_to_tokens, sample, tokens_to_grid
 
 # Bias of masked (empty, expired or future) slots. Finite so fp16 graphs stay NaN-free; exp(-1e4)
 # underflows to exactly zero in fp32 and fp16 alike.
@@ -130,12 +137,22 @@ class FrameCausalTransformer(nn.Module):
         guide_stride = config.downsample * config.token_patch  # guide pixels under one token
         self.guide_proj = (nn.Conv2d(config.guide_channels, d, guide_stride, stride=guide_stride)
                            if config.guide_channels else None)
+        self.noise_embedding = (nn.Sequential(nn.Linear(1, d), nn.SiLU(), nn.Linear(d, d))
+                                if config.context_noise_embedding else None)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.ln_out = nn.LayerNorm(d)
-        self.head = nn.Linear(d, config.token_channels)
+        self.is_flow = config.head in FLOW_HEADS
+        if self.is_flow:
+            # The head sees the frame it continues through head_cond alone; a direct path from the
+            # current latents spares the transformer carrying them through every layer.
+            self.current_in = nn.Linear(config.token_channels, d)
+        else:
+            self.head = nn.Linear(d, config.token_channels)
         self.apply(self._init_weights)
-        nn.init.zeros_(self.head.weight)  # start as "next frame = this frame"
-        nn.init.zeros_(self.head.bias)
+        self.sampler = build_head(config)  # after apply(): the heads keep their own initialisation
+        if not self.is_flow:
+            nn.init.zeros_(self.head.weight)  # start as "next frame = this frame"
+            nn.init.zeros_(self.head.bias)
         for block in self.blocks:  # GPT-2 style scaling of residual projections
             nn.init.normal_(block.attn.proj.weight, std=0.02 / math.sqrt(2 * config.n_layers))
             nn.init.normal_(block.mlp[2].weight, std=0.02 / math.sqrt(2 * config.n_layers))
@@ -151,37 +168,51 @@ class FrameCausalTransformer(nn.Module):
 
     def _to_tokens(self, latents):
         """latents (B, T, C, h, w) -> (B, T, N, C·p·p), each token the p×p cells it covers."""
-        B, T, C, h, w = latents.shape
-        p = self.config.token_patch
-        cells = latents.reshape(B, T, C, h // p, p, w // p, p)
-        cells = cells.permute(0, 1, 3, 5, 2, 4, 6)  # (B, T, h/p, w/p, C, p, p)
-        return cells.reshape(B, T, (h // p) * (w // p), C * p * p)
+        return grid_to_tokens(latents, self.config.token_patch)
 
     def _from_tokens(self, tokens, shape):
         """The inverse of `_to_tokens`: (B, T, N, C·p·p) -> latents of `shape` (B, T, C, h, w)."""
-        B, T, C, h, w = shape
-        p = self.config.token_patch
-        cells = tokens.reshape(B, T, h // p, w // p, C, p, p)
-        cells = cells.permute(0, 1, 4, 2, 5, 3, 6)  # (B, T, C, h/p, p, w/p, p)
-        return cells.reshape(B, T, C, h, w)
+        _, _, C, h, w = shape
+        return tokens_to_grid(tokens, self.config.token_patch, C, h, w)
 
-    def _embed(self, latents, actions, cond, guide):
-        """latents (B, T, C, h, w), actions (B, T) -> tokens (B, T, N, d)."""
+    def _embed(self, latents, actions, cond, guide, noise_level):
+        """latents (B, T, C, h, w), actions (B, T), noise_level (B, T) or None -> tokens (B, T, N, d)."""
         B, T = actions.shape
         x = self.in_proj(self._to_tokens(latents)) + self.position
         per_frame = self.action_embedding(actions)  # (B, T, d)
         if self.cond_proj is not None:
             per_frame = per_frame + self.cond_proj(cond)
+        if self.noise_embedding is not None:
+            if noise_level is None:  # inference: the level the config says the context has
+                noise_level = torch.full((B, T), self.config.context_noise_level, device=latents.device)
+            per_frame = per_frame + self.noise_embedding(noise_level.to(x.dtype)[..., None])
         x = x + per_frame.unsqueeze(2)
         if self.guide_proj is not None:
             guide_tokens = self.guide_proj(guide.flatten(0, 1)).flatten(2).transpose(1, 2)  # (B*T, N, d)
             x = x + guide_tokens.reshape(B, T, -1, x.shape[-1])
         return x
 
-    def _next_latents(self, x, latents):
-        """Hidden states (B, T, N, d) + current latents (B, T, C, h, w) -> next latents, same shape."""
+    def _output(self, x, latents):
+        """Hidden states (B, T, N, d) + current latents (B, T, C, h, w) -> the step's output: next
+        latents (B, T, C, h, w) for "mse", head_cond (B, T, N, d) for a flow head."""
+        if self.is_flow:
+            return self.ln_out(x) + self.current_in(self._to_tokens(latents))
         delta = self._from_tokens(self.head(self.ln_out(x)), latents.shape)  # (B, T, C, h, w)
         return (latents + delta).clamp(-1.0, 1.0)
+
+    def sample(self, head_cond, noise, steps: int | None = None):
+        """A flow head's next latents from head_cond (B, N, d) and noise (B, C, h, w), already scaled
+        by the temperature, in `steps` Euler steps (default: config.sampling_steps)."""
+        return sample(self.sampler, head_cond, noise, steps or self.config.sampling_steps)
+
+    def predict(self, latents, actions, cond=None, guide=None, noise_level=None, noise=None):
+        """Next latents of every frame whatever the head, as `forward` with "mse"; a flow head samples
+        from `noise` (B, T, C, h, w), zeros (its deterministic output) when None."""
+        out = self(latents, actions, cond, guide, noise_level)
+        if not self.is_flow:
+            return out
+        noise = torch.zeros_like(latents) if noise is None else noise
+        return self.sample(out.flatten(0, 1), noise.flatten(0, 1).to(out.dtype)).reshape(latents.shape)
 
     def frame_lags(self, num_frames: int, device=None) -> torch.Tensor:
         """(T, T) lag of frame j seen from frame i; future and out-of-window pairs get the sentinel."""
@@ -190,18 +221,19 @@ class FrameCausalTransformer(nn.Module):
         sentinel = lag_sentinel(self.config)
         return torch.where((lags >= 0) & (lags < self.config.window), lags, torch.full_like(lags, sentinel))
 
-    def forward(self, latents, actions, cond=None, guide=None, return_kv: bool = False):
-        """Parallel training forward. latents (B, T, C, h, w) of frames 0..T-1, actions (B, T):
-        returns the predicted latents of frames 1..T, shape (B, T, C, h, w)."""
+    def forward(self, latents, actions, cond=None, guide=None, noise_level=None, return_kv: bool = False):
+        """Parallel training forward. latents (B, T, C, h, w) of frames 0..T-1, actions (B, T),
+        noise_level (B, T) of the latents (None: config.context_noise_level): returns the step output
+        for frames 1..T, the predicted latents (B, T, C, h, w) or head_cond (B, T, N, d)."""
         B, T = actions.shape
         N = self.config.tokens_per_frame
-        x = self._embed(latents, actions, cond, guide).reshape(B, T * N, -1)  # (B, T*N, d)
+        x = self._embed(latents, actions, cond, guide, noise_level).reshape(B, T * N, -1)  # (B, T*N, d)
         frame_lags = self.frame_lags(T, latents.device)
         keys_values = []
         for block in self.blocks:
             x, k, v = block(x, frame_lags, N)
             keys_values.append((k, v))
-        prediction = self._next_latents(x.reshape(B, T, N, -1), latents)
+        prediction = self._output(x.reshape(B, T, N, -1), latents)
         return (prediction, keys_values) if return_kv else prediction
 
     def step(self, latents, action, cond, guide, kv_cache, lags):
@@ -209,14 +241,15 @@ class FrameCausalTransformer(nn.Module):
 
         latents (B, C, h, w) of frame t; action (B,) int64; cond (B, Dc) or None; guide (B, G, H, W)
         or None; kv_cache (L, 2, B, heads, S, N, head_dim); lags (S,) int64, sentinel = window.
-        Returns next_latents (B, C, h, w) of frame t+1 and new_kv (L, 2, B, heads, N, head_dim).
+        Returns the output for frame t+1 — next_latents (B, C, h, w) for "mse", head_cond (B, N, d) for
+        a flow head — and new_kv (L, 2, B, heads, N, head_dim).
         """
         x = self._embed(latents.unsqueeze(1), action.unsqueeze(1),
                         None if cond is None else cond.unsqueeze(1),
-                        None if guide is None else guide.unsqueeze(1)).squeeze(1)  # (B, N, d)
+                        None if guide is None else guide.unsqueeze(1), None).squeeze(1)  # (B, N, d)
         new_kv = []
         for layer, block in enumerate(self.blocks):
             x, k, v = block.step(x, kv_cache[layer, 0], kv_cache[layer, 1], lags)
             new_kv.append(torch.stack([k, v]))  # (2, B, heads, N, head_dim)
-        next_latents = self._next_latents(x.unsqueeze(1), latents.unsqueeze(1)).squeeze(1)
-        return next_latents, torch.stack(new_kv)  # (L, 2, B, heads, N, head_dim)
+        output = self._output(x.unsqueeze(1), latents.unsqueeze(1)).squeeze(1)
+        return output, torch.stack(new_kv)  # (L, 2, B, heads, N, head_dim)
