@@ -1,5 +1,6 @@
 """The bundle rules, once: a table of broken bundles, each made from a freshly exported tiny bundle
-and refused the same way by all four doors into the one validator (docs/architecture.md §9): the
+(an mse head, a guide-conditioned one, and a flow head with its noise and sample graphs) and refused
+the same way by all four doors into the one validator (docs/architecture.md §9): the
 C ABI's vgrt_bundle_check and vgrt_model_create (ctypes on libvidgen_rt.so), and Python's
 load_bundle and Runtime. Each row names a substring of the message all four must give.
 
@@ -62,6 +63,12 @@ def fifo(path, file):
 
 def step_input(manifest, name):
     return next(io for io in manifest["graphs"]["1"]["step"]["inputs"] if io["name"] == name)
+
+
+def graph_io(manifest, graph, name):
+    """The manifest entry of tensor `name` among graph `graph`'s inputs and outputs (batch 1)."""
+    spec = manifest["graphs"]["1"][graph]
+    return next(io for io in spec["inputs"] + spec["outputs"] if io["name"] == name)
 
 
 def edit_onnx(path, file, change):
@@ -175,6 +182,9 @@ ROWS = {
     "graph_signature_vs_manifest": (lambda p, o: edit_onnx(p, "step.onnx", lambda m: setattr(
         m.graph.input[0].type.tensor_type.shape.dim[0], "dim_value", 3)), "input 'latents' has shape [3,"),
     "graph_external_data_outside": (lambda p, o: edit_onnx(p, "decode.onnx", external_data), "external data"),
+    "head_missing": (lambda p, o: edit_manifest(p, lambda m: m.pop("head")), "field 'head': expected present"),
+    "mse_head_called_flow": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(kind="flow_mlp")),
+                             "(config.model.head)"),
 }
 
 def write_guide(path, value):
@@ -196,6 +206,43 @@ GUIDED_ROWS = {
                              "conditions.guide.range"),
     "guide_channels_vs_config": (lambda p, o: edit_manifest(p, lambda m: m["conditions"]["guide"].update(channels=3)),
                                  "config.model.guide_channels"),
+}
+
+
+# The same, on a bundle of a flow head (docs/architecture.md §4: step -> head_cond, noise, sample).
+FLOW_ROWS = {
+    "head_kind_unknown": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(kind="diffusion")),
+                          "one of mse, flow_mlp, flow_conv"),
+    "head_kind_vs_config": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(kind="flow_mlp")),
+                            "\"flow_conv\" (config.model.head)"),
+    "head_mse_with_flow_graphs": (lambda p, o: edit_manifest(p, lambda m: (
+        m["head"].update(kind="mse"), m["config"]["model"].update(head="mse"))),
+        "exactly the graphs encode, step, decode (head.kind mse)"),
+    "head_sampling_steps_over_max": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(sampling_steps=9)),
+                                     "head.sampling_steps"),
+    "head_sampling_steps_vs_config": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(sampling_steps=3)),
+                                      "config.model.sampling_steps"),
+    "head_noise_generator": (lambda p, o: edit_manifest(p, lambda m: m["head"]["noise"].update(generator="pcg64")),
+                             "\"philox4x32-10\""),
+    "head_noise_bits_per_value": (lambda p, o: edit_manifest(p, lambda m: m["head"]["noise"].update(
+        bits_per_value=32)), "head.noise.bits_per_value"),
+    "missing_sample_graph": (lambda p, o: edit_manifest(p, lambda m: m["graphs"]["1"].pop("sample")),
+                             "exactly the graphs encode, step, noise, sample, decode"),
+    "missing_sample_file": (lambda p, o: (p / "sample.onnx").unlink(), "file \"sample.onnx\" is missing"),
+    "step_outputs_next_latents": (lambda p, o: edit_manifest(p, lambda m: graph_io(m, "step", "head_cond").update(
+        name="next_latents")), "\"head_cond\""),
+    "head_cond_width_vs_d_model": (lambda p, o: edit_manifest(p, lambda m: graph_io(m, "sample", "head_cond")[
+        "shape"].__setitem__(2, 7)), "\"head_cond\" of shape"),
+    "noise_bits_shape": (lambda p, o: edit_manifest(p, lambda m: graph_io(m, "noise", "noise_bits")["shape"]
+                                                    .__setitem__(1, 3)), "\"noise_bits\" of shape"),
+    "noise_bits_dtype": (lambda p, o: edit_manifest(p, lambda m: graph_io(m, "noise", "noise_bits").update(
+        dtype="int64")), "\"noise_bits\" of shape"),
+    "sample_t_shape": (lambda p, o: edit_manifest(p, lambda m: graph_io(m, "sample", "t").update(shape=[2])),
+                       "\"t\" of shape [1] float32"),
+    "sample_x_next_dtype": (lambda p, o: edit_manifest(p, lambda m: graph_io(m, "sample", "x_next").update(
+        dtype="float16")), "\"x_next\""),
+    "sample_graph_signature_vs_manifest": (lambda p, o: edit_onnx(p, "sample.onnx", lambda m: setattr(
+        m.graph.input[1].type.tensor_type.shape.dim[1], "dim_value", 5)), "input 'x' has shape [1, 5,"),
 }
 
 
@@ -333,8 +380,20 @@ def guided_outcomes(guided, tmp_path_factory):
     return run_rows(rows)
 
 
+@pytest.fixture(scope="module")
+def flow_outcomes(tiny_flow_bundle, tmp_path_factory):
+    rows = []
+    for name, (damage, _) in FLOW_ROWS.items():
+        work = tmp_path_factory.mktemp(name)
+        shutil.copytree(tiny_flow_bundle, work / "broken.vgrt")
+        damage(work / "broken.vgrt", work)
+        rows.append({"id": name, "path": str(work / "broken.vgrt"), "verify": True})
+    rows.append({"id": "pristine", "path": str(tiny_flow_bundle), "verify": True})
+    return run_rows(rows)
+
+
 def test_the_table_has_every_case_of_the_issue():
-    assert len(ROWS) + len(GUIDED_ROWS) >= 30
+    assert len(ROWS) + len(GUIDED_ROWS) + len(FLOW_ROWS) >= 30
 
 
 def assert_refused_alike(result, key):
@@ -355,6 +414,17 @@ def test_every_door_refuses_the_broken_bundle_alike(outcomes, row):
 @pytest.mark.parametrize("row", list(GUIDED_ROWS))
 def test_every_door_refuses_the_broken_guided_bundle_alike(guided_outcomes, row):
     assert_refused_alike(guided_outcomes[row], GUIDED_ROWS[row][1])
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("row", list(FLOW_ROWS))
+def test_every_door_refuses_the_broken_flow_bundle_alike(flow_outcomes, row):
+    assert_refused_alike(flow_outcomes[row], FLOW_ROWS[row][1])
+
+
+def test_pristine_flow_bundle_passes_every_door(flow_outcomes):
+    result = flow_outcomes["pristine"]
+    assert [result[d][0] for d in ("c_check", "c_create", "py_load", "py_runtime")] == [0, 0, "ok", "ok"], result
 
 
 def test_native_stream_refuses_guides_outside_the_manifest_range(guided):

@@ -1,7 +1,8 @@
 """The C ABI as a C host sees it: vidgen_rt.h compiles as strict C99 (and vidgen_rt.hpp as C++17),
 the plain-C host example builds against the installed libvidgen_rt.so and plays 300 frames into a
 PPM equal to the runtime's own frame, and the native test driver (bad input, NULL / destroyed /
-double-destroyed handles, snapshot/restore, async start/stop/close races) passes."""
+double-destroyed handles, snapshot/restore, sampling options, async start/stop/close races) passes on
+an mse bundle and on a flow-head bundle."""
 
 import os
 import shutil
@@ -93,6 +94,17 @@ def test_native_driver_bad_input_snapshots_and_async_races(bundle, tmp_path):
     result = subprocess.run([driver, bundle, "all", "200"], capture_output=True, text=True, env=env, timeout=280)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all checks passed" in result.stdout
+    assert "sampling: head mse" in result.stdout
+
+
+@pytest.mark.timeout(300)
+def test_native_driver_on_a_flow_head(tiny_flow_bundle, tmp_path):
+    driver = build(ROOT / "native" / "tests" / "test_driver.c", tmp_path / "driver", "-pthread")
+    env = dict(os.environ, VGRT_ORT_LIBRARY=ort_library())
+    result = subprocess.run([driver, tiny_flow_bundle, "all", "40"], capture_output=True, text=True, env=env,
+                            timeout=280)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sampling: head flow_conv, K = 2" in result.stdout and "all checks passed" in result.stdout
 
 
 def test_missing_ort_library_is_a_clear_error(bundle, tmp_path):

@@ -15,6 +15,7 @@
  *     vgrt_model_get_info(model, &info);
  *
  *     vgrt_stream_options so = vgrt_stream_options_default();   // batch 1, the bundle's context
+ *     so.seed = 7;                                                // a flow head's noise (see below)
  *     vgrt_stream* stream = NULL;
  *     vgrt_stream_open(model, &so, &stream);
  *     size_t size = (size_t)info.height * info.width * 4;        // times batch
@@ -48,7 +49,7 @@
  * Thread safety. Every call may come from any thread. A model serves any number of streams from
  * any number of threads. Calls on one stream are serialised inside it; while the stream runs
  * asynchronously (vgrt_stream_start) the host may call push_action, acquire_latest, wait_frame, frame_release,
- * get_stats, set_postprocess, snapshot and restore from any thread, and vgrt_stream_step fails with
+ * get_stats, set_postprocess, set_sampling, snapshot and restore from any thread, and vgrt_stream_step fails with
  * VGRT_ERROR_STATE. In synchronous mode the runtime starts no thread of its own besides ONNX
  * Runtime's pool and never sleeps. vgrt_last_error() is per thread.
  *
@@ -78,7 +79,7 @@
 extern "C" {
 #endif
 
-#define VGRT_ABI_VERSION 2
+#define VGRT_ABI_VERSION 3
 #define VGRT_MAX_BATCH_SIZES 16
 #define VGRT_NAME_CAPACITY 64
 
@@ -162,6 +163,9 @@ typedef struct vgrt_model_info {
     int32_t batch_size_count;
     int32_t batch_sizes[VGRT_MAX_BATCH_SIZES]; /* exported batch sizes, ascending */
     vgrt_postprocess postprocess;     /* the bundle's defaults */
+    char head[16];                    /* the sampling head: "mse", "flow_mlp" or "flow_conv" */
+    int32_t sampling_steps;           /* the bundle's default Euler steps K of a flow head */
+    int32_t max_sampling_steps;       /* the largest K a stream may choose */
 } vgrt_model_info;
 
 typedef struct vgrt_conditions {
@@ -185,11 +189,20 @@ typedef struct vgrt_context {
     size_t guide_count;
 } vgrt_context;
 
+/* Sampling (a flow head, manifest head.kind "flow_*"; docs/architecture.md §4): every generated
+ * frame draws its noise from Philox4x32-10 keyed by `seed` at the stream's draw index (0 for the
+ * first frame after open/reset, +1 per frame; snapshots keep it), scales it by `temperature` and
+ * takes `sampling_steps` Euler steps to the next latents. The same seed gives the same frames on
+ * every backend; temperature 0 gives the head's deterministic output. An "mse" head accepts these
+ * options and ignores them. */
 typedef struct vgrt_stream_options {
     uint32_t struct_size;
     uint32_t abi_version;
     int32_t batch;                 /* players; one of the bundle's exported batch sizes (default 1) */
     const vgrt_context* context;   /* NULL: the bundle's default context (manifest context.tensors) */
+    uint64_t seed;                 /* the noise generator's key (default 0) */
+    float temperature;             /* noise scale, finite, in [0, 4] (default 1) */
+    int32_t sampling_steps;        /* Euler steps K in 1..max_sampling_steps; 0 (default): the bundle's */
 } vgrt_stream_options;
 
 typedef struct vgrt_latency {
@@ -203,7 +216,7 @@ typedef struct vgrt_stats {
     uint64_t dropped_frames;  /* async frames replaced before the host acquired them */
     uint32_t window;          /* frames the latency figures cover (the newest, at most 1024) */
     double fps;               /* frames per second over that window */
-    vgrt_latency step;        /* the backend's step graph */
+    vgrt_latency step;        /* the backend's step graph (with a flow head: and its noise and K sample runs) */
     vgrt_latency decode;      /* the backend's decode graph */
     vgrt_latency total;       /* the whole vgrt step: inputs, step, cache update, decode, post */
 } vgrt_stats;
@@ -215,6 +228,12 @@ VGRT_API const char* vgrt_last_error(void);       /* this thread's last error me
 VGRT_API const char* vgrt_status_string(int status);
 /* One process-wide callback for runtime messages (NULL restores the default: warnings to stderr). */
 VGRT_API int vgrt_set_log_callback(vgrt_log_fn callback, void* user_data, int min_level);
+
+/* The noise bits a flow-head stream with `seed` draws for the frame with draw index `draw`:
+ * Philox4x32-10, key (seed lo, seed hi), block j at counter (draw lo, draw hi, j, 0), its four words
+ * in order, each shifted right by 8 (values 0 .. 2^24-1); `count` = batch * 2 * C * h * w. For hosts
+ * and tests that reproduce a stream's noise (docs/architecture.md §4). */
+VGRT_API int vgrt_noise_bits(uint64_t seed, uint64_t draw, int32_t* out, size_t count);
 
 VGRT_API vgrt_model_options vgrt_model_options_default(void);
 VGRT_API vgrt_stream_options vgrt_stream_options_default(void);
@@ -278,7 +297,18 @@ VGRT_API int vgrt_stream_acquire_latest(vgrt_stream* stream, const vgrt_frame** 
  * that consume every frame at the generation rate: recorders, benchmarks, a compositor thread. */
 VGRT_API int vgrt_stream_wait_frame(vgrt_stream* stream, int32_t timeout_ms, const vgrt_frame** out_frame);
 
+/* Sampling options (see vgrt_stream_options) for every frame generated from now on; allowed
+ * between steps and while the stream runs asynchronously. sampling_steps 0: the bundle's. Bad
+ * values: VGRT_ERROR_INVALID_ARGUMENT, and the stream keeps its previous options. The draw index
+ * goes on counting: a new seed changes the noise from the next frame, it does not rewind it. */
+VGRT_API int vgrt_stream_set_sampling(vgrt_stream* stream, uint64_t seed, float temperature, int32_t sampling_steps);
+/* The options in use (sampling_steps resolved: never 0). Any out pointer may be NULL. */
+VGRT_API int vgrt_stream_get_sampling(const vgrt_stream* stream, uint64_t* out_seed, float* out_temperature,
+                                      int32_t* out_sampling_steps);
+
 /* ---- snapshots, post-processing, stats ---------------------------------------------------- */
+/* A snapshot holds the KV ring, latents, frame and draw index and the sampling options, so restoring
+ * it and taking the same actions replays the same frames. */
 VGRT_API int vgrt_stream_snapshot(vgrt_stream* stream, vgrt_snapshot** out_snapshot);
 VGRT_API int vgrt_stream_restore(vgrt_stream* stream, const vgrt_snapshot* snapshot);
 VGRT_API int vgrt_snapshot_destroy(vgrt_snapshot* snapshot);

@@ -164,6 +164,21 @@ public:
     }
     void restore(const Snapshot& snapshot) { check(vgrt_stream_restore(stream_.get(), snapshot.get())); }
 
+    // A flow head's seed, temperature and Euler steps K (0: the bundle's), from the next frame on.
+    void set_sampling(uint64_t seed, float temperature, int32_t sampling_steps = 0) {
+        check(vgrt_stream_set_sampling(stream_.get(), seed, temperature, sampling_steps));
+    }
+    struct Sampling {
+        uint64_t seed = 0;
+        float temperature = 1.0f;
+        int32_t sampling_steps = 0;
+    };
+    Sampling sampling() const {
+        Sampling s;
+        check(vgrt_stream_get_sampling(stream_.get(), &s.seed, &s.temperature, &s.sampling_steps));
+        return s;
+    }
+
     void set_postprocess(const vgrt_postprocess& params) { check(vgrt_stream_set_postprocess(stream_.get(), &params)); }
     vgrt_postprocess postprocess() const {
         vgrt_postprocess params = vgrt_postprocess_default();

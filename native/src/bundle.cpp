@@ -61,8 +61,9 @@ public:
         if (name == "float32") return DType::float32;
         if (name == "float16") return DType::float16;
         if (name == "int64") return DType::int64;
+        if (name == "int32") return DType::int32;
         if (name == "uint8") return DType::uint8;
-        fail(join(where, key), "one of float32, float16, int64, uint8 (got \"" + name + "\")");
+        fail(join(where, key), "one of float32, float16, int64, int32, uint8 (got \"" + name + "\")");
     }
 
     std::string sha256(const json::Value& parent, const std::string& where) const {
@@ -111,6 +112,8 @@ TensorSpec tensor(const Fields& f, const json::Value& io, const std::string& whe
 struct ModelConfig {
     int64_t frame_height, frame_width, downsample, latent_channels, token_patch, d_model, n_layers, n_heads,
         window, n_actions, cond_dim, guide_channels;
+    std::string head;
+    int64_t sampling_steps;
 };
 
 ModelConfig read_config(const Fields& f, const json::Value& root) {
@@ -118,7 +121,8 @@ ModelConfig read_config(const Fields& f, const json::Value& root) {
     auto get = [&](const char* key, int64_t lo) { return f.integer(model, key, "config.model", lo, kMaxDim); };
     ModelConfig c{get("frame_height", 1), get("frame_width", 1), get("downsample", 1), get("latent_channels", 1),
                   get("token_patch", 1), get("d_model", 1), get("n_layers", 1), get("n_heads", 1), get("window", 2),
-                  get("n_actions", 1), get("cond_dim", 0), get("guide_channels", 0)};
+                  get("n_actions", 1), get("cond_dim", 0), get("guide_channels", 0),
+                  f.string(model, "head", "config.model"), get("sampling_steps", 1)};
     if (c.frame_height % c.downsample || c.frame_width % c.downsample || c.d_model % c.n_heads ||
         (c.frame_height / c.downsample) % c.token_patch || (c.frame_width / c.downsample) % c.token_patch)
         f.fail("config.model", "frame sizes divisible by downsample (and token_patch), d_model by n_heads");
@@ -155,7 +159,10 @@ void check_graphs(const Fields& f, const Manifest& m, int b, const std::map<std:
     require(f, step, true, "kv_cache", {c.n_layers, 2, b, c.n_heads, c.cache_slots, c.tokens_per_frame, c.head_dim},
             c.dtype, where + ".step");
     require(f, step, true, "lags", {c.cache_slots}, DType::int64, where + ".step");
-    require(f, step, false, "next_latents", latents, m.latent_dtype, where + ".step");
+    if (m.head.flow())
+        require(f, step, false, "head_cond", {b, c.tokens_per_frame, m.head.features}, m.latent_dtype, where + ".step");
+    else
+        require(f, step, false, "next_latents", latents, m.latent_dtype, where + ".step");
     require(f, step, false, "new_kv", {c.n_layers, 2, b, c.n_heads, c.tokens_per_frame, c.head_dim}, c.dtype,
             where + ".step");
     const GraphSpec& decode = graphs.at("decode");
@@ -163,6 +170,20 @@ void check_graphs(const Fields& f, const Manifest& m, int b, const std::map<std:
     require(f, decode, false, "frames", {b, m.height, m.width, 4}, DType::uint8, where + ".decode");
     if (encode.inputs.size() != 1 || encode.outputs.size() != 1 || decode.inputs.size() != 1 || decode.outputs.size() != 1)
         f.fail(where, "encode and decode graphs with one input and one output");
+    if (!m.head.flow()) return;
+    const GraphSpec& noise = graphs.at("noise");
+    if (noise.inputs.size() != 2 || noise.outputs.size() != 1) f.fail(where + ".noise", "2 inputs and 1 output");
+    require(f, noise, true, "noise_bits", {b, 2, m.latent_channels, m.latent_height, m.latent_width}, DType::int32,
+            where + ".noise");
+    require(f, noise, true, "temperature", {1}, DType::float32, where + ".noise");
+    require(f, noise, false, "noise", latents, m.latent_dtype, where + ".noise");
+    const GraphSpec& sample = graphs.at("sample");
+    if (sample.inputs.size() != 4 || sample.outputs.size() != 1) f.fail(where + ".sample", "4 inputs and 1 output");
+    require(f, sample, true, "head_cond", {b, c.tokens_per_frame, m.head.features}, m.latent_dtype, where + ".sample");
+    require(f, sample, true, "x", latents, m.latent_dtype, where + ".sample");
+    require(f, sample, true, "t", {1}, DType::float32, where + ".sample");
+    require(f, sample, true, "dt", {1}, DType::float32, where + ".sample");
+    require(f, sample, false, "x_next", latents, m.latent_dtype, where + ".sample");
 }
 
 // Every top-level field a bundle carries, and nothing else (the exporter's provenance included, so
@@ -177,7 +198,8 @@ void read_top_level(const Fields& f, const json::Value& root) {
         {"actions", json::Value::Kind::object}, {"conditions", json::Value::Kind::object},
         {"graphs", json::Value::Kind::object}, {"context", json::Value::Kind::object},
         {"postprocess", json::Value::Kind::object}, {"config", json::Value::Kind::object},
-        {"source", json::Value::Kind::object}, {"engines", json::Value::Kind::object}};
+        {"source", json::Value::Kind::object}, {"engines", json::Value::Kind::object},
+        {"head", json::Value::Kind::object}};
     for (const auto& [key, value] : root.object())
         if (!fields.count(key)) f.fail(key, "no such field (a bundle holds only the fields of format version 2)");
     for (const auto& [key, kind] : fields) {
@@ -312,6 +334,24 @@ void read_postprocess(const Fields& f, const json::Value& root, Manifest& m) {
     number("sharpen", m.postprocess.sharpen);
 }
 
+// The head section (see HeadSpec); the noise spec names the one generator both languages implement.
+void read_head(const Fields& f, const json::Value& root, const ModelConfig& c, Manifest& m) {
+    const json::Value& head = f.object(root, "head", "");
+    HeadSpec& h = m.head;
+    h.kind = f.string(head, "kind", "head");
+    if (h.kind != "mse" && h.kind != "flow_mlp" && h.kind != "flow_conv")
+        f.fail("head.kind", "one of mse, flow_mlp, flow_conv (got \"" + h.kind + "\")");
+    if (h.kind != c.head) f.fail("head.kind", "\"" + c.head + "\" (config.model.head), got \"" + h.kind + "\"");
+    h.max_sampling_steps = f.integer(head, "max_sampling_steps", "head", 1, 64);
+    h.sampling_steps = f.integer(head, "sampling_steps", "head", 1, h.max_sampling_steps);
+    f.same(h.sampling_steps, c.sampling_steps, "head.sampling_steps", "config.model.sampling_steps");
+    h.features = c.d_model;
+    const json::Value& noise = f.object(head, "noise", "head");
+    if (f.string(noise, "generator", "head.noise") != "philox4x32-10") f.fail("head.noise.generator", "\"philox4x32-10\"");
+    f.integer(noise, "bits_per_value", "head.noise", 24, 24);
+    f.string(noise, "layout", "head.noise");
+}
+
 void read_graphs(const Fields& f, const json::Value& root, Manifest& m) {
     const json::Value& graphs = f.object(root, "graphs", "");
     if (graphs.object().empty() || graphs.object().size() > VGRT_MAX_BATCH_SIZES)
@@ -322,8 +362,12 @@ void read_graphs(const Fields& f, const json::Value& root, Manifest& m) {
             std::stoi(key) < 1 || std::stoi(key) > kMaxBatch || key[0] == '0')
             f.fail(where, "a batch size 1.." + std::to_string(kMaxBatch) + " as key");
         int batch = std::stoi(key);
-        if (!entry.is_object() || entry.object().size() != 3) f.fail(where, "exactly the graphs encode, step, decode");
-        for (const char* kind : {"encode", "step", "decode"}) {
+        const std::vector<std::string> kinds = m.head.graph_kinds();
+        std::string names;
+        for (const std::string& kind : kinds) names += (names.empty() ? "" : ", ") + kind;
+        if (!entry.is_object() || entry.object().size() != kinds.size())
+            f.fail(where, "exactly the graphs " + names + " (head.kind " + m.head.kind + ")");
+        for (const std::string& kind : kinds) {
             const json::Value& spec = f.object(entry, kind, where);
             GraphSpec graph;
             graph.kind = kind;
@@ -380,6 +424,11 @@ void read_engines(const Fields& f, const json::Value& root, Manifest& m) {
 
 }  // namespace
 
+std::vector<std::string> HeadSpec::graph_kinds() const {
+    if (flow()) return {"encode", "step", "noise", "sample", "decode"};
+    return {"encode", "step", "decode"};
+}
+
 Manifest parse_manifest(const std::string& directory, const std::string& file, const std::string& text) {
     Fields f(file);
     json::Value root = json::Value::make_null();
@@ -399,6 +448,7 @@ Manifest parse_manifest(const std::string& directory, const std::string& file, c
     read_actions(f, root, config, m);
     read_conditions(f, root, config, m);
     read_postprocess(f, root, m);
+    read_head(f, root, config, m);
     read_graphs(f, root, m);
     read_context(f, root, config, m);
     read_engines(f, root, m);

@@ -15,7 +15,7 @@
 
 namespace vgrt {
 
-enum class DType { float32, float16, int64, uint8 };
+enum class DType { float32, float16, int64, int32, uint8 };
 
 size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
@@ -31,7 +31,7 @@ struct TensorSpec {
 };
 
 struct GraphSpec {
-    std::string kind;   // "encode", "step", "decode"
+    std::string kind;   // "encode", "step", "decode" [, "noise", "sample" for a flow head]
     std::string file;   // as the manifest names it
     std::string path;   // absolute path of the .onnx file, once validated
     std::vector<TensorSpec> inputs, outputs;
@@ -57,6 +57,19 @@ struct ContextTensorSpec {
     std::string file, path;
 };
 
+// The sampling head (manifest "head", docs/architecture.md §4). "mse": step.onnx outputs the next
+// latents. A flow kind ("flow_mlp", "flow_conv"): step.onnx outputs head_cond, noise.onnx turns
+// Philox bits into Gaussian noise and sample.onnx takes sampling_steps Euler steps from it.
+struct HeadSpec {
+    std::string kind = "mse";
+    int64_t sampling_steps = 1, max_sampling_steps = 1;
+    int64_t features = 0;  // D of head_cond [B, N, D]: config.model.d_model
+
+    bool flow() const { return kind != "mse"; }
+    // The graphs every batch size carries for this head, in load order.
+    std::vector<std::string> graph_kinds() const;
+};
+
 // Every file the manifest names, with the field that names it and its recorded sha256.
 struct ListedFile {
     std::string name, field, sha256;
@@ -76,6 +89,7 @@ struct Manifest {
     int64_t latent_channels = 0, latent_height = 0, latent_width = 0;
     DType latent_dtype = DType::float32;
     CacheSpec cache;
+    HeadSpec head;
     std::vector<std::string> action_names, action_keys;  // keys comma-joined per action
     int64_t default_action = 0;
     int64_t cond_dim = 0, guide_channels = 0;

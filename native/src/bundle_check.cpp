@@ -44,13 +44,14 @@ int32_t onnx_type(DType dtype) {
         case DType::float32: return 1;
         case DType::uint8: return 2;
         case DType::int64: return 7;
+        case DType::int32: return 6;
         case DType::float16: return 10;
     }
     return 0;
 }
 
 std::string onnx_type_name(int32_t type) {
-    for (DType d : {DType::float32, DType::uint8, DType::int64, DType::float16})
+    for (DType d : {DType::float32, DType::uint8, DType::int64, DType::int32, DType::float16})
         if (onnx_type(d) == type) return dtype_name(d);
     return "ONNX type " + std::to_string(type);
 }
@@ -166,6 +167,7 @@ size_t dtype_size(DType dtype) {
         case DType::float32: return 4;
         case DType::float16: return 2;
         case DType::int64: return 8;
+        case DType::int32: return 4;
         case DType::uint8: return 1;
     }
     return 0;
@@ -182,6 +184,7 @@ const char* dtype_name(DType dtype) {
         case DType::float32: return "float32";
         case DType::float16: return "float16";
         case DType::int64: return "int64";
+        case DType::int32: return "int32";
         case DType::uint8: return "uint8";
     }
     return "?";

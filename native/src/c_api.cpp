@@ -14,6 +14,7 @@
 #include "errors.hpp"
 #include "log.hpp"
 #include "model.hpp"
+#include "philox.hpp"
 #include "stream.hpp"
 #include "vidgen_rt.h"
 
@@ -147,6 +148,13 @@ VGRT_API int vgrt_set_log_callback(vgrt_log_fn callback, void* user_data, int mi
     });
 }
 
+VGRT_API int vgrt_noise_bits(uint64_t seed, uint64_t draw, int32_t* out, size_t count) {
+    return guarded([&] {
+        if (!out && count) invalid("out is NULL");
+        vgrt::philox_noise_bits(seed, draw, out, count);
+    });
+}
+
 VGRT_API vgrt_model_options vgrt_model_options_default(void) {
     auto options = with_header<vgrt_model_options>();
     options.backend = "ort";
@@ -159,6 +167,7 @@ VGRT_API vgrt_model_options vgrt_model_options_default(void) {
 VGRT_API vgrt_stream_options vgrt_stream_options_default(void) {
     auto options = with_header<vgrt_stream_options>();
     options.batch = 1;
+    options.temperature = 1.0f;
     return options;
 }
 
@@ -229,6 +238,9 @@ VGRT_API int vgrt_model_get_info(const vgrt_model* handle, vgrt_model_info* out)
         out->batch_size_count = int32_t(std::min<size_t>(sizes.size(), VGRT_MAX_BATCH_SIZES));
         for (int32_t i = 0; i < out->batch_size_count; ++i) out->batch_sizes[i] = sizes[size_t(i)];
         out->postprocess = m.postprocess;
+        copy_name(out->head, sizeof out->head, m.head.kind);
+        out->sampling_steps = int32_t(m.head.sampling_steps);
+        out->max_sampling_steps = int32_t(m.head.max_sampling_steps);
     });
 }
 
@@ -262,7 +274,8 @@ VGRT_API int vgrt_stream_open(vgrt_model* handle, const vgrt_stream_options* opt
             resolved = *options;
         }
         if (resolved.batch < 1) invalid("options.batch = " + std::to_string(resolved.batch) + ": expected >= 1");
-        auto stream = std::make_shared<vgrt::Stream>(model, resolved.batch, resolved.context);
+        const vgrt::Sampling sampling{resolved.seed, resolved.temperature, resolved.sampling_steps};
+        auto stream = std::make_shared<vgrt::Stream>(model, resolved.batch, resolved.context, sampling);
         *out_stream = reinterpret_cast<vgrt_stream*>(streams().add(std::move(stream)));
     });
 }
@@ -363,6 +376,20 @@ VGRT_API int vgrt_stream_restore(vgrt_stream* handle, const vgrt_snapshot* snaps
 
 VGRT_API int vgrt_snapshot_destroy(vgrt_snapshot* snapshot) {
     return guarded([&] { snapshots().remove(snapshot); });
+}
+
+VGRT_API int vgrt_stream_set_sampling(vgrt_stream* handle, uint64_t seed, float temperature, int32_t sampling_steps) {
+    return guarded([&] { streams().get(handle)->set_sampling({seed, temperature, sampling_steps}); });
+}
+
+VGRT_API int vgrt_stream_get_sampling(const vgrt_stream* handle, uint64_t* out_seed, float* out_temperature,
+                                      int32_t* out_sampling_steps) {
+    return guarded([&] {
+        const vgrt::Sampling sampling = streams().get(handle)->sampling();
+        if (out_seed) *out_seed = sampling.seed;
+        if (out_temperature) *out_temperature = sampling.temperature;
+        if (out_sampling_steps) *out_sampling_steps = sampling.steps;
+    });
 }
 
 VGRT_API int vgrt_stream_set_postprocess(vgrt_stream* handle, const vgrt_postprocess* postprocess) {

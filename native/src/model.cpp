@@ -25,6 +25,10 @@ GraphSet Model::graphs(int batch) {
     set.encode = backend_->load(manifest_.graph(batch, "encode"), batch);
     set.step = backend_->load(manifest_.graph(batch, "step"), batch);
     set.decode = backend_->load(manifest_.graph(batch, "decode"), batch);
+    if (manifest_.head.flow()) {
+        set.noise = backend_->load(manifest_.graph(batch, "noise"), batch);
+        set.sample = backend_->load(manifest_.graph(batch, "sample"), batch);
+    }
     return graphs_.emplace(batch, set).first->second;
 }
 

@@ -15,6 +15,7 @@ namespace vgrt {
 
 struct GraphSet {
     std::shared_ptr<Graph> encode, step, decode;
+    std::shared_ptr<Graph> noise, sample;  // a flow head's (manifest head.kind), else empty
 };
 
 class Model {

@@ -129,6 +129,7 @@ ONNXTensorElementDataType ort_type(DType dtype) {
         case DType::float32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
         case DType::float16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
         case DType::int64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+        case DType::int32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
         case DType::uint8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
     }
     return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
@@ -246,7 +247,7 @@ private:
 
 class OrtBackend : public Backend {
 public:
-    // encode and decode get their own options with spinning off: each session has its own intra-op
+    // encode and decode (the codec) get their own options with spinning off: each session has its own intra-op
     // pool, and a pool that spins after its Run keeps both cores busy while the next session's pool
     // needs them (measured: 18.8 -> 9.6 ms per frame of the small world on 2 cores).
     OrtBackend(OrtLibrary& library, const vgrt_model_options& options) : library_(library) {
@@ -273,7 +274,7 @@ public:
     }
 
     std::shared_ptr<Graph> load(const GraphSpec& spec, int) override {
-        return std::make_shared<OrtGraph>(library_, spec.kind == "step" ? step_options_ : codec_options_, spec);
+        return std::make_shared<OrtGraph>(library_, (spec.kind == "encode" || spec.kind == "decode") ? codec_options_ : step_options_, spec);
     }
 
     std::string name() const override { return "ort"; }

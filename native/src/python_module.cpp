@@ -142,10 +142,13 @@ class PyStream {
 public:
     PyStream(const vidgen_rt::Model& model, int batch, const std::optional<py::object>& frames,
              const std::optional<py::object>& actions, const std::optional<py::object>& cond,
-             const std::optional<py::object>& guide) {
+             const std::optional<py::object>& guide, uint64_t seed, float temperature, int32_t sampling_steps) {
         Inputs inputs;
         vgrt_stream_options options = vgrt_stream_options_default();
         options.batch = batch;
+        options.seed = seed;
+        options.temperature = temperature;
+        options.sampling_steps = sampling_steps;
         options.context = inputs.set_context(frames, actions, cond, guide);
         py::gil_scoped_release release;
         stream_ = std::make_unique<vidgen_rt::Stream>(model, options);
@@ -227,6 +230,19 @@ public:
     void restore(const PySnapshot& snapshot) {
         py::gil_scoped_release release;
         stream().restore(snapshot.get());
+    }
+
+    void set_sampling(uint64_t seed, float temperature, int32_t sampling_steps) {
+        stream().set_sampling(seed, temperature, sampling_steps);
+    }
+
+    py::dict sampling() const {
+        vidgen_rt::Stream::Sampling s = stream().sampling();
+        py::dict d;
+        d["seed"] = s.seed;
+        d["temperature"] = s.temperature;
+        d["sampling_steps"] = s.sampling_steps;
+        return d;
     }
 
     void set_postprocess(float brightness, float contrast, float gamma, float sharpen) {
@@ -313,13 +329,17 @@ public:
         d["actions"] = names;
         d["key_bindings"] = keys;
         d["postprocess"] = postprocess_dict(i.postprocess);
+        d["head"] = std::string(i.head);
+        d["sampling_steps"] = i.sampling_steps;
+        d["max_sampling_steps"] = i.max_sampling_steps;
         return d;
     }
 
     std::unique_ptr<PyStream> open_stream(int batch, const std::optional<py::object>& frames,
                                           const std::optional<py::object>& actions, const std::optional<py::object>& cond,
-                                          const std::optional<py::object>& guide) {
-        return std::make_unique<PyStream>(*model_, batch, frames, actions, cond, guide);
+                                          const std::optional<py::object>& guide, uint64_t seed, float temperature,
+                                          int32_t sampling_steps) {
+        return std::make_unique<PyStream>(*model_, batch, frames, actions, cond, guide, seed, temperature, sampling_steps);
     }
 
 private:
@@ -367,7 +387,8 @@ PYBIND11_MODULE(_native, m) {
         "Validates the bundle at `path` (vgrt_bundle_check: every bundle rule, sha256 unless "
         "verify_checksums is False) and returns the manifest.json text it accepted; BundleError otherwise.");
 
-    py::class_<PySnapshot>(m, "Snapshot", "A stream's saved state (KV ring, lags, latents, frame index).");
+    py::class_<PySnapshot>(m, "Snapshot",
+                           "A stream's saved state (KV ring, lags, latents, frame and draw index, sampling options).");
 
     py::class_<PyStream>(m, "Stream")
         .def_property_readonly("batch", &PyStream::batch)
@@ -384,6 +405,9 @@ PYBIND11_MODULE(_native, m) {
         .def("wait_frame", &PyStream::wait_frame, py::arg("timeout_ms"))
         .def("snapshot", &PyStream::snapshot)
         .def("restore", &PyStream::restore, py::arg("snapshot"))
+        .def("set_sampling", &PyStream::set_sampling, py::arg("seed"), py::arg("temperature"),
+             py::arg("sampling_steps"))
+        .def("sampling", &PyStream::sampling)
         .def("set_postprocess", &PyStream::set_postprocess, py::arg("brightness"), py::arg("contrast"),
              py::arg("gamma"), py::arg("sharpen"))
         .def("postprocess", &PyStream::postprocess)
@@ -398,5 +422,6 @@ PYBIND11_MODULE(_native, m) {
              py::arg("device_id") = 0, py::arg("verify_checksums") = true)
         .def("info", &PyModel::info)
         .def("open_stream", &PyModel::open_stream, py::arg("batch") = 1, py::arg("frames") = py::none(),
-             py::arg("actions") = py::none(), py::arg("cond") = py::none(), py::arg("guide") = py::none());
+             py::arg("actions") = py::none(), py::arg("cond") = py::none(), py::arg("guide") = py::none(),
+             py::arg("seed") = 0, py::arg("temperature") = 1.0f, py::arg("sampling_steps") = 0);
 }

@@ -9,6 +9,7 @@
 #include "errors.hpp"
 #include "half.hpp"
 #include "log.hpp"
+#include "philox.hpp"
 
 namespace vgrt {
 namespace {
@@ -38,6 +39,13 @@ void check_guide(const float* values, size_t count, const Manifest& m, const std
     std::snprintf(text, sizeof text, "[%zu] = %g: outside the guide range [%g, %g] (manifest conditions.guide.range)",
                   bad, double(values[bad]), double(m.guide_min), double(m.guide_max));
     invalid(name + text);
+}
+
+// A flow head's buffer: the named tensor's size in `kind`'s graph, or empty for an mse head.
+AlignedBuffer head_buffer(const Manifest& m, int batch, const char* kind, const char* name, bool input) {
+    if (!m.head.flow()) return AlignedBuffer();
+    const GraphSpec& graph = m.graph(batch, kind);
+    return AlignedBuffer((input ? graph.input(name) : graph.output(name))->bytes());
 }
 
 // A bundle's default context as the C struct reset() takes.
@@ -79,7 +87,7 @@ void ActionQueue::clear() {
     head_ = size_ = 0;
 }
 
-Stream::Stream(std::shared_ptr<Model> model, int batch, const vgrt_context* context)
+Stream::Stream(std::shared_ptr<Model> model, int batch, const vgrt_context* context, const Sampling& sampling)
     : model_(std::move(model)),
       manifest_(model_->manifest()),
       batch_(batch),
@@ -94,6 +102,12 @@ Stream::Stream(std::shared_ptr<Model> model, int batch, const vgrt_context* cont
       new_kv_(manifest_.graph(batch, "step").output("new_kv")->bytes()),
       decoded_(size_t(batch) * manifest_.height * manifest_.width * 4),
       scratch_(size_t(manifest_.height) * manifest_.width * 4),
+      head_cond_(head_buffer(manifest_, batch, "step", "head_cond", false)),
+      noise_bits_(head_buffer(manifest_, batch, "noise", "noise_bits", true)),
+      temperature_(head_buffer(manifest_, batch, "noise", "temperature", true)),
+      x_(head_buffer(manifest_, batch, "sample", "x", true)),
+      t_(head_buffer(manifest_, batch, "sample", "t", true)),
+      dt_(head_buffer(manifest_, batch, "sample", "dt", true)),
       ring_(manifest_.cache, batch),
       last_actions_(size_t(batch), -1),
       pool_(std::make_shared<FramePool>(batch, int(manifest_.height), int(manifest_.width))),
@@ -108,8 +122,21 @@ Stream::Stream(std::shared_ptr<Model> model, int batch, const vgrt_context* cont
     };
     if (manifest_.cond_dim) step_inputs.push_back({"cond", cond_.data(), cond_.size()});
     if (manifest_.guide_channels) step_inputs.push_back({"guide", guide_.data(), guide_.size()});
-    step_ = graphs_.step->bind(step_inputs, {{"next_latents", next_latents_.data(), next_latents_.size()},
+    sampling_ = checked(sampling);
+    const bool flow = manifest_.head.flow();
+    step_ = graphs_.step->bind(step_inputs, {flow ? BufferRef{"head_cond", head_cond_.data(), head_cond_.size()}
+                                                  : BufferRef{"next_latents", next_latents_.data(), next_latents_.size()},
                                              {"new_kv", new_kv_.data(), new_kv_.size()}});
+    if (flow) {
+        noise_ = graphs_.noise->bind({{"noise_bits", noise_bits_.data(), noise_bits_.size()},
+                                      {"temperature", temperature_.data(), temperature_.size()}},
+                                     {{"noise", x_.data(), x_.size()}});
+        sample_ = graphs_.sample->bind({{"head_cond", head_cond_.data(), head_cond_.size()},
+                                        {"x", x_.data(), x_.size()},
+                                        {"t", t_.data(), t_.size()},
+                                        {"dt", dt_.data(), dt_.size()}},
+                                       {{"x_next", next_latents_.data(), next_latents_.size()}});
+    }
     decode_ = graphs_.decode->bind({{"latents", latents_.data(), latents_.size()}},
                                    {{"frames", decoded_.data(), decoded_.size()}});
     post_.set(manifest_.postprocess);
@@ -221,6 +248,7 @@ void Stream::reset_locked(const vgrt_context& context) {
     load_frames(K - 1);
     encode_->run();
     frame_index_ = 0;
+    draw_ = 0;
     std::fill(last_actions_.begin(), last_actions_.end(), -1);
     publish_current();
 }
@@ -250,9 +278,52 @@ int64_t Stream::advance(const int64_t* actions, const uint8_t* cond, const uint8
     if (guide_.size()) std::memcpy(guide_.data(), guide, guide_.size());
     const int64_t step_start = now_ns();
     step_->run();
-    const int64_t step_ns = now_ns() - step_start;
     ring_.push(new_kv_.data());
-    return step_ns;
+    if (sample_) sample_head();
+    return now_ns() - step_start;
+}
+
+// The flow-matching sampler of docs/architecture.md §4: x = temperature * noise, then K Euler steps
+// x += dt * v(x, t_k) with t_k = k/K, dt = 1/K. The last step writes next_latents_ (sample.onnx's
+// output binding); the steps before copy it back into x_, which the graph reads.
+void Stream::sample_head() {
+    philox_noise_bits(sampling_.seed, draw_, noise_bits_.as<int32_t>(), noise_bits_.size() / sizeof(int32_t));
+    temperature_.as<float>()[0] = sampling_.temperature;
+    noise_->run();
+    const int32_t K = sampling_.steps;
+    dt_.as<float>()[0] = 1.0f / float(K);
+    for (int32_t k = 0; k < K; ++k) {
+        if (k) std::memcpy(x_.data(), next_latents_.data(), x_.size());
+        t_.as<float>()[0] = float(k) / float(K);
+        sample_->run();
+    }
+    ++draw_;
+}
+
+Sampling Stream::checked(Sampling sampling) const {
+    const HeadSpec& head = manifest_.head;
+    if (!std::isfinite(sampling.temperature) || sampling.temperature < 0.0f || sampling.temperature > 4.0f) {
+        char text[96];
+        std::snprintf(text, sizeof text, "temperature = %g: expected a finite number in [0, 4]", double(sampling.temperature));
+        invalid(text);
+    }
+    if (sampling.steps == 0) sampling.steps = int32_t(head.sampling_steps);
+    if (sampling.steps < 1 || sampling.steps > head.max_sampling_steps)
+        invalid("sampling_steps = " + std::to_string(sampling.steps) + ": expected 1.." +
+                std::to_string(head.max_sampling_steps) + " (manifest head.max_sampling_steps), or 0 for the bundle's " +
+                std::to_string(head.sampling_steps));
+    return sampling;
+}
+
+void Stream::set_sampling(const Sampling& sampling) {
+    const Sampling valid = checked(sampling);
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    sampling_ = valid;
+}
+
+Sampling Stream::sampling() {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    return sampling_;
 }
 
 void Stream::generate(const int64_t* actions, const uint8_t* cond, const uint8_t* guide, uint8_t* rgba,
@@ -512,6 +583,8 @@ std::unique_ptr<Snapshot> Stream::snapshot() {
     snap->latents.assign(latents_.data(), latents_.data() + latents_.size());
     snap->next_slot = ring_.next_slot();
     snap->frame_index = frame_index_;
+    snap->draw = draw_;
+    snap->sampling = sampling_;
     snap->actions = last_actions_;
     return snap;
 }
@@ -528,6 +601,8 @@ void Stream::restore(const Snapshot& snap) {
     std::memcpy(latents_.data(), snap.latents.data(), snap.latents.size());
     ring_.set_next_slot(snap.next_slot);
     frame_index_ = snap.frame_index;
+    draw_ = snap.draw;
+    sampling_ = snap.sampling;
     last_actions_ = snap.actions;
 }
 

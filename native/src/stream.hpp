@@ -1,7 +1,8 @@
 // A stream: B players sharing one batched step. It owns the buffers its graphs are bound to (frame
 // input, latents, actions, conditions, the KV ring and lags, new_kv, decoded frames), so a step
-// runs on fixed addresses: fill actions/conditions, run step, push new_kv into the ring, make
-// next_latents current, run decode, post-process into the caller's memory or a pooled frame.
+// runs on fixed addresses: fill actions/conditions, run step, push new_kv into the ring, [for a flow
+// head: draw the frame's noise bits, run noise, then sample K times], make next_latents current,
+// run decode, post-process into the caller's memory or a pooled frame.
 // Synchronous steps run on the caller's thread; start() runs them on a generation thread that
 // takes queued actions one per step, paces itself, and publishes each frame to the latest-frame
 // hand-off. One mutex guards the generation state; it is held for one step at a time.
@@ -24,12 +25,21 @@
 
 namespace vgrt {
 
+// A flow head's run-time choices (docs/architecture.md §4); an mse head accepts and ignores them.
+struct Sampling {
+    uint64_t seed = 0;
+    float temperature = 1.0f;
+    int32_t steps = 0;  // Euler steps K; 0 asks for the bundle's head.sampling_steps
+};
+
 struct Snapshot {
     const Model* model;
     int batch;
     std::vector<uint8_t> cache, lags, latents;
     int64_t next_slot;
     uint64_t frame_index;
+    uint64_t draw;  // the noise generator's draw index: restore replays the same noise
+    Sampling sampling;
     std::vector<int64_t> actions;
 };
 
@@ -50,7 +60,7 @@ private:
 
 class Stream {
 public:
-    Stream(std::shared_ptr<Model> model, int batch, const vgrt_context* context);
+    Stream(std::shared_ptr<Model> model, int batch, const vgrt_context* context, const Sampling& sampling);
     ~Stream();
 
     int batch() const { return batch_; }
@@ -70,6 +80,9 @@ public:
 
     std::unique_ptr<Snapshot> snapshot();
     void restore(const Snapshot& snapshot);
+    // Validated, then used from the next generated frame on (also while running asynchronously).
+    void set_sampling(const Sampling& sampling);
+    Sampling sampling();
     void set_postprocess(const vgrt_postprocess& params);
     vgrt_postprocess postprocess();
     void stats(vgrt_stats& out) const;
@@ -81,10 +94,13 @@ private:
     // Validates and converts the conditions into `cond`/`guide` staging (graph dtype).
     void stage_conditions(const vgrt_conditions* conditions, std::vector<uint8_t>& cond, std::vector<uint8_t>& guide) const;
     void reset_locked(const vgrt_context& context);
-    // step + ring update; returns the step's nanoseconds. The new latents wait in next_latents_.
+    Sampling checked(Sampling sampling) const;  // steps 0 resolved; INVALID_ARGUMENT when out of range
+    // step + ring update [+ the flow head's sampling]; returns the nanoseconds of the graphs it ran.
+    // The new latents wait in next_latents_.
     int64_t advance(const int64_t* actions, const uint8_t* cond, const uint8_t* guide);
     void generate(const int64_t* actions, const uint8_t* cond, const uint8_t* guide, uint8_t* rgba,
                   int64_t start_ns);  // advance + decode + post + stats
+    void sample_head();               // noise bits -> noise -> K Euler steps into next_latents_
     void decode_into(uint8_t* rgba);
     void publish_current();           // decode the current latents as a new latest frame
     void run_async();
@@ -99,11 +115,14 @@ private:
 
     // Buffers bound to the graphs (fixed addresses).
     AlignedBuffer frames_rgb_, latents_, next_latents_, actions_, cond_, guide_, new_kv_, decoded_, scratch_;
+    AlignedBuffer head_cond_, noise_bits_, temperature_, x_, t_, dt_;  // a flow head's; empty for mse
     KvRing ring_;
-    std::unique_ptr<Binding> encode_, step_, decode_;
+    std::unique_ptr<Binding> encode_, step_, decode_, noise_, sample_;
 
     std::mutex state_mutex_;      // everything above and below, up to the async part
     uint64_t frame_index_ = 0;
+    uint64_t draw_ = 0;           // frames drawn since reset (docs/architecture.md §4)
+    Sampling sampling_;
     std::vector<int64_t> last_actions_;
     std::mutex post_mutex_;       // post_: read by the decode stage, which never takes state_mutex_
     PostProcess post_;

@@ -44,6 +44,7 @@ nvinfer1::DataType trt_type(DType dtype) {
         case DType::float32: return nvinfer1::DataType::kFLOAT;
         case DType::float16: return nvinfer1::DataType::kHALF;
         case DType::int64: return nvinfer1::DataType::kINT64;
+        case DType::int32: return nvinfer1::DataType::kINT32;
         case DType::uint8: return nvinfer1::DataType::kUINT8;
     }
     return nvinfer1::DataType::kFLOAT;

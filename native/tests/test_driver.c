@@ -1,8 +1,10 @@
 /* test_driver: the native tests of libvidgen_rt through its C ABI, for the sanitizer builds
  * (`make test-sanitize`: ASan + UBSan, TSan) and for tests/test_c_abi.py. It exercises bad input
  * (missing and corrupt bundles, NULL and destroyed handles, double destroy, out-of-range actions,
- * wrong buffer sizes, ABI mismatches), synchronous steps, snapshot/restore, and asynchronous
- * start/stop/close cycles with a second thread pushing actions and taking frames.
+ * wrong buffer sizes, ABI mismatches), synchronous steps, snapshot/restore, the sampling options
+ * (Philox's known answer, defaults, bad values, determinism, replay), and asynchronous
+ * start/stop/close cycles with a second thread pushing actions, changing the sampling options and
+ * taking frames.
  *
  *   vgrt_test_driver BUNDLE.vgrt [all|sync|async] [CYCLES=100]
  *
@@ -202,6 +204,83 @@ static void test_sync(const char* bundle) {
     free(recorded);
 }
 
+/* Steps `count` frames of one player into `out` (count * size bytes). */
+static void play(vgrt_stream* stream, int action_count, uint8_t* out, size_t size, int count) {
+    int i;
+    int64_t action;
+    for (i = 0; i < count; ++i) {
+        action = (i * 7 + 3) % action_count;
+        EXPECT_STATUS(vgrt_stream_step(stream, &action, 1, NULL, out + (size_t)i * size, size), VGRT_OK);
+    }
+}
+
+static void test_sampling(const char* bundle) {
+    enum { FRAMES = 8 };
+    static const int32_t zero_key[4] = {0x6627e8, 0xe169c5, 0xbc57ac, 0x9b00db}; /* Random123, >> 8 */
+    vgrt_model* model = open_model(bundle);
+    vgrt_model_info info = vgrt_model_info_default();
+    vgrt_stream_options options = vgrt_stream_options_default();
+    vgrt_stream *a = NULL, *b = NULL;
+    vgrt_snapshot* snapshot = NULL;
+    int32_t bits[6], steps = 0;
+    uint64_t seed = 0;
+    float temperature = 0.0f;
+    uint8_t *first, *second;
+    size_t size;
+    int flow;
+
+    EXPECT_STATUS(vgrt_noise_bits(0, 0, bits, 6), VGRT_OK);
+    EXPECT(memcmp(bits, zero_key, sizeof zero_key) == 0, "philox4x32-10 known answer (counter = key = 0)");
+    EXPECT(bits[4] >= 0 && bits[4] < (1 << 24) && bits[5] >= 0 && bits[5] < (1 << 24), "24-bit values");
+    EXPECT_ERROR(vgrt_noise_bits(0, 0, NULL, 4), VGRT_ERROR_INVALID_ARGUMENT);
+    EXPECT(options.seed == 0 && options.temperature == 1.0f && options.sampling_steps == 0, "sampling defaults");
+    if (!model) return;
+    EXPECT_STATUS(vgrt_model_get_info(model, &info), VGRT_OK);
+    flow = strcmp(info.head, "mse") != 0;
+    EXPECT(info.sampling_steps >= 1 && info.sampling_steps <= info.max_sampling_steps, "the bundle's K in range");
+    size = (size_t)info.height * (size_t)info.width * 4;
+    first = (uint8_t*)malloc(size * FRAMES);
+    second = (uint8_t*)malloc(size * FRAMES);
+
+    options.temperature = -0.5f;
+    EXPECT_ERROR(vgrt_stream_open(model, &options, &a), VGRT_ERROR_INVALID_ARGUMENT);
+    options.temperature = 1.0f;
+    options.sampling_steps = info.max_sampling_steps + 1;
+    EXPECT_ERROR(vgrt_stream_open(model, &options, &a), VGRT_ERROR_INVALID_ARGUMENT);
+    EXPECT(a == NULL, "no stream from bad sampling options");
+    options.sampling_steps = 0;
+    options.seed = 5;
+    EXPECT_STATUS(vgrt_stream_open(model, &options, &a), VGRT_OK);
+    EXPECT_STATUS(vgrt_stream_open(model, &options, &b), VGRT_OK);
+    EXPECT_STATUS(vgrt_stream_get_sampling(a, &seed, &temperature, &steps), VGRT_OK);
+    EXPECT(seed == 5 && temperature == 1.0f && steps == info.sampling_steps, "options as opened, K resolved");
+    EXPECT_ERROR(vgrt_stream_set_sampling(a, 1, 5.0f, 0), VGRT_ERROR_INVALID_ARGUMENT);
+    EXPECT_ERROR(vgrt_stream_set_sampling(a, 1, 1.0f, -1), VGRT_ERROR_INVALID_ARGUMENT);
+    EXPECT_STATUS(vgrt_stream_get_sampling(a, &seed, NULL, NULL), VGRT_OK);
+    EXPECT(seed == 5, "refused options leave the stream's unchanged");
+
+    play(a, info.action_count, first, size, FRAMES);
+    play(b, info.action_count, second, size, FRAMES);
+    EXPECT(memcmp(first, second, size * FRAMES) == 0, "the same seed gives the same frames");
+    EXPECT_STATUS(vgrt_stream_snapshot(a, &snapshot), VGRT_OK);
+    play(a, info.action_count, first, size, FRAMES);
+    EXPECT_STATUS(vgrt_stream_set_sampling(b, 6, 1.0f, 0), VGRT_OK);
+    play(b, info.action_count, second, size, FRAMES);
+    EXPECT(flow == (memcmp(first, second, size * FRAMES) != 0), "another seed changes a flow head's frames only");
+    EXPECT_STATUS(vgrt_stream_set_sampling(a, 6, 0.5f, 1), VGRT_OK);
+    EXPECT_STATUS(vgrt_stream_restore(a, snapshot), VGRT_OK);
+    play(a, info.action_count, second, size, FRAMES);
+    EXPECT(memcmp(first, second, size * FRAMES) == 0, "restore replays the noise and the sampling options");
+    EXPECT_STATUS(vgrt_snapshot_destroy(snapshot), VGRT_OK);
+    EXPECT_STATUS(vgrt_stream_close(a), VGRT_OK);
+    EXPECT_STATUS(vgrt_stream_close(b), VGRT_OK);
+    EXPECT_ERROR(vgrt_stream_set_sampling(a, 1, 1.0f, 0), VGRT_ERROR_INVALID_HANDLE);
+    EXPECT_STATUS(vgrt_model_destroy(model), VGRT_OK);
+    printf("sampling: head %s, K = %d\n", info.head, info.sampling_steps);
+    free(first);
+    free(second);
+}
+
 struct consumer {
     vgrt_stream* stream;
     int action_count;
@@ -217,6 +296,7 @@ static void* consume(void* arg) {
     while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
         action = (action + 1) % c->action_count;
         vgrt_stream_push_action(c->stream, &action, 1); /* may report a full queue */
+        vgrt_stream_set_sampling(c->stream, (uint64_t)action, 0.5f * (float)(action % 3), 0); /* from the next frame */
         frame = NULL;
         if (vgrt_stream_acquire_latest(c->stream, &frame) == VGRT_OK && frame) {
             if (frame->index != 0 && frame->index <= last) {
@@ -304,6 +384,7 @@ int main(int argc, char** argv) {
         test_null_handles();
         test_bundle_check(argv[1]);
         test_sync(argv[1]);
+        test_sampling(argv[1]);
     }
     if (strcmp(mode, "sync") != 0) test_async(argv[1], cycles);
     if (failures) {

@@ -2,7 +2,9 @@
 `Runtime.open_stream(batch)` gives a `Stream` that steps B players at once.
 
 The same verbs as the C ABI (native/include/vidgen_rt.h): synchronous `step`, an asynchronous mode
-(`start`, `push_action`, `latest`, `stop`), `snapshot`/`restore`, `set_postprocess`, `stats`. Frames
+(`start`, `push_action`, `latest`, `stop`), `snapshot`/`restore`, `set_postprocess`, `stats`, and a
+flow head's stream options `seed`, `temperature`, `sampling_steps` (`open_stream`, `set_sampling`;
+the same names and checks as the Python steppers, docs/architecture.md §4). Frames
 come back as (B, H, W, 4) uint8 arrays that share the runtime's memory (no copy); each array keeps
 its frame alive. The GIL is released while C++ works, so a Python viewer can draw while a stream
 generates. ONNX Runtime is loaded by the C++ side: `ort_library`, else $VGRT_ORT_LIBRARY, else the
@@ -19,7 +21,7 @@ import numpy as np
 
 from vidgen_rt import _native
 from vidgen_rt.errors import ConfigError
-from vidgen_rt.runtime.stepper import check_actions
+from vidgen_rt.runtime.stepper import check_actions, check_sampling
 
 ORT_PACKAGES = ("onnxruntime",)
 
@@ -72,11 +74,20 @@ class Runtime:
     def batch_sizes(self) -> list[int]:
         return list(self.info["batch_sizes"])
 
-    def open_stream(self, batch: int = 1, frames=None, actions=None, cond=None, guide=None) -> "Stream":
+    @property
+    def head(self) -> str:
+        """The sampling head: "mse", "flow_mlp" or "flow_conv" (manifest head.kind)."""
+        return self.info["head"]
+
+    def open_stream(self, batch: int = 1, frames=None, actions=None, cond=None, guide=None, *, seed: int = 0,
+                    temperature: float = 1.0, sampling_steps: int | None = None) -> "Stream":
         """A stream of `batch` players (one of `batch_sizes`), started from context `frames`
         (K, H, W, 3) shared or (B, K, H, W, 3) per player and the K-1 `actions` between them
-        (default: the bundle's context)."""
-        native = self._model.open_stream(batch, *_context(frames, actions, cond, guide))
+        (default: the bundle's context). `seed`, `temperature` and `sampling_steps` (None: the
+        bundle's) choose a flow head's noise; an mse head ignores them."""
+        check_sampling(seed, temperature, sampling_steps)
+        native = self._model.open_stream(batch, *_context(frames, actions, cond, guide), seed=int(seed),
+                                         temperature=float(temperature), sampling_steps=int(sampling_steps or 0))
         return Stream(self, native)
 
     def __repr__(self) -> str:
@@ -102,7 +113,22 @@ class Stream:
         self._native.reset(*_context(frames, actions, cond, guide))
         return self._native.latest()[1]
 
+    def set_sampling(self, seed: int | None = None, temperature: float | None = None,
+                     sampling_steps: int | None = None) -> None:
+        """Change some of seed, temperature, sampling_steps from the next generated frame on (also
+        while running asynchronously); the others keep their values. The draw index runs on."""
+        check_sampling(seed, temperature, sampling_steps)
+        current = self._native.sampling()
+        self._native.set_sampling(current["seed"] if seed is None else int(seed),
+                                  current["temperature"] if temperature is None else float(temperature),
+                                  current["sampling_steps"] if sampling_steps is None else int(sampling_steps))
+
+    def sampling(self) -> dict:
+        """{"seed", "temperature", "sampling_steps"} in use (sampling_steps resolved)."""
+        return self._native.sampling()
+
     def snapshot(self):
+        """The stream's state: KV ring, latents, frame and draw index, sampling options."""
         return self._native.snapshot()
 
     def restore(self, snapshot) -> None:
