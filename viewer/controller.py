@@ -1,6 +1,6 @@
 """`StreamController`: what the viewer does with a stepper, apart from drawing — pacing, pause,
-single step, rewind, reset, post-processing presets and recording. No windowing or GL here, so any
-host can reuse it. It shows player 0 of the stepper's batch.
+single step, rewind, reset, post-processing presets, a flow head's temperature and recording. No
+windowing or GL here, so any host can reuse it. It shows player 0 of the stepper's batch.
 
 Two pacings:
 - asynchronous (interactive play on the native runtime): the stream generates on its own thread
@@ -31,6 +31,8 @@ import numpy as np
 from vidgen_rt.errors import ConfigError, VidgenError
 
 ENHANCED = {"brightness": 0.02, "contrast": 1.15, "gamma": 0.9, "sharpen": 0.6}
+TEMPERATURE_STEP = 0.1  # one key press; the stream options allow 0..4 (docs/architecture.md §4)
+MAX_TEMPERATURE = 4.0
 
 
 class Recorder:
@@ -75,13 +77,15 @@ class Recorder:
 
 class StreamController:
     def __init__(self, stepper, default_action: int = 0, lockstep: bool = False, fps: float | None = None,
-                 snapshot_every: int = 15, rewind_seconds: float = 10.0, postprocess: dict | None = None):
+                 snapshot_every: int = 15, rewind_seconds: float = 10.0, postprocess: dict | None = None,
+                 temperature: float = 1.0, sampling_steps: int = 1):
         if not lockstep and not callable(getattr(stepper, "push_action", None)):
             raise ConfigError(f"{type(stepper).__name__} has no asynchronous mode (the native runtime's): "
                               f"play it in lockstep")
         self.stepper, self.lockstep, self.fps = stepper, lockstep, fps
         self.snapshot_every, self.rewind_seconds = max(1, snapshot_every), rewind_seconds
         self.action = default_action
+        self.temperature, self.sampling_steps = float(temperature), int(sampling_steps)  # as the stepper has them
         self.presets = [dict(postprocess or {}), ENHANCED]
         self.preset = 0
         self.history: collections.deque = collections.deque()  # (time, index, snapshot, frame)
@@ -203,6 +207,14 @@ class StreamController:
         self.stepper.set_postprocess(**preset)
         self.preset = (self.preset + 1) % len(self.presets)
         return preset
+
+    def change_temperature(self, steps: int) -> float:
+        """Raise (steps > 0) or lower a flow head's noise temperature by TEMPERATURE_STEP per step,
+        within 0..MAX_TEMPERATURE; the stream uses it from its next frame. Returns the new value."""
+        value = min(MAX_TEMPERATURE, max(0.0, round(self.temperature + steps * TEMPERATURE_STEP, 6)))
+        self.stepper.set_sampling(temperature=value)
+        self.temperature = value
+        return value
 
     def start_recording(self, path, fps: float) -> None:
         self.recorder = Recorder(path, fps, self.frame.shape[0])

@@ -30,7 +30,7 @@ KEY_NAMES = (NAMED_KEYS | set(string.ascii_uppercase) | set(string.digits)
 COMMANDS = {
     "quit": ("ESCAPE",), "pause": ("P", "F5"), "step": ("N", "F6"), "rewind": ("BACKSPACE", "F7"),
     "reset": ("R", "F8"), "hud": ("H", "F1"), "screenshot": ("F2",), "record": ("F3",),
-    "postprocess": ("F4",), "filter": ("F9",),
+    "postprocess": ("F4",), "filter": ("F9",), "colder": ("LEFT_BRACKET", "F10"), "warmer": ("RIGHT_BRACKET", "F11"),
 }
 RESERVED = {"ESCAPE"}
 

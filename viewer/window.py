@@ -139,6 +139,7 @@ class Viewer:
     def __init__(self, controller, manifest: dict, bindings: dict[str, int], options: ViewOptions):
         self.controller, self.options = controller, options
         self.names = list(manifest["actions"]["names"])
+        self.head = manifest["head"]["kind"]  # "mse" or a flow head whose temperature [ and ] change
         self.keys = ActionKeys(bindings, default=int(manifest["actions"].get("default", 0)))
         self.commands = command_keys(bindings)
         self.choices = gamepad_choices(self.names, bindings)
@@ -305,6 +306,11 @@ class Viewer:
             elif command == "filter":
                 renderer.filter = "linear" if renderer.filter == "nearest" else "nearest"
                 self.say(f"filter: {renderer.filter}")
+            elif command in ("colder", "warmer"):
+                if self.head == "mse":
+                    self.say("temperature: this world's head is deterministic (mse)")
+                else:
+                    self.say(f"temperature {controller.change_temperature(1 if command == 'warmer' else -1):.1f}")
         self.pending = keep
         return True
 
@@ -342,6 +348,8 @@ class Viewer:
                  f"END TO END P50 {ms('total')} P99 {ms('total', 'p99_ms')} MS",
                  f"DROPPED {stats.get('dropped_frames', 0)}  FRAME {controller.generated}",
                  f"ACTION {self.names[controller.action]}"]
+        if self.head != "mse":
+            lines.append(f"TEMP {controller.temperature:.1f}  K {controller.sampling_steps}")
         if self.options.vr:
             lines.append(f"YAW {self.yaw:+.0f} PITCH {self.pitch:+.0f}")
         if flags:

@@ -6,8 +6,13 @@ directory (NAME.vgrt). Needs a display; without one, render a video with `vidgen
 
 keys: the bundle's bindings (maze: W/S or UP/DOWN move, Q/E or LEFT/RIGHT turn, A/D strafe) and a
 gamepad; P or F5 pause, N or F6 single step (paused), BACKSPACE or F7 rewind, R or F8 reset, H or F1
-HUD, F2 screenshot, F3 record mp4, F4 post-processing, F9 nearest/linear filter, Esc quit. A letter
-the world binds to an action stays an action key; the F-key still works.
+HUD, F2 screenshot, F3 record mp4, F4 post-processing, F9 nearest/linear filter, [ or F10 colder and
+] or F11 warmer (a flow head's noise temperature, shown in the HUD with K), Esc quit. A key the world
+binds to an action stays an action key; the F-key still works.
+
+A world with a flow head samples every frame from seeded noise (docs/architecture.md §4): --seed
+picks the noise, --temperature scales it (0: the head's deterministic output), --sampling-steps sets
+K, the head's Euler steps (default: the bundle's). A world with an mse head ignores all three.
 
 --frames or --actions play in lockstep: each display frame steps the stream synchronously, and
 generated frame i uses scripted action i (the script repeats when shorter), so runs are exact.
@@ -17,6 +22,7 @@ with one "yaw pitch" line in degrees per display frame), reprojected every displ
 examples:
   vidgen play maze
   vidgen play maze.vgrt --backend ort-python --no-vsync
+  vidgen play maze --seed 7 --temperature 0.8 --sampling-steps 2
   xvfb-run -a vidgen play maze --frames 120 --actions "forward*40,turn_left*20" --screenshot shot.png
   vidgen play maze360 --vr --stereo --size 1280x640
 """
@@ -55,6 +61,11 @@ def configure(parser) -> None:
                              "play decodes one frame while the next steps; ort-python, one per core)")
     parser.add_argument("--fps", type=float, default=None,
                         help="generation rate when playing live (default: as fast as it goes)")
+    parser.add_argument("--seed", type=int, default=0, help="a flow head's noise seed, 0..2^64-1 (default 0)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="a flow head's noise scale, 0..4 (default 1; 0: deterministic; [ and ] change it live)")
+    parser.add_argument("--sampling-steps", type=int, default=None, metavar="K",
+                        help="a flow head's Euler steps per frame, 1..8 (default: the bundle's)")
     parser.add_argument("--hud", action=argparse.BooleanOptionalAction, default=None,
                         help="show the HUD (default: on, off in lockstep)")
     parser.add_argument("--filter", choices=("nearest", "linear"), default=None,
@@ -100,11 +111,14 @@ def run(args) -> int:
     threads = args.threads
     if threads is None and args.backend == "native":  # the async stream runs its step and decode at once
         threads = max(1, (os.cpu_count() or 2) // 2)
-    stepper = open_stepper(bundle, args.backend, intra_op_threads=threads)
+    stepper = open_stepper(bundle, args.backend, intra_op_threads=threads, seed=args.seed,
+                           temperature=args.temperature, sampling_steps=args.sampling_steps)
     # Only the native runtime plays asynchronously; the Python driver steps once per display frame.
     lockstep = options.frames is not None or options.script is not None or args.backend != "native"
     controller = StreamController(stepper, default_action=stepper.info.default_action, lockstep=lockstep,
-                                  fps=args.fps, postprocess=manifest.get("postprocess"))
+                                  fps=args.fps, postprocess=manifest.get("postprocess"),
+                                  temperature=args.temperature,
+                                  sampling_steps=args.sampling_steps or manifest["head"]["sampling_steps"])
     try:
         result = Viewer(controller, manifest, bindings, options).run()
     finally:
