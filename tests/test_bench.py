@@ -1,6 +1,6 @@
 """`vidgen bench` on an untrained `tiny` world: the report schema, every backend producing numbers,
-multi/offline batch figures, the no-cache path against the cached step, TensorRT's absence reported
-cleanly, bad input refused, and the README table rendered from a results file. No speed assertions:
+multi/offline batch figures, a flow head measured once per sampling-steps K, the no-cache path against
+the cached step, TensorRT's absence reported cleanly, bad input refused, and the README table rendered from a results file. No speed assertions:
 the figures only have to exist and be finite."""
 
 import json
@@ -15,6 +15,7 @@ import torch
 
 import vidgen_rt
 from vidgen_rt.bench.backends import StepperRun, WindowRecomputeRun
+from vidgen_rt.bench.report import console_table
 from vidgen_rt.bench.run import run_bench
 from vidgen_rt.cli import main
 from vidgen_rt.config import preset
@@ -121,8 +122,23 @@ def test_cli_world_writes_json_and_plot(checkpoint, tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_flow_head_rows_per_sampling_steps(tiny_flow_bundle):
+    report, latencies = run_bench(tiny_flow_bundle, "single", ["torch-eager", "native"], frames=FRAMES, threads=2,
+                                  warmup=2, quiet=True, sampling_steps=[1, 2], temperature=0.5)
+    rows = [(row["backend"], row["sampling_steps"]) for row in report["results"]]
+    assert rows == [("torch-eager", 1), ("torch-eager", 2), ("native", 1), ("native", 2)]
+    assert set(latencies) == {"torch-eager K=1", "torch-eager K=2", "native K=1", "native K=2"}
+    for row in report["results"]:
+        assert_measured(row)
+    assert report["settings"]["head"] == "flow_conv" and report["settings"]["temperature"] == 0.5
+    assert "native K=2" in console_table(report)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--backends", "torch-eager,warp-drive"], "unknown backend warp-drive"),
+    (["--sampling-steps", "1,9"], "sampling_steps 9: expected an integer 1..8"),
+    (["--sampling-steps", "1,x"], "--sampling-steps '1,x': expected comma-separated integers"),
+    (["--temperature", "-1"], "temperature -1.0: expected a finite number"),
     (["--frames", "5"], "at least 10 frames"),
     (["--source", "no-such-world"], "no such checkpoint"),
 ])

@@ -19,7 +19,9 @@ host steps it:
   stats (`latency` in the breakdown).
 
 Conditioned worlds get zero cond vectors and guide maps for the generated frames: the cost of a step
-does not depend on their values.
+does not depend on their values. A world with a flow head runs every backend once per number of
+sampling steps K asked for (`--sampling-steps 1,2,4`; default: the world's K), at the `--temperature`
+given (the noise's scale; its cost does not depend on it); rows carry `sampling_steps`.
 """
 
 from __future__ import annotations
@@ -205,25 +207,38 @@ class Backend:
     open: Callable[[int], BackendRun] | None = None
     skipped: str | None = None             # why it did not run, when it did not
     details: dict = field(default_factory=dict)
+    sampling_steps: int | None = None      # a flow head's K; None for an mse head
+
+    @property
+    def label(self) -> str:
+        """Unique within a run: the name, with K when the head samples."""
+        return self.name if self.sampling_steps is None else f"{self.name} K={self.sampling_steps}"
 
 
-def build_backends(names, workload, threads: int, no_cache: bool) -> list[Backend]:
-    """Backends in the order asked (the no-cache one after torch-eager); those that cannot run here
-    come back with `skipped` set instead of failing the benchmark."""
+def build_backends(names, workload, threads: int, no_cache: bool, sampling_steps=None,
+                   temperature: float = 1.0) -> list[Backend]:
+    """Backends in the order asked (the no-cache one after torch-eager), a flow-head world's once per
+    K in `sampling_steps` (default: its own K; an mse world has none); those that cannot run here come
+    back with `skipped` set instead of failing the benchmark."""
     wanted = list(names) + ([NOCACHE] if no_cache else [])
+    model = workload.config.model
+    steps = list(sampling_steps or [model.sampling_steps]) if model.head != "mse" else [None]
     backends = []
     for name in wanted:
-        try:
-            backends.append(_backend(name, workload, threads))
-        except VidgenError as error:
-            precision = {"native-int8": "int8", "native-int8-async": "int8", "torch-bf16": "bf16",
-                         "native-trt": "fp16"}.get(name, "fp32")
-            prefix = "TensorRT not available: " if name == "native-trt" else ""
-            backends.append(Backend(name, precision, skipped=f"{prefix}{error}"))
+        for k in ([None] if name == NOCACHE else steps):
+            try:
+                backend = _backend(name, workload, threads, {"sampling_steps": k, "temperature": temperature})
+                backend.sampling_steps = k
+                backends.append(backend)
+            except VidgenError as error:
+                precision = {"native-int8": "int8", "native-int8-async": "int8", "torch-bf16": "bf16",
+                             "native-trt": "fp16"}.get(name, "fp32")
+                prefix = "TensorRT not available: " if name == "native-trt" else ""
+                backends.append(Backend(name, precision, skipped=f"{prefix}{error}", sampling_steps=k))
     return backends
 
 
-def _backend(name: str, workload, threads: int) -> Backend:
+def _backend(name: str, workload, threads: int, sampling: dict) -> Backend:
     model_config = workload.config.model
     if name in ("torch-eager", "torch-bf16", NOCACHE):
         loaded = workload.model
@@ -231,11 +246,11 @@ def _backend(name: str, workload, threads: int) -> Backend:
         if name == NOCACHE:
             return Backend(name, "fp32", lambda batch: WindowRecomputeRun(loaded[0], context, batch))
         precision = "bf16" if name == "torch-bf16" else "fp32"
-        opener = functools.partial(open_stepper, loaded, "torch", precision=precision)
+        opener = functools.partial(open_stepper, loaded, "torch", precision=precision, **sampling)
         return Backend(name, precision, lambda batch: StepperRun(opener, batch, context, model_config))
     if name == "ort-python":
         bundle = _bundle_for(workload, "fp32")
-        opener = functools.partial(open_stepper, bundle, "ort-python", intra_op_threads=threads)
+        opener = functools.partial(open_stepper, bundle, "ort-python", intra_op_threads=threads, **sampling)
         return Backend(name, _precision(bundle),
                        lambda batch: StepperRun(opener, batch, workload.context(), model_config))
     if name.startswith("native"):
@@ -249,7 +264,7 @@ def _backend(name: str, workload, threads: int) -> Backend:
         with open_stepper(bundle, "native", 1, threads, native_backend=kind) as first:
             runtime = first.runtime  # loaded once; every run opens its streams on it
         run = AsyncNativeRun if pipelined else StepperRun
-        opener = functools.partial(open_stepper, runtime, "native")
+        opener = functools.partial(open_stepper, runtime, "native", **sampling)
         return Backend(name, _precision(bundle), lambda batch: run(opener, batch, workload.context(), model_config),
                        details={"backend_library": runtime.info.get("backend_library"),
                                 "intra_op_threads": threads or "default"})

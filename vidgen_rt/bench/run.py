@@ -12,12 +12,13 @@ from vidgen_rt.bench.peak import measure_peaks
 from vidgen_rt.bench.scenarios import SCENARIOS, Scenario, Settings
 from vidgen_rt.bench.workload import Workload
 from vidgen_rt.errors import ConfigError
+from vidgen_rt.runtime.stepper import check_sampling
 
 MULTI_BATCHES = (1, 2, 4, 8, 16)
 MIN_FRAMES = 10
 
 
-def check_request(scenario: str, backends, frames: int, batches) -> None:
+def check_request(scenario: str, backends, frames: int, batches, sampling_steps=None) -> None:
     if scenario not in SCENARIOS:
         raise ConfigError(f"--scenario {scenario!r}: expected one of {', '.join(SCENARIOS)}")
     unknown = [name for name in backends if name not in BACKENDS]
@@ -28,17 +29,24 @@ def check_request(scenario: str, backends, frames: int, batches) -> None:
         raise ConfigError(f"--frames {frames}: at least {MIN_FRAMES} frames are needed for percentiles")
     if batches is not None and (not batches or min(batches) < 1 or 1 not in batches):
         raise ConfigError(f"--batches {batches}: expected batch sizes >= 1, including 1")
+    if sampling_steps is not None and (not sampling_steps or len(set(sampling_steps)) != len(sampling_steps)):
+        raise ConfigError(f"--sampling-steps {sampling_steps}: expected distinct values, e.g. 1,2,4")
+    for k in sampling_steps or ():
+        check_sampling(sampling_steps=k)
 
 
 def run_bench(source, scenario: str = "single", backends=("torch-eager", "native"), frames: int = 300,
               threads: int | None = None, batches=None, no_cache: bool = False, target_fps: float = 30.0,
-              warmup: int = 20, quiet: bool = False) -> tuple[dict, dict]:
-    """(report, latencies per backend in ms). `batches` (multi/offline): the batch sizes to export and
-    try (default 1, 2, 4, 8, 16); single always runs batch 1."""
+              warmup: int = 20, quiet: bool = False, sampling_steps=None,
+              temperature: float = 1.0) -> tuple[dict, dict]:
+    """(report, latencies per backend label in ms). `batches` (multi/offline): the batch sizes to
+    export and try (default 1, 2, 4, 8, 16); single always runs batch 1. `sampling_steps`: the K of a
+    flow head to measure, each a row per backend (default: the world's K); `temperature` its noise."""
     import torch
 
     backends = list(dict.fromkeys(backends))
-    check_request(scenario, backends, frames, batches)
+    check_request(scenario, backends, frames, batches, sampling_steps)
+    check_sampling(temperature=temperature)
     threads = threads or len(os.sched_getaffinity(0))
     if threads < 1:
         raise ConfigError(f"--threads {threads}: expected at least 1")
@@ -48,7 +56,7 @@ def run_bench(source, scenario: str = "single", backends=("torch-eager", "native
     with tempfile.TemporaryDirectory(prefix="vidgen-bench-") as scratch:
         workload = Workload(source, scratch, sizes)
         model_info = workload.model_info()
-        chosen = build_backends(backends, workload, threads, no_cache)
+        chosen = build_backends(backends, workload, threads, no_cache, sampling_steps, temperature)
         precisions = sorted({b.precision for b in chosen if b.skipped is None} & {"fp32", "bf16", "int8"} | {"fp32"})
         peaks, methods = measure_peaks(threads, precisions)
         settings = Settings(frames=frames, warmup=warmup, target_fps=target_fps, quiet=quiet)
@@ -63,6 +71,8 @@ def run_bench(source, scenario: str = "single", backends=("torch-eager", "native
         "peak_gflops": peaks, "peak_method": methods,
         "settings": {"frames": frames, "warmup": warmup, "chunk": settings.chunk, "threads": threads,
                      "batches": workload.needed_batches, "target_fps": target_fps, "no_cache": no_cache,
+                     "head": workload.config.model.head, "sampling_steps": sampling_steps,
+                     "temperature": temperature,
                      "bundles": sorted(workload.bundles)},
         "versions": _versions(),
         "results": results,

@@ -60,7 +60,7 @@ class Scenario:
 
     def _multi(self) -> list[dict]:
         budget_ms = 1000.0 / self.settings.target_fps
-        alive, best, sweeps = list(self.backends), {}, {b.name: [] for b in self.backends}
+        alive, best, sweeps = list(self.backends), {}, {b.label: [] for b in self.backends}
         for batch in self.batches:
             if not alive:
                 break
@@ -70,26 +70,26 @@ class Scenario:
                 # the interval between its frames, so its own latency p99 decides.
                 p99_ms = row.get("latency", row)["p99_ms"]
                 holds = p99_ms <= budget_ms and row["fps_per_player"] >= self.settings.target_fps
-                sweeps[backend.name].append({"batch": batch, "fps_per_player": row["fps_per_player"],
+                sweeps[backend.label].append({"batch": batch, "fps_per_player": row["fps_per_player"],
                                              "p99_ms": p99_ms, "holds": holds})
-                if holds or backend.name not in best:
-                    best[backend.name] = {**row, "players": batch if holds else 0}
-                    self.latencies[backend.name] = list(run.samples["total"])
+                if holds or backend.label not in best:
+                    best[backend.label] = {**row, "players": batch if holds else 0}
+                    self.latencies[backend.label] = list(run.samples["total"])
                 if not holds:
                     alive.remove(backend)
-        return [{**best[b.name], "budget_ms": round(budget_ms, 3), "target_fps": self.settings.target_fps,
-                 "sweep": sweeps[b.name]} for b in self.backends]
+        return [{**best[b.label], "budget_ms": round(budget_ms, 3), "target_fps": self.settings.target_fps,
+                 "sweep": sweeps[b.label]} for b in self.backends]
 
     def _offline(self) -> list[dict]:
-        best, sweeps = {}, {b.name: [] for b in self.backends}
+        best, sweeps = {}, {b.label: [] for b in self.backends}
         for batch in self.batches:
             for backend, run in self._measure(self.backends, batch):
                 row = self._row(backend, run, batch)
-                sweeps[backend.name].append({"batch": batch, "fps": row["fps"], "p99_ms": row["p99_ms"]})
-                if backend.name not in best or row["fps"] > best[backend.name]["fps"]:
-                    best[backend.name] = row
-                    self.latencies[backend.name] = list(run.samples["total"])
-        return [{**best[b.name], "sweep": sweeps[b.name]} for b in self.backends]
+                sweeps[backend.label].append({"batch": batch, "fps": row["fps"], "p99_ms": row["p99_ms"]})
+                if backend.label not in best or row["fps"] > best[backend.label]["fps"]:
+                    best[backend.label] = row
+                    self.latencies[backend.label] = list(run.samples["total"])
+        return [{**best[b.label], "sweep": sweeps[b.label]} for b in self.backends]
 
     def _measure(self, backends, batch: int) -> list:
         """Open every backend at `batch`, warm each up, then run them interleaved; returns
@@ -125,7 +125,7 @@ class Scenario:
                 run.finish()
         if self.name == "single":
             for backend, run in runs:
-                self.latencies[backend.name] = list(run.samples["total"])
+                self.latencies[backend.label] = list(run.samples["total"])
         return runs
 
     def _row(self, backend, run, batch: int) -> dict:
@@ -142,9 +142,13 @@ class Scenario:
                "roofline_fraction": None if peak is None else round(fps * gflops / peak, 5)}
         if run.split is not None:
             row.update(run.split)
-        return {**row, **backend.details}
+        return {**row, **_steps(backend), **backend.details}
 
 
 def skipped_row(backend) -> dict:
-    return {"backend": backend.name, "precision": backend.precision, "skipped": backend.skipped,
+    return {"backend": backend.name, "precision": backend.precision, "skipped": backend.skipped, **_steps(backend),
             "fps": None, "p50_ms": None, "p90_ms": None, "p99_ms": None, "roofline_fraction": None}
+
+
+def _steps(backend) -> dict:
+    return {} if backend.sampling_steps is None else {"sampling_steps": backend.sampling_steps}

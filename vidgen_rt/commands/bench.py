@@ -17,6 +17,8 @@ game host plays it: decode of one frame overlaps the step to the next, each stag
 fps is the rate frames reach the host, `latency` in the row is step start to frame handed over),
 native-trt (TensorRT; reported as skipped where the runtime lacks it).
 --no-cache adds torch-eager-nocache: the same model recomputing its whole window every frame.
+A world with a flow head runs each backend once per --sampling-steps K (default: the world's K),
+each a row with its K; --temperature scales the head's noise (default 1).
 Every result has the FLOPs per frame and the fraction of this machine's measured matmul peak.
 
 examples:
@@ -26,6 +28,7 @@ examples:
       --json bench/results/bench-single-2026-11-24.json --plot bench/results/bench-single-2026-11-24.png
   vidgen bench maze --scenario multi --backends native,native-int8 --target-fps 30
   vidgen bench maze.vgrt --scenario offline --frames 200 --threads 2
+  vidgen bench maze --backends torch-eager,native,native-async --sampling-steps 1,2,4
 """
 
 from pathlib import Path
@@ -51,6 +54,10 @@ def configure(parser) -> None:
     parser.add_argument("--target-fps", type=float, default=30.0, help="multi: fps every player must hold (default 30)")
     parser.add_argument("--no-cache", action="store_true",
                         help="add torch-eager-nocache: recompute the whole window every frame (what the KV ring buys)")
+    parser.add_argument("--sampling-steps", default=None, metavar="K[,K...]",
+                        help="a flow head's Euler steps per frame, each measured as its own row "
+                             "(e.g. 1,2,4; default: the world's K; an mse world has none)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="a flow head's noise scale, 0..4 (default 1)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     parser.add_argument("--plot", type=Path, metavar="PATH.png", help="write latency distributions and fps as a PNG")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -74,9 +81,11 @@ def run(args) -> int:
             output_file(path, flag)
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
     batches = None if args.batches is None else parse_batches(args.batches)
+    sampling_steps = None if args.sampling_steps is None else parse_steps(args.sampling_steps)
     report, latencies = run_bench(args.source, args.scenario, backends, frames=args.frames, threads=args.threads,
                                   batches=batches, no_cache=args.no_cache, target_fps=args.target_fps,
-                                  warmup=args.warmup, quiet=args.quiet)
+                                  warmup=args.warmup, quiet=args.quiet, sampling_steps=sampling_steps,
+                                  temperature=args.temperature)
     print(console_table(report))
     if args.json:
         write_json(report, args.json)
@@ -85,3 +94,13 @@ def run(args) -> int:
         write_plot(report, latencies, args.plot)
         print(f"wrote {args.plot}")
     return 0
+
+
+def parse_steps(text: str) -> list[int]:
+    """--sampling-steps "1,2,4" -> [1, 2, 4] (range checked by run_bench)."""
+    from vidgen_rt.errors import ConfigError
+
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--sampling-steps {text!r}: expected comma-separated integers, e.g. 1,2,4") from None
