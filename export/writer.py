@@ -3,7 +3,8 @@
 Everything is written into a temporary sibling directory, checked (graph rules, then the same
 `load_bundle` every consumer uses) and renamed into place, so a failed or interrupted export leaves
 no partial bundle behind. The context frames come from the checkpoint's built-in world (a held-out
-seed), from the episode store it was trained on, or from a store the caller names; they are stored
+seed), from the episode store it was trained on (its held-out episodes first), or from a store or
+clip (video file, frame folder, STORE:EPISODE) the caller names; they are stored
 as raw little-endian tensors (context/NAME.u8|i64|f32) that the manifest describes.
 """
 
@@ -56,11 +57,14 @@ def context_for(config, state: dict, context_store: Path | None) -> dict[str, np
         episode = {"frames": played["frames"], "actions": played["actions"], "guide": played["guide"]}
         return _context_arrays(episode, m, state.get("guide_names") or GUIDE_NAMES)
     store_path = Path(context_store or state.get("data") or "")
+    if context_store is not None and not (store_path / "index.json").is_file():
+        return _clip_context(str(context_store), m, state)
     if not (store_path / "index.json").is_file():
         raise ConfigError(f"no context frames: the checkpoint's store {str(store_path)!r} is not here and it "
-                          f"has no built-in world; pass --context STORE (an episode store of this world)")
+                          f"has no built-in world; pass --context STORE or CLIP (a video, frame folder or STORE:EPISODE)")
     store = EpisodeStore.open(store_path)
-    for episode in store:
+    held = store.held_out or []
+    for episode in map(store.episode, [*held, *(i for i in range(len(store)) if i not in held)]):
         if len(episode) >= m.window and episode.frames.shape[1:3] == (m.frame_height, m.frame_width):
             arrays = {"frames": episode.frames, "actions": episode.actions, "cond": episode.cond,
                       "guide": episode.guide}
@@ -69,10 +73,24 @@ def context_for(config, state: dict, context_store: Path | None) -> dict[str, np
                     f"{m.frame_height}x{m.frame_width} for the context")
 
 
+def _clip_context(spec: str, m, state: dict) -> dict[str, np.ndarray]:
+    """The context from a clip, read as ingest reads it; a flow-guided world takes the clip's flow."""
+    from vidgen_rt.data.flow import FLOW_GUIDE_NAMES, flow_guide
+    from vidgen_rt.data.ingest import load_clip, preprocess_of
+
+    clip = load_clip(spec, preprocess_of(state.get("data"), m.frame_height, m.frame_width), m.window)
+    if len(clip["frames"]) < m.window:
+        raise DataError(f"{spec}: has {len(clip['frames'])} frames; the context needs {m.window} (model.window)")
+    guided = m.guide_channels and state.get("guide_names") == FLOW_GUIDE_NAMES
+    clip["guide"] = flow_guide(clip["frames"]) if guided else None
+    return _context_arrays(clip, m, FLOW_GUIDE_NAMES if guided else state.get("guide_names"))
+
+
 def _context_arrays(episode: dict, m, guide_names) -> dict[str, np.ndarray]:
+    """The context tensors; video without an input log takes the one action of an unconditional world."""
     K = m.window
-    context = {"frames": np.asarray(episode["frames"][:K]),
-               "actions": np.asarray(episode["actions"][:K - 1], dtype=np.int64)}
+    actions = episode["actions"] if episode["actions"] is not None else np.zeros(K, np.int64)
+    context = {"frames": np.asarray(episode["frames"][:K]), "actions": np.asarray(actions[:K - 1], dtype=np.int64)}
     for name, size in (("cond", m.cond_dim), ("guide", m.guide_channels)):
         if size and episode.get(name) is None:
             raise DataError(f"the model takes {name!r} every step but the context source has none")

@@ -5,7 +5,7 @@ reference driver with `backend="ort-python"`) or a checkpoint / shipped world na
 cached step); the stepper comes from `open_stepper`, as every consumer's does. Spaces come from the
 world: `Discrete(len(action names))` and RGB uint8 observations of the frame size. `reset` seeds
 the stream with the bundle's context frames (or, for a checkpoint of a built-in world, `window` real
-frames of the maze with seed `seed`); `step(action)` generates one frame. A learned world has no reward or terminal state of its own: reward is 0.0 and episodes end
+frames of the maze with seed `seed`; for one trained on a store, its first held-out episode); `step(action)` generates one frame. A learned world has no reward or terminal state of its own: reward is 0.0 and episodes end
 only by truncation after `max_episode_steps` (None: never), as a video game's attract mode would.
 """
 
@@ -69,14 +69,19 @@ class WorldModelEnv(gym.Env):
 
     def _first_frame(self, seed) -> np.ndarray:
         """A bundle starts from its own context; a checkpoint of a built-in world from `window` real
-        frames of the world played with `seed` (default: the held-out seed)."""
+        frames of the world played with `seed` (default: the held-out seed); one trained on a store
+        from the store's first held-out episode."""
         stepper = self._stepper
         if not self._checkpoint:
             return np.array(stepper.reset()[0, ..., :3])
         from vidgen_rt.data.record import play_episode
-        from vidgen_rt.generate import world_of
+        from vidgen_rt.generate import context_clip, world_of
 
         m = stepper.model.config
+        if not stepper.state.get("world"):
+            clip = context_clip(stepper.config, stepper.state, None, 0)
+            actions = clip["actions"] if clip["actions"] is not None else np.zeros(m.window, np.int64)
+            return np.array(stepper.reset(clip["frames"][:m.window], actions[:m.window - 1])[0, ..., :3])
         played = play_episode(world_of(stepper.state), "explore", HELD_OUT_SEED if seed is None else seed, m.window,
                               m.frame_height, m.frame_width)
         return np.array(stepper.reset(played["frames"], played["actions"][:m.window - 1])[0, ..., :3])

@@ -1,6 +1,8 @@
-"""Generation with the PyTorch cached step: context from the real world, then the model alone.
+"""Generation with the PyTorch cached step: real context frames, then the model alone.
 
-The context is `window` real frames of the checkpoint's world (seeded, played by the explorer).
+The context is `window` real frames: of the checkpoint's world (seeded, played by the explorer), or
+of a clip (`generate_from_clip`: a video, a frame folder or STORE:EPISODE, read as ingest reads it;
+a model trained on a store starts from that store's first held-out episode when no clip is named).
 Actions after it come from a script (action names, `name*count` repeats, `#` comments, given as a
 file or inline with commas) or from a policy playing the real world alongside, which also yields
 the true frames for a side-by-side comparison.
@@ -66,6 +68,76 @@ def world_of(state: dict) -> str:
         raise ConfigError(f"this checkpoint was trained on {state.get('data', 'a store')!r}, not on a built-in "
                           f"world, so there is no world to take context frames from")
     return state["world"]
+
+
+def context_clip(config, state: dict, spec: str | None, frames: int) -> dict:
+    """The clip a rollout of `frames` frames continues (load_clip's dict): `spec`, or for a model of a
+    store the store's first held-out episode; up to `window + frames` frames, for the comparison."""
+    from vidgen_rt.data.ingest import load_clip, preprocess_of
+
+    m = config.model
+    if spec is None:
+        spec = held_out_episode(state.get("data"))
+    clip = load_clip(spec, preprocess_of(state.get("data"), m.frame_height, m.frame_width), m.window + frames)
+    if len(clip["frames"]) < m.window:
+        raise ConfigError(f"{spec}: has {len(clip['frames'])} frames; the model continues a clip from its "
+                          f"first {m.window} (model.window), so it needs at least that many")
+    return clip
+
+
+def held_out_episode(store_path) -> str:
+    """`STORE:EPISODE` of a store's first held-out episode (store.py); ConfigError when the store is
+    gone or holds none."""
+    from vidgen_rt.data.store import EpisodeStore
+
+    if not store_path or not (Path(store_path) / "index.json").is_file():
+        raise ConfigError(f"this checkpoint was trained on {store_path!r}, which is not here, and on no built-in "
+                          f"world; pass --context CLIP (a video, a frame folder or STORE:EPISODE)")
+    held = EpisodeStore.open(store_path).held_out
+    if not held:
+        raise ConfigError(f"{store_path}: the store holds no held-out episodes (ingest with --held-out N); "
+                          f"pass --context CLIP (a video, a frame folder or STORE:EPISODE)")
+    return f"{store_path}:{held[0]}"
+
+
+def generate_from_clip(model, config, state: dict, clip: dict, frames: int,
+                       actions: list[int] | None = None) -> dict:
+    """Continue `clip` (context_clip) for `frames` frames: its first `window` frames are the context.
+    Actions after it: `actions` (a script, repeated), else the clip's own (its input log), else the
+    one action of an unconditional world. A flow-guided world is steered by the clip's own motion,
+    so the clip must then last the whole rollout. Returns what `generate` returns; the truth is the
+    clip's real continuation when it is long enough."""
+    from vidgen_rt.data.flow import FLOW_GUIDE_NAMES, flow_guide
+
+    if not 1 <= frames <= MAX_FRAMES:
+        raise ConfigError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
+    m, real = config.model, clip["frames"]
+    K, long_enough = m.window, len(clip["frames"]) >= m.window + frames
+    if m.cond_dim or m.guide_channels and state.get("guide_names") != FLOW_GUIDE_NAMES:
+        raise ConfigError(f"a clip supplies no cond vectors or {state.get('guide_names')} guide maps; this "
+                          f"world model takes them (model.cond_dim {m.cond_dim}, guide_channels {m.guide_channels})")
+    recorded = clip["actions"] if clip["actions"] is not None else np.zeros(len(real), np.int64)
+    if actions is not None:
+        actions = (list(actions) * (frames // len(actions) + 1))[:frames]
+    elif clip["actions"] is not None and len(recorded) >= K - 1 + frames:
+        actions = recorded[K - 1:K - 1 + frames]
+    elif m.n_actions == 1:
+        actions = [0] * frames
+    else:
+        raise ConfigError(f"{clip['name']}: no input log covers the {frames} generated frames of this "
+                          f"action-conditioned world; give --actions")
+    guide = None
+    if m.guide_channels:
+        if not long_enough:
+            raise ConfigError(f"{clip['name']}: a flow-guided world follows the clip's own motion, so the clip "
+                              f"needs {K + frames} frames (window + --frames), it has {len(real)}")
+        guide = guide_to_tensor(flow_guide(real[:K + frames])[1:], FLOW_GUIDE_NAMES)
+    stepper = open_stepper((model, config, state), "torch")
+    began = time.perf_counter()
+    generated = stepper.rollout(real[:K], recorded[:K - 1], np.asarray(actions), guide=guide)
+    seconds = time.perf_counter() - began
+    return {"frames": generated, "truth": real[K:K + frames] if long_enough else None,
+            "fps": frames / seconds, "seconds": seconds}
 
 
 def generate(model, config, state: dict, frames: int, actions: list[int] | None = None,

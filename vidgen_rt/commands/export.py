@@ -1,7 +1,8 @@
 """Export a trained world to a runtime bundle (NAME.vgrt/), verify a bundle, build TensorRT engines.
 
 SOURCE is a shipped world name (maze), a run directory or a checkpoint directory; with -o the bundle
-is written atomically: manifest.json, encode/step/decode ONNX graphs per batch size, context.npz.
+is written atomically: manifest.json, encode/step/decode ONNX graphs per batch size, context tensors
+(of the world, of the training store's held-out episodes, or of --context STORE or CLIP).
 SOURCE may also be an existing bundle, to --verify it or to add --tensorrt engines to it.
 
 --verify prints parity figures against the PyTorch model (teacher-forced latent error over 256
@@ -15,6 +16,7 @@ examples:
   vidgen export runs/maze-small -o maze.vgrt --batch 1,4 --overwrite
   vidgen export maze.vgrt --verify
   vidgen export maze -o maze-fp16.vgrt --precision fp16 --tensorrt
+  vidgen export runs/mine -o mine.vgrt --context holiday.mp4
 """
 
 from pathlib import Path
@@ -28,8 +30,10 @@ def configure(parser) -> None:
     parser.add_argument("--batch", default="1", help="batch sizes to export, comma-separated (default: 1)")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
                         help="graph precision: fp32 (default), fp16, or int8 (dynamically quantized MatMuls, CPU)")
-    parser.add_argument("--context", type=Path, metavar="STORE",
-                        help="episode store to take the context frames from (default: the world or training store)")
+    parser.add_argument("--context", type=Path, metavar="STORE|CLIP",
+                        help="episode store (its held-out episodes first) or clip (video file, frame folder, "
+                             "STORE:EPISODE) to take the context frames from (default: the world, or the "
+                             "training store's held-out episodes)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
     parser.add_argument("--verify", action="store_true", help="print parity figures against PyTorch")
     parser.add_argument("--against", metavar="CKPT", help="checkpoint to verify against (default: the bundle's source)")

@@ -5,7 +5,8 @@ policy and stores its frames (uint8 RGB) and actions; --guides also stores depth
 maps. A SOURCE of the form gym:ENV_ID records a Gymnasium environment instead (Atari through ale-py,
 MiniGrid, classic control, or gym:crafter): episode e starts from reset(seed=SEED+e) and ends early
 when the game does; actions are named by the environment; --flow-guide stores optical flow as the
-guide. Gym sources need the envs extra (pip install -e '.[envs]'); see docs/recording.md.
+guide. The last --held-out episodes (default: a tenth, at least one of two or more) are held out:
+never trained on, measured by `vidgen eval` of a model without a built-in world. Gym sources need the envs extra (pip install -e '.[envs]'); see docs/recording.md.
 
 examples:
   vidgen record maze --policy explore,explore,random --episodes 240 --frames 500 --size 64 -o data/maze
@@ -45,6 +46,8 @@ def configure(parser) -> None:
                         help="also store depth and wall-id guide maps (worlds only)")
     parser.add_argument("--flow-guide", action="store_true",
                         help="store optical flow (flow_x, flow_y in [-1, 1]) as the guide (gym sources only)")
+    parser.add_argument("--held-out", type=int, metavar="N",
+                        help="hold out the last N episodes for evaluation (default: a tenth, at least 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
 
 
@@ -87,7 +90,7 @@ def _record_world(args, height: int, width: int):
             options[key] = getattr(args, key)
     return record_world(world_spec(name, **options), args.out, policy=args.policy or "explore", episodes=args.episodes,
                         frames=args.frames, height=height, width=width, seed=args.seed,
-                        guides=args.guides, overwrite=args.overwrite)
+                        guides=args.guides, overwrite=args.overwrite, held_out=_held_out(args))
 
 
 def _record_gym(args, height: int, width: int):
@@ -103,4 +106,10 @@ def _record_gym(args, height: int, width: int):
         raise ConfigError("SOURCE 'gym:' names no environment; expected e.g. gym:ALE/Pong-v5")
     return record_gym(env_id, args.out, policy=args.policy or "sticky", episodes=args.episodes,
                       frames=args.frames, height=height, width=width, seed=args.seed,
-                      flow=args.flow_guide, overwrite=args.overwrite)
+                      flow=args.flow_guide, overwrite=args.overwrite, held_out=_held_out(args))
+
+
+def _held_out(args):
+    from vidgen_rt.data.store import HELD_OUT_AUTO
+
+    return HELD_OUT_AUTO if args.held_out is None else args.held_out

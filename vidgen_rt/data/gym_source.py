@@ -31,7 +31,7 @@ from tqdm import tqdm
 from vidgen_rt.data.flow import FLOW_GUIDE_NAMES, FLOW_SCALE_PIXELS, flow_guide
 from vidgen_rt.data.preprocess import Preprocess
 from vidgen_rt.data.record import check_request
-from vidgen_rt.data.store import EpisodeStore
+from vidgen_rt.data.store import HELD_OUT_AUTO, EpisodeStore
 from vidgen_rt.errors import ConfigError
 
 PREFIX = "gym:"
@@ -156,8 +156,9 @@ def play_gym_world(env_id: str, policy: str, seed: int, frames: int, height: int
 
 def record_gym(env_id: str, out: Path, policy: str = "sticky", episodes: int = 10, frames: int = 256,
                height: int = 64, width: int = 64, seed: int = 0, flow: bool = False,
-               overwrite: bool = False, quiet: bool = False) -> EpisodeStore:
-    """Record `episodes` episodes of the Gymnasium env `env_id` into a new store at `out`."""
+               overwrite: bool = False, quiet: bool = False, held_out: int | str = HELD_OUT_AUTO) -> EpisodeStore:
+    """Record `episodes` episodes of the Gymnasium env `env_id` into a new store at `out`; the last
+    `held_out` are held out (store.py)."""
     check_request(episodes, frames, height, width, len(FLOW_GUIDE_NAMES) if flow else 0)
     policies = _parse_policies(policy)
     preprocess = Preprocess(height, width)
@@ -167,7 +168,7 @@ def record_gym(env_id: str, out: Path, policy: str = "sticky", episodes: int = 1
     try:
         with EpisodeStore.create(out, height, width, action_names=source.action_names,
                                  guide_names=FLOW_GUIDE_NAMES if flow else None, meta=meta,
-                                 overwrite=overwrite) as writer:
+                                 overwrite=overwrite, held_out=held_out) as writer:
             for e in tqdm(range(episodes), desc=f"record {env_id}", unit="episode", disable=quiet):
                 hold = HOLD_PROBABILITY[policies[e % len(policies)]]
                 agent = HoldPolicy(len(source.action_names), hold, seed + e)

@@ -16,6 +16,13 @@ AVI files cut short decode silently). With `skip_bad`, a source that yields no u
 skipped with a warning, and a damaged one keeps the frames decoded before the damage (they are
 valid frames), also with a warning.
 
+With `actions` (an `InputLogs`: one input log per source, vidgen_rt.data.action_log), the store is
+action-conditioned: each clip takes its frames' actions from its source's log, and a log whose
+length disagrees with its video's stops the ingest, nothing written. `held_out` episodes (the last
+ones; by default a tenth, at least one of two or more) are named in the store as held out
+(store.py): never trained on, measured by `vidgen eval`. `load_clip` reads one clip the way ingest
+does, for `vidgen generate --context` and `vidgen export --context`.
+
 With `flow`, each episode also stores its optical flow as the guide (`vidgen_rt.data.flow`:
 channels flow_x, flow_y in [-1, 1], zero at an episode's first frame), computed per clip at the
 target size.
@@ -26,14 +33,17 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from vidgen_rt.data.action_log import ActionLog, ActionTrack, action_names, read_action_log
 from vidgen_rt.data.flow import FLOW_GUIDE_NAMES, FLOW_SCALE_PIXELS, flow_guide
 from vidgen_rt.data.preprocess import Preprocess
-from vidgen_rt.data.store import EpisodeStore
+from vidgen_rt.data.store import HELD_OUT_AUTO, EpisodeStore
 from vidgen_rt.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -191,22 +201,45 @@ def ingest_image_folders(root, out_dir, height: int, width: int, clip_frames: in
                   resize_mixed=resize_mixed)
 
 
+@dataclass
+class InputLogs:
+    """One input log per source, in the sources' order, and the action names they resolve to."""
+
+    logs: list[ActionLog]
+    names: list[str]
+    bindings: dict[str, str]
+
+    @classmethod
+    def read(cls, paths, sources: list, names: list[str] | None = None, bindings: dict | None = None) -> InputLogs:
+        if len(paths) != len(sources):
+            raise DataError(f"--actions: {len(paths)} input log(s) for {len(sources)} source(s); give one "
+                            f"--actions LOG per video, in the sources' order")
+        logs = [read_action_log(path) for path in paths]
+        return cls(logs, action_names(logs, names), bindings or {})
+
+
 def ingest(items: list[tuple[str, Path]], out_dir, preprocess: Preprocess,
            clip_frames: int | None = None, overwrite: bool = False,
-           skip_bad: bool = False, flow: bool = False, resize_mixed: bool = False) -> EpisodeStore:
+           skip_bad: bool = False, flow: bool = False, resize_mixed: bool = False,
+           held_out: int | str = HELD_OUT_AUTO, actions: InputLogs | None = None) -> EpisodeStore:
     """Write the frames of `find_sources` items into a new store; all or nothing."""
     if clip_frames is not None and (not isinstance(clip_frames, int) or clip_frames < 2):
         raise DataError(f"clip_frames should be an integer >= 2, got {clip_frames!r}")
     meta = {"source": "ingest", "preprocess": preprocess.as_dict(), "clip_frames": clip_frames,
             "inputs": len(items), "flow_scale_pixels": FLOW_SCALE_PIXELS if flow else None}
+    if actions is not None:
+        meta["action_logs"] = [str(log.path) for log in actions.logs]
     with EpisodeStore.create(out_dir, preprocess.height, preprocess.width, meta=meta,
+                             action_names=None if actions is None else actions.names,
                              guide_names=FLOW_GUIDE_NAMES if flow else None,
-                             overwrite=overwrite) as writer:
+                             overwrite=overwrite, held_out=held_out) as writer:
         bar = tqdm(items, unit="source", desc="ingest", disable=None)
-        for kind, path in bar:
+        for k, (kind, path) in enumerate(bar):
             frames = (decode_video(path, preprocess) if kind == "video"
                       else read_image_clip(path, preprocess, resize_mixed))
-            _add_clips(writer, path, frames, clip_frames, skip_bad, flow)
+            track = None if actions is None else actions.logs[k].track(
+                actions.names, actions.bindings, video_rate(path) if kind == "video" else None)
+            _add_clips(writer, path, frames, clip_frames, skip_bad, flow, track)
             bar.set_postfix(episodes=len(writer))
         if len(writer) == 0:
             raise DataError(f"no usable frames in {len(items)} source(s); nothing written")
@@ -214,7 +247,7 @@ def ingest(items: list[tuple[str, Path]], out_dir, preprocess: Preprocess,
 
 
 def _add_clips(writer, path: Path, frames: Iterator[np.ndarray], clip_frames: int | None,
-               skip_bad: bool, flow: bool = False) -> None:
+               skip_bad: bool, flow: bool = False, track: ActionTrack | None = None) -> None:
     """Cut one source's frames into episodes as they arrive; apply the damaged-source policy."""
     clip, start, count, damaged = [], 0, 0, False
     try:
@@ -222,7 +255,7 @@ def _add_clips(writer, path: Path, frames: Iterator[np.ndarray], clip_frames: in
             clip.append(frame)
             count += 1
             if clip_frames is not None and len(clip) == clip_frames:
-                _add_episode(writer, path, clip, start, flow)
+                _add_episode(writer, path, clip, start, flow, track)
                 clip, start = [], count
     except DataError as error:
         if not skip_bad:
@@ -231,15 +264,74 @@ def _add_clips(writer, path: Path, frames: Iterator[np.ndarray], clip_frames: in
         log.warning("%s; %s", error, "keeping the frames decoded before it" if count >= 2
                     else "skipping this source")
     if len(clip) >= 2:
-        _add_episode(writer, path, clip, start, flow)
+        _add_episode(writer, path, clip, start, flow, track)
     elif count < 2 and not damaged:
         message = f"{path}: has {count} frame(s); an episode needs at least 2"
         if not skip_bad:
             raise DataError(message)
         log.warning("skipping %s", message)
+    if track is not None:
+        track.check(count)
 
 
-def _add_episode(writer, path: Path, clip: list[np.ndarray], start: int, flow: bool) -> None:
+def _add_episode(writer, path: Path, clip: list[np.ndarray], start: int, flow: bool,
+                 track: ActionTrack | None = None) -> None:
     frames = np.stack(clip)  # (T, H, W, 3)
-    writer.add_episode(frames, guide=flow_guide(frames) if flow else None,
+    actions = None if track is None else track.slice(start, start + len(clip))
+    if actions is not None and len(actions) < len(clip):
+        track.check(start + len(clip))  # a frame log shorter than the frames decoded so far
+    writer.add_episode(frames, actions, guide=flow_guide(frames) if flow else None,
                        info={"source": str(path), "start": start})
+
+
+def video_rate(path: Path) -> float:
+    """Frames per second of a video's first stream, for time-stamped input logs."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate or 0)
+    if rate <= 0:
+        raise DataError(f"{path}: the video declares no frame rate, so a time-stamped input log cannot "
+                        f"be matched to its frames; give one row per frame (a `frame` column)")
+    return rate
+
+
+def load_clip(spec, preprocess: Preprocess, max_frames: int | None = None) -> dict:
+    """The frames of a clip to continue, read as ingest reads them: a video file, a frame folder, or
+    an episode of a store as `STORE:EPISODE`. Returns {"frames": (T, H, W, 3) uint8, "actions": (T,)
+    int64 or None, "name"}; at most `max_frames` frames are decoded."""
+    spec = str(spec)
+    store_path, _, number = spec.rpartition(":")
+    if store_path and number.lstrip("-").isdigit() and (Path(store_path) / "index.json").is_file():
+        store = EpisodeStore.open(store_path)
+        if (store.height, store.width) != (preprocess.height, preprocess.width):
+            raise DataError(f"{spec}: the store's frames are {store.width}x{store.height}, the model's "
+                            f"{preprocess.width}x{preprocess.height}")
+        try:
+            episode = store.episode(int(number))
+        except IndexError as error:
+            raise DataError(f"{spec}: {error}") from None
+        return {"frames": np.array(episode.frames[:max_frames]), "name": spec,
+                "actions": None if episode.actions is None else np.array(episode.actions[:max_frames])}
+    path = Path(spec)
+    if path.is_file():
+        frames = decode_video(path, preprocess)
+    elif path.is_dir() and image_files(path):
+        frames = read_image_clip(path, preprocess, resize_mixed=True)
+    else:
+        raise DataError(f"{spec}: not a video file, a folder of frames or STORE:EPISODE")
+    clip = list(islice(frames, max_frames))
+    if not clip:
+        raise DataError(f"{spec}: holds no frames")
+    return {"frames": np.stack(clip), "actions": None, "name": spec}
+
+
+def preprocess_of(store_path, height: int, width: int) -> Preprocess:
+    """How a store's frames were made (its meta.preprocess), so a clip continued by a model trained
+    on it is cropped, resized and denoised the same way; plain resizing for a recorded store."""
+    if store_path and (Path(store_path) / "index.json").is_file():
+        settings = EpisodeStore.open(store_path).meta.get("preprocess")
+        if isinstance(settings, dict) and (settings.get("height"), settings.get("width")) == (height, width):
+            return Preprocess(**settings)
+    return Preprocess(height, width)

@@ -2,7 +2,8 @@
 
 Episode e is the world generated from seed `seed + e`, played for `frames` frames by the named
 policy (or, for a comma-separated list, by the list's policies in turn, to mix behaviours): `frames[0]` is the start view and `actions[t]` the action taken after `frames[t]`. Guide maps
-(depth, wall id) can be stored with the frames for guide-conditioned models.
+(depth, wall id) can be stored with the frames for guide-conditioned models. The last `held_out`
+episodes are named in the store as held out (store.py): never trained on, measured by `vidgen eval`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from vidgen_rt.data.store import EpisodeStore
+from vidgen_rt.data.store import HELD_OUT_AUTO, EpisodeStore
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.preflight import require_memory
 from vidgen_rt.worlds import make_world
@@ -71,7 +72,7 @@ def check_request(episodes: int, frames: int, height: int, width: int, guide_cha
 
 def record_world(world_name: str, out: Path, policy: str = "explore", episodes: int = 10, frames: int = 256,
                  height: int = 64, width: int = 64, seed: int = 0, guides: bool = False,
-                 overwrite: bool = False, quiet: bool = False) -> EpisodeStore:
+                 overwrite: bool = False, quiet: bool = False, held_out: int | str = HELD_OUT_AUTO) -> EpisodeStore:
     check_request(episodes, frames, height, width, len(GUIDE_NAMES) if guides else 0)
     policies = [name.strip() for name in policy.split(",") if name.strip()]
     if not policies:
@@ -79,7 +80,8 @@ def record_world(world_name: str, out: Path, policy: str = "explore", episodes: 
     action_names = list(make_world(world_name, seed=seed, height=height, width=width).action_names)
     meta = {"source": f"world:{world_name}", "policy": policy, "seed": seed}
     writer = EpisodeStore.create(out, height, width, action_names=action_names,
-                                 guide_names=GUIDE_NAMES if guides else None, meta=meta, overwrite=overwrite)
+                                 guide_names=GUIDE_NAMES if guides else None, meta=meta, overwrite=overwrite,
+                                 held_out=held_out)
     with writer:
         for e in tqdm(range(episodes), desc=f"record {world_name}", unit="episode", disable=quiet):
             episode = play_episode(world_name, policies[e % len(policies)], seed + e, frames, height, width, guides)

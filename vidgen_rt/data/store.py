@@ -7,6 +7,10 @@ after seeing `frames[t]` and leads to `frames[t+1]`), float32 condition vectors 
 `index.json` says what the store holds (frame size, action names, condition and guide specs, a
 free-form `meta` dict) and lists every episode with its length and chunk files.
 
+A store made by ingest or record names its held-out episodes in `meta["held_out"]` (episode
+indices, chosen when the store is written, so before any training): training never samples them
+and `vidgen eval` measures on them. A store without the key has no held-out split.
+
 Nothing half-written ever looks valid: chunks are written to temp files, fsynced and renamed into
 place; `index.json` is written last, the same way. A new store is built in a hidden staging sibling
 directory (named for its writer, so the next `create` of the same store removes one a killed writer
@@ -33,6 +37,19 @@ FORMAT = "vidgen_rt.episode_store"
 VERSION = 1
 INDEX = "index.json"
 ARRAYS = ("frames", "actions", "cond", "guide")
+# The one action of a world trained on video without an input log (docs/architecture.md §10).
+UNCONDITIONAL_ACTIONS = ("none",)
+HELD_OUT_AUTO = "auto"  # create(held_out=...): a tenth of the episodes, at least one when there are two
+
+
+def held_out_count(requested, episodes: int, where: str) -> int:
+    """How many of `episodes` to hold out: `requested` episodes, or HELD_OUT_AUTO's share; a
+    DataError when that leaves nothing to train on."""
+    count = (episodes // 10 or (1 if episodes >= 2 else 0)) if requested == HELD_OUT_AUTO else requested
+    if count >= episodes:
+        raise DataError(f"{where}: holding out {count} of {episodes} episode(s) leaves none to train on; "
+                        f"ingest more or shorter clips (--clip-frames) or lower --held-out")
+    return count
 
 
 @dataclass(frozen=True)
@@ -63,15 +80,29 @@ class EpisodeStore:
         self._episodes = index["episodes"]
         self._arrays = list(_expected_arrays(index, 0))
 
+    @property
+    def held_out(self) -> list[int] | None:
+        """The held-out episode indices chosen when the store was written, or None: no split."""
+        return self.meta.get("held_out")
+
+    def training_indices(self) -> list[int]:
+        """Every episode that is not held out."""
+        held = set(self.held_out or ())
+        return [i for i in range(len(self)) if i not in held]
+
     @classmethod
     def create(cls, path, height: int, width: int, action_names: list[str] | None = None,
                cond_dim: int = 0, guide_names: list[str] | None = None, meta: dict | None = None,
-               overwrite: bool = False) -> EpisodeWriter:
-        """A writer for a new store; use it as a context manager (commits only without error)."""
+               overwrite: bool = False, held_out: int | str | None = None) -> EpisodeWriter:
+        """A writer for a new store; use it as a context manager (commits only without error).
+        `held_out`: the number of last episodes to hold out, HELD_OUT_AUTO, or None for no split."""
         path = Path(path)
+        if held_out is not None and held_out != HELD_OUT_AUTO and not (_is_int(held_out) and held_out >= 1):
+            raise DataError(f"{path}: --held-out {held_out!r}: expected 1 or more episodes (evaluation "
+                            f"measures on them; with none, nothing would be left to evaluate on)")
         _check_target(path, overwrite)
         index = _new_index(height, width, action_names, cond_dim, guide_names, meta)
-        return EpisodeWriter(path, index, create=True, overwrite=overwrite)
+        return EpisodeWriter(path, index, create=True, overwrite=overwrite, held_out=held_out)
 
     @classmethod
     def append(cls, path) -> EpisodeWriter:
@@ -123,8 +154,10 @@ class EpisodeStore:
 class EpisodeWriter:
     """Adds episodes to a new or existing store; a context manager that commits only on success."""
 
-    def __init__(self, path: Path, index: dict, create: bool, overwrite: bool = False):
+    def __init__(self, path: Path, index: dict, create: bool, overwrite: bool = False,
+                 held_out: int | str | None = None):
         self.path = path
+        self._held_out = held_out
         self._index = index
         self._create = create
         self._overwrite = overwrite
@@ -192,6 +225,10 @@ class EpisodeWriter:
             path.with_name(path.name + ".tmp").unlink(missing_ok=True)
 
     def _commit_new(self) -> None:
+        if self._held_out is not None:  # the last episodes: footage that comes after all trained on
+            episodes = len(self._index["episodes"])
+            count = held_out_count(self._held_out, episodes, str(self.path))
+            self._index["meta"]["held_out"] = list(range(episodes - count, episodes))
         fsync_dir(self._work / "episodes")
         _write_index(self._work / INDEX, self._index)
         if self.path.exists() or self.path.is_symlink():
@@ -284,6 +321,12 @@ def _check_index(where: str, data) -> dict:
     for i, entry in enumerate(data["episodes"]):
         if not (isinstance(entry, dict) and _is_int(entry.get("length")) and entry["length"] >= 2):
             raise DataError(f"{where}: episodes[{i}] should be an object with 'length' >= 2")
+    held = data["meta"].get("held_out")
+    if held is not None and not (isinstance(held, list) and all(_is_int(i) for i in held)
+                                 and len(set(held)) == len(held) < len(data["episodes"])
+                                 and all(0 <= i < len(data["episodes"]) for i in held)):
+        raise DataError(f"{where}: field 'meta.held_out' should be a list of distinct episode indices, "
+                        f"fewer than the {len(data['episodes'])} episodes, got {held!r}")
     return data
 
 

@@ -2,7 +2,9 @@
 
 Every batch is a pure function of (seed, stage, step, rank): resuming at step k draws exactly the
 batches an uninterrupted run would have drawn, and DDP ranks draw different ones. Episodes are split
-once into training and validation sets (the last ~5 %, at least one, when there are two or more).
+once into training and validation sets: a store's own held-out episodes (EpisodeStore.held_out) are
+never trained on and validate; a store without that split validates on its last ~5 % (at least one,
+when there are two or more).
 Clips carry the store's cond vectors and guide maps (normalised by `guide_to_tensor`) when it has them.
 """
 
@@ -33,8 +35,15 @@ class EpisodeSplit:
         if not usable:
             raise DataError(f"{store.path}: no episode has the {min_frames} frames a training clip needs "
                             f"({len(lengths)} episodes, longest {max(lengths, default=0)} frames)")
-        held_out = max(1, len(usable) // 20) if len(usable) >= 2 else 0
         self.store = store
+        if store.held_out is not None:
+            self.train = [i for i in usable if i not in store.held_out]
+            self.validation = [i for i in usable if i in store.held_out]
+            if not self.train:
+                raise DataError(f"{store.path}: every episode of the {min_frames} frames a training clip needs "
+                                f"is held out (meta.held_out {store.held_out})")
+            return
+        held_out = max(1, len(usable) // 20) if len(usable) >= 2 else 0
         self.train = usable[:len(usable) - held_out]
         self.validation = usable[len(usable) - held_out:]
 

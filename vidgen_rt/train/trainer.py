@@ -31,7 +31,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from vidgen_rt.config import Config
-from vidgen_rt.data.store import EpisodeStore
+from vidgen_rt.data.store import UNCONDITIONAL_ACTIONS, EpisodeStore
 from vidgen_rt.errors import CheckpointError, ConfigError
 from vidgen_rt.model.tokenizer import reconstruction_loss
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
@@ -58,7 +58,8 @@ class Trainer:
         source = str(self.store.meta.get("source", ""))
         self.state = {"stage": self.stages[0], "step": 0, "train_seconds": 0.0, "data": str(data_dir),
                       "world": _world_of_source(source),
-                      "action_names": self.store.action_names, "guide_names": self.store.guide_names,
+                      "action_names": self.store.action_names or list(UNCONDITIONAL_ACTIONS),
+                      "guide_names": self.store.guide_names,
                       "completed": [], "metrics": {}}
         self.optimizer_state = None
         self._validation_clips = None
@@ -322,8 +323,9 @@ def _check_store_matches(store: EpisodeStore, config: Config) -> None:
 
 
 def _with_store_conditions(store: EpisodeStore, config: Config) -> Config:
-    """A copy of `config` whose model.cond_dim / guide_channels match the store's condition specs:
-    a field left at 0 takes the store's size, a non-zero one must equal it."""
+    """A copy of `config` whose model.cond_dim / guide_channels match the store's condition specs (a
+    field left at 0 takes the store's size, a non-zero one must equal it) and whose model.n_actions
+    is the number of actions the store names."""
     resolved = copy.deepcopy(config)
     stored = {
         "cond_dim": (store.cond_dim, f"cond vectors of size {store.cond_dim}" if store.cond_dim else "no cond vectors"),
@@ -337,6 +339,9 @@ def _with_store_conditions(store: EpisodeStore, config: Config) -> Config:
         elif wanted != size:
             raise ConfigError(f"{store.path}: model.{field} is {wanted} but the store holds {holds}; "
                               f"leave model.{field} at 0 (the default) to take the store's")
+    # One embedding per action the store names (video without an input log: one, `none`), as many as
+    # the exported bundle's manifest lists.
+    resolved.model.n_actions = len(store.action_names or UNCONDITIONAL_ACTIONS)
     return resolved
 
 
