@@ -1,11 +1,16 @@
-"""Evaluate a trained world model on held-out seeds of its world and write the metrics as JSON.
+"""Evaluate a trained world model on held-out seeds of its world and write the metrics as JSON; a
+model trained on an episode store (ingested video) on the store's held-out episodes, or --data's.
 
 Keys: tf_psnr, tf_ssim (teacher-forced next frame), ar_psnr and ar_ssim (horizon -> score for 1, 4,
 16, 64), action_faithfulness (optical-flow direction agreement), flicker (flow-warped temporal error
 of generated and real frames, and the excess), stability (long rollout: NaNs, drift of frame
-statistics), train_minutes, params, gflops_per_frame, and more detail (ar_psnr_curve, ar_ssim_curve,
-tokenizer_psnr). --plot draws PSNR and SSIM against horizon; --html / --md write a one-page report
-with the metrics table, those curves and strips of real vs generated frames (PNGs beside the page).
+statistics), sharpness (high-frequency energy against real frames, per horizon and band, and the
+tokenizer's), realism (k-NN precision/recall; nearest-real-view PSNR and poses for a fixed maze
+level), object_persistence (Gymnasium games; --object-persistence for built-in worlds),
+temperature_0 (a sampling head's deterministic output), train_minutes, params, gflops_per_frame,
+and more detail (ar_psnr_curve, ar_ssim_curve, tokenizer_psnr). --plot draws PSNR and SSIM against horizon; --html / --md write a one-page report
+with the metrics table, those curves and strips of real vs generated frames (PNGs beside the page),
+also at horizons 256, 1,000 and 10,000 when --stability-frames reaches them.
 
 examples:
   vidgen eval maze --json eval.json --plot eval.png
@@ -13,6 +18,9 @@ examples:
   vidgen eval maze --stability-frames 10000 --stability-rollouts 4   # four long rollouts, judged together
   vidgen eval runs/maze-small --html reports/maze.html --md reports/maze.md
   vidgen eval maze --world maze --episodes 16     # the shipped level model on unseen mazes
+  vidgen eval runs/maze-small --world maze:level=1,cells=6   # nearest-real-view realism of that level
+  vidgen eval runs/mine --json eval.json     # a model of ingested video: on its store's held-out episodes
+  vidgen eval runs/mine --data data/other    # ... or on another store (metrics/store_eval.py)
 """
 
 import json
@@ -39,16 +47,18 @@ def configure(parser) -> None:
     parser.add_argument("--stability-rollouts", type=int, default=1, metavar="K",
                         help="long rollouts from K seeds, judged together: the verdicts need all of them to "
                              "pass, and how many passed is reported (default: 1)")
+    parser.add_argument("--object-persistence", action="store_true",
+                        help="also measure object_persistence on a built-in world (always on for gym:ENV_ID)")
+    parser.add_argument("--data", type=Path, metavar="STORE",
+                        help="evaluate on this episode store's held-out episodes (default for a model trained on "
+                             "ingested video: its own store's)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run(args) -> int:
     from vidgen_rt.errors import ConfigError
-    from vidgen_rt.generate import torch_threads, world_of
-    from vidgen_rt.metrics.evaluate import evaluate_with_samples
-    from vidgen_rt.metrics.report import plot_curves, write_report
-    from vidgen_rt.atomic import write_json_atomic
+    from vidgen_rt.generate import torch_threads
     from vidgen_rt.preflight import output_file
     from vidgen_rt.train.checkpoint import load_checkpoint
 
@@ -59,13 +69,48 @@ def run(args) -> int:
             output_file(path, flag)
     torch_threads(args.threads)
     model, config, state = load_checkpoint(args.checkpoint)
+    if args.data is not None or (args.world is None and not state.get("world")):
+        result, samples = _store_eval(args, model, config, state)
+    else:
+        result, samples = _world_eval(args, model, config, state)
+    _write_outputs(args, result, samples)
+    return 0
+
+
+def _store_eval(args, model, config, state):
+    """A model of a store (metrics/store_eval.py): its held-out episodes, or --data's."""
+    from vidgen_rt.errors import ConfigError
+    from vidgen_rt.metrics.store_eval import evaluate_store
+
+    if args.world is not None:
+        raise ConfigError("--data and --world exclude each other: a store or a built-in world to evaluate on")
+    result, samples = evaluate_store(model, config, state, args.data, segments=args.episodes)
+    result["checkpoint"] = str(args.checkpoint)
+    summary = {k: result[k] for k in ("tf_psnr", "tf_ssim", "ar_psnr", "flicker", "realism")}
+    print(json.dumps(summary))
+    return result, samples
+
+
+def _world_eval(args, model, config, state):
+    from vidgen_rt.generate import world_of
+    from vidgen_rt.metrics.evaluate import evaluate_with_samples
+
     world = world_of(state) if args.world is None else _other_world(args.world, state)
     result, samples = evaluate_with_samples(model, config, state, world=world, episodes=args.episodes,
                                             seed=args.seed, stability_frames=args.stability_frames,
-                                            quiet=args.quiet, stability_rollouts=args.stability_rollouts)
+                                            quiet=args.quiet, stability_rollouts=args.stability_rollouts,
+                                            object_persistence=args.object_persistence)
     result["checkpoint"] = str(args.checkpoint)
     summary = {k: result[k] for k in ("tf_psnr", "tf_ssim", "ar_psnr", "action_faithfulness", "flicker")}
+    summary["sharpness"] = result["sharpness"]["bands"]
     print(json.dumps(summary))
+    return result, samples
+
+
+def _write_outputs(args, result: dict, samples: dict) -> None:
+    from vidgen_rt.atomic import write_json_atomic
+    from vidgen_rt.metrics.report import plot_curves, write_report
+
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.json, result)
@@ -77,7 +122,6 @@ def run(args) -> int:
         if path:
             written = write_report(result, samples, path, fmt)
             print(f"report written to {path} (images {written['curves'].name}, {written['samples'].name})")
-    return 0
 
 
 def _other_world(spec: str, state: dict) -> str:

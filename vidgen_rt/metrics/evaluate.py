@@ -17,11 +17,19 @@ then the model is measured on:
   frame statistics (mean, std, frame-to-frame change) against real frames, which exposes collapse
   and freezing; `within_real_range` (every late frame as bright as some real frame: of the held-out
   clips or of the real games played with the rollouts' actions) and `frozen` are the verdicts,
-  with each rollout's own in `per_rollout`.
+  with each rollout's own in `per_rollout`;
+- `sharpness`, `realism` and `object_persistence` (the blur, realism and collapse figures,
+  quality.py) of the rollouts of both kinds;
+- `temperature_0`: for a sampling head, `tf_psnr` and `ar_psnr` of its deterministic output (the
+  other figures are of samples drawn with seed 0 at temperature 1); for the mse head, the same
+  numbers as above, since its output is deterministic anyway.
 
 A guide-conditioned world is driven by the real episodes' guide maps throughout, each step getting
 the maps of the frame it produces (world_model.py). Every rollout runs on a `TorchStepper` of the
 loaded model (open_stepper's "torch" backend), one player per episode.
+
+Sample frames for the report: the short rollouts at horizons 1, 4, 16, 64 and the long ones at
+256, 1,000 and 10,000 when they reach them.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from vidgen_rt.generate import check_world_conditions
 from vidgen_rt.metrics.flicker import flicker
 from vidgen_rt.metrics.image import psnr, ssim
 from vidgen_rt.metrics.motion import dominant_motion
+from vidgen_rt.metrics.quality import long_kept_horizons, long_strips, quality_figures
 from vidgen_rt.model.flops import frame_flops
 from vidgen_rt.model.world_model import guide_to_tensor
 from vidgen_rt.runtime.factory import open_stepper
@@ -46,18 +55,20 @@ HORIZONS = (1, 4, 16, 64)
 
 def evaluate(model, config, state: dict, world: str = "maze", episodes: int = 8, seed: int = HELD_OUT_SEED,
              stability_frames: int = 1000, faithfulness_samples: int = 400, quiet: bool = False,
-             stability_rollouts: int = 1) -> dict:
+             stability_rollouts: int = 1, object_persistence: bool = False) -> dict:
     """The metrics as a JSON-ready dict."""
     return evaluate_with_samples(model, config, state, world, episodes, seed, stability_frames,
-                                 faithfulness_samples, quiet, stability_rollouts)[0]
+                                 faithfulness_samples, quiet, stability_rollouts, object_persistence)[0]
 
 
 def evaluate_with_samples(model, config, state: dict, world: str = "maze", episodes: int = 8,
                           seed: int = HELD_OUT_SEED, stability_frames: int = 1000,
                           faithfulness_samples: int = 400, quiet: bool = False,
-                          stability_rollouts: int = 1) -> tuple[dict, dict]:
+                          stability_rollouts: int = 1, object_persistence: bool = False) -> tuple[dict, dict]:
     """The metrics, and sample frames for a report: {"horizons": [1, 4, 16, 64], "real" and
-    "generated": uint8 (E, len(horizons), H, W, 3), the rollouts' frames at those horizons}."""
+    "generated": uint8 (E, len(horizons), H, W, 3), the rollouts' frames at those horizons, and
+    "long": the same for the long rollouts at 256, 1,000, 10,000 (None when shorter than 256)}.
+    `object_persistence` turns that metric on for a built-in world; a Gymnasium game always has it."""
     m = config.model
     check_world_conditions(config, state)
     context, horizon = m.window, max(HORIZONS)
@@ -68,13 +79,22 @@ def evaluate_with_samples(model, config, state: dict, world: str = "maze", episo
     actions = torch.from_numpy(np.stack([r["actions"] for r in recorded]))  # (E, T)
     latents = torch.stack([model.encode_frames(f) for f in frames])  # (E, T, C, h, w)
     guides = torch.stack([guide_to_tensor(r["guide"], GUIDE_NAMES) for r in recorded]) if guided else None
+    recon = np.stack([model.decode_latents(z) for z in latents])  # (E, T, H, W, 3)
 
     result = {"world": world, "held_out_seeds": [seed, next_seed - 1], "episodes": episodes}
-    result.update(_teacher_forced(model, frames, latents, actions, guides, faithfulness_samples,
+    result.update(_teacher_forced(model, frames, recon, latents, actions, guides, faithfulness_samples,
                                   recorded[0]["action_names"]))
-    free_running, samples = _free_running(model, frames, latents, actions, guides, context)
+    free_running, images = _free_running(model, frames, latents, actions, guides, context)
     result.update(free_running)
-    result["stability"] = _stability(model, world, next_seed, stability_frames, stability_rollouts, frames, quiet)
+    result["temperature_0"] = _temperature_0(model, result, frames, latents, actions, guides, context)
+    result["stability"], runs = _stability(model, world, next_seed, stability_frames, stability_rollouts,
+                                           frames, quiet)
+    result.update(quality_figures(world, frames, recon, images, context, runs,
+                                  persistence=object_persistence or world.startswith("gym:")))
+    horizons = [int(h) for h in result["ar_psnr"]]
+    picks = [h - 1 for h in horizons]
+    samples = {"horizons": horizons, "real": frames[:, context:][:, picks], "generated": images[:, picks],
+               "long": long_strips(runs)}
     flops = frame_flops(model)
     counts = model.parameter_count()
     result.update(train_minutes=round(state.get("train_seconds", 0.0) / 60, 2),
@@ -106,15 +126,42 @@ def _at(guides: torch.Tensor | None, t) -> torch.Tensor | None:
     return None if guides is None else guides[:, t]
 
 
+def has_sampling_head(model) -> bool:
+    """Whether the model samples its next latents (a flow head) rather than predicting their mean."""
+    return getattr(model.config, "head", "mse") != "mse"
+
+
+def _stepper(model, batch: int, seed: int = 0, temperature: float | None = None):
+    """A TorchStepper of `batch` players; a sampling head draws from `seed` at `temperature` (None:
+    the stream's default), an mse head has nothing to draw."""
+    if not has_sampling_head(model):
+        return open_stepper(model, "torch", batch=batch)
+    options = {"seed": seed} if temperature is None else {"seed": seed, "temperature": temperature}
+    return open_stepper(model, "torch", batch=batch, **options)
+
+
+def _temperature_0(model, result: dict, frames, latents, actions, guides, context: int) -> dict:
+    """`tf_psnr` and `ar_psnr` of the head's deterministic output."""
+    if not has_sampling_head(model):
+        return {"tf_psnr": result["tf_psnr"], "ar_psnr": result["ar_psnr"]}
+    teacher = psnr(_predict_next(model, latents, actions, guides, temperature=0.0), _flat(frames[:, 1:]))
+    free = _free_running(model, frames, latents, actions, guides, context, temperature=0.0)[0]
+    return {"tf_psnr": round(float(np.mean(teacher)), 3), "ar_psnr": free["ar_psnr"]}
+
+
 @torch.no_grad()
-def _teacher_forced(model, frames, latents, actions, guides, samples: int, action_names: list[str]) -> dict:
+def _predict_next(model, latents, actions, guides, temperature: float | None = None) -> np.ndarray:
+    """Frames 1..T-1 of every episode, each predicted from the true latents before it: (E*(T-1), H, W, 3)."""
     E, T = actions.shape
-    stepper = open_stepper(model, "torch", batch=E)
+    stepper = _stepper(model, E, temperature=temperature)
     stepper.start(latents[:, :1], actions[:, :0])  # an empty ring: every step below gets true latents
     predicted = torch.stack([stepper.advance(latents[:, t], actions[:, t], guide=_at(guides, t + 1))
-                             for t in range(T - 1)], dim=1)  # (E, T-1, C, h, w): frames 1..T-1 from true context
-    generated = _flat(np.stack([model.decode_latents(p) for p in predicted]))  # (E*(T-1), H, W, 3)
-    recon = np.stack([model.decode_latents(z) for z in latents])  # (E, T, H, W, 3)
+                             for t in range(T - 1)], dim=1)  # (E, T-1, C, h, w)
+    return _flat(np.stack([model.decode_latents(p) for p in predicted]))
+
+
+def _teacher_forced(model, frames, recon, latents, actions, guides, samples: int, action_names: list[str]) -> dict:
+    generated = _predict_next(model, latents, actions, guides)  # (E*(T-1), H, W, 3)
     true_next, prev, prev_recon = _flat(frames[:, 1:]), _flat(frames[:, :-1]), _flat(recon[:, :-1])
     rng = np.random.default_rng(0)
     picks = rng.choice(len(generated), size=min(samples, len(generated)), replace=False)
@@ -139,8 +186,10 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def _free_running(model, frames, latents, actions, guides, context: int) -> tuple[dict, dict]:
-    stepper = open_stepper(model, "torch", batch=len(latents))
+def _free_running(model, frames, latents, actions, guides, context: int,
+                  temperature: float | None = None) -> tuple[dict, np.ndarray]:
+    """The free-running figures, and the generated frames (E, horizon, H, W, 3)."""
+    stepper = _stepper(model, len(latents), temperature=temperature)
     current = stepper.start(latents[:, :context], actions[:, :context - 1], guide=_at(guides, slice(1, context)))
     generated = []
     for t in range(context - 1, actions.shape[1] - 1):
@@ -168,16 +217,15 @@ def _free_running(model, frames, latents, actions, guides, context: int) -> tupl
         "flicker": {k: round(v, 3) for k, v in flicker(np.concatenate([frames[:, context - 1:context], images], 1),
                                                        frames[:, context - 1:]).items()},
     }
-    picks = [h - 1 for h in horizons]
-    samples = {"horizons": horizons, "real": truth[:, picks], "generated": images[:, picks]}
-    return metrics, samples
+    return metrics, images
 
 
 @torch.no_grad()
 def _stability_rollout(model, world_name: str, seed: int, count: int, quiet: bool) -> dict:
     """One `count`-frame rollout under a random player from `seed`: its late frames (the last 10 %,
-    at least 100) and NaN count, and the brightness of every frame of the real game played with the
-    same actions (as long as it lasted: a game can end first)."""
+    at least 100) and NaN count, the brightness of every frame of the real game played with the
+    same actions (as long as it lasted: a game can end first), and the frames of both at the kept
+    horizons (quality.py's long_kept_horizons) for the blur, realism and collapse figures."""
     m = model.config
     guided = m.guide_channels > 0
     played = play_episode(world_name, "random", seed, m.window + count, m.frame_height, m.frame_width, guides=guided)
@@ -185,27 +233,37 @@ def _stability_rollout(model, world_name: str, seed: int, count: int, quiet: boo
     actions = torch.from_numpy(played["actions"])
     guides = guide_to_tensor(played["guide"], GUIDE_NAMES)[None] if guided else None  # (1, T, G, H, W)
     latents = model.encode_frames(played["frames"][:m.window]).unsqueeze(0)
-    stepper = open_stepper(model, "torch")
+    stepper = _stepper(model, 1, seed=seed)
     current = stepper.start(latents, actions[None, :m.window - 1], guide=_at(guides, slice(1, m.window)))
-    nan_count, tail = 0, []
+    nan_count, tail, kept = 0, [], []
     tail_from = count - max(100, count // 10)
+    horizons = long_kept_horizons(count)
+    keep = set(horizons.tolist())
     for t in tqdm(range(count), desc=f"stability rollout (seed {seed})", disable=quiet):
         current = stepper.advance(current, actions[m.window - 1 + t:m.window + t], guide=_at(guides, m.window + t))
         nan_count += int(torch.isnan(current).sum())
         current = torch.nan_to_num(current)
         if t >= tail_from:
             tail.append(current[0])
+        if t + 1 in keep:
+            kept.append(current[0])
+    real = played["frames"][m.window - 1 + horizons[m.window - 1 + horizons < len(played["frames"])]]
     return {"seed": seed, "nan_count": nan_count,
             "tail": model.decode_latents(torch.stack(tail)),  # (n, H, W, 3) uint8
-            "real_means": played["frames"].mean(axis=(1, 2, 3), dtype=np.float64)}
+            "real_means": played["frames"].mean(axis=(1, 2, 3), dtype=np.float64),
+            "horizons": horizons, "generated": model.decode_latents(torch.stack(kept)), "real": real}
 
 
 def _stability(model, world_name: str, seed: int, count: int, rollouts: int, real_frames: np.ndarray,
-               quiet: bool) -> dict:
-    """`rollouts` long rollouts (seeds `seed`, `seed` + 1, ...) judged together. One chaotic
-    trajectory is a noisy verdict (which wall it ends up facing decides it), so the count of
-    rollouts that pass is reported beside the verdict that all of them pass."""
+               quiet: bool) -> tuple[dict, list[dict]]:
+    """`rollouts` long rollouts (seeds `seed`, `seed` + 1, ...) judged together, and the rollouts."""
     runs = [_stability_rollout(model, world_name, seed + k, count, quiet) for k in range(rollouts)]
+    return _stability_verdict(runs, count, real_frames), runs
+
+
+def _stability_verdict(runs: list[dict], count: int, real_frames: np.ndarray) -> dict:
+    """One chaotic trajectory is a noisy verdict (which wall it ends up facing decides it), so the
+    count of rollouts that pass is reported beside the verdict that all of them pass."""
     real = real_frames.reshape(-1, *real_frames.shape[2:]).astype(np.float64)  # (episodes*T, H, W, 3)
     real_change = float(np.abs(np.diff(real_frames.astype(np.float64), axis=1)).mean())
     # Brightness of every real frame seen: the held-out clips and the real games played with the
@@ -229,7 +287,7 @@ def _stability(model, world_name: str, seed: int, count: int, rollouts: int, rea
     tails = np.concatenate([run["tail"] for run in runs])  # uint8; the statistics below accumulate in float64
     return {
         "frames": count,
-        "rollouts": rollouts,
+        "rollouts": len(runs),
         "nan_count": sum(r["nan_count"] for r in per_rollout),
         "mean_drift": round(float(abs(tails.mean(dtype=np.float64) - real.mean())), 3),
         "std_drift": round(float(abs(tails.std(dtype=np.float64) - real.std())), 3),
