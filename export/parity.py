@@ -6,8 +6,10 @@ Three figures, the ones `vidgen export --verify` prints:
 - `rollout_psnr`: free-running rollouts from the same context and actions, decoded frames compared
   (PyTorch fp32 vs the bundle; for fp16/int8 bundles this is their PSNR against fp32);
 - `reference_max_abs`: `onnx.reference.ReferenceEvaluator` (numpy, independent of ORT) against ORT on
-  the first steps of `step.onnx`, fed identical inputs.
-Thresholds for fp32 bundles: 1e-4, 45 dB, 1e-4.
+  the first steps of `step.onnx` (and, for a flow head, of `noise.onnx` and `sample.onnx`), fed
+  identical inputs.
+Thresholds for fp32 bundles: 1e-4, 45 dB, 1e-4. For a flow head both sides sample with the same stream
+options (seed 0, temperature 1, the bundle's K), so the first two cover the sampled path.
 """
 
 from __future__ import annotations
@@ -113,8 +115,9 @@ def sequence_psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def reference_errors(stepper, latents: np.ndarray, probe: dict) -> float:
     """Max |Δ| between ORT and onnx.reference.ReferenceEvaluator over the first len(latents) steps: the
-    evaluator runs step.onnx on the inputs of each OrtStepper step, and its next latents and new keys /
-    values are compared with what the step returned and pushed into the ring."""
+    evaluator runs step.onnx on the inputs of each OrtStepper step, and its output (next latents or
+    head_cond) and new keys / values are compared with what the step returned and pushed into the
+    ring; for a flow head the noise and sample graphs are compared on each step's inputs too."""
     from onnx.reference import ReferenceEvaluator
 
     evaluator = ReferenceEvaluator(str(stepper.bundle.graph_path("step", stepper.batch)))
@@ -130,8 +133,24 @@ def reference_errors(stepper, latents: np.ndarray, probe: dict) -> float:
                 feeds[name] = value.astype(stepper.dtype)
         feeds["kv_cache"], feeds["lags"], slot = stepper.kv.copy(), stepper.lags.copy(), stepper.next_slot
         reference = evaluator.run(None, feeds)
-        ort_outputs = (stepper.advance(feeds["latents"], action, cond, guide), stepper.kv[:, :, :, :, slot])
+        ort_outputs = (stepper.run_step(feeds["latents"], action, cond, guide), stepper.kv[:, :, :, :, slot])
         worst = max(worst, *(float(np.abs(r.astype(np.float64) - o).max()) for r, o in zip(reference, ort_outputs)))
+        if stepper.bundle.is_flow:
+            worst = max(worst, _head_reference_error(stepper, ort_outputs[0], ReferenceEvaluator))
+    return worst
+
+
+def _head_reference_error(stepper, head_cond: np.ndarray, evaluator_class) -> float:
+    """Max |Δ| of noise.onnx and of one sample.onnx step, ORT against the reference evaluator."""
+    worst = 0.0
+    noise_feeds = {"noise_bits": stepper.next_noise_bits((stepper.batch, 2, *stepper.latent_shape)),
+                   "temperature": np.array([stepper.temperature], np.float32)}
+    sample_feeds = {"head_cond": head_cond, "x": stepper.sessions["noise"].run(None, noise_feeds)[0],
+                    "t": np.array([0.5], np.float32), "dt": np.array([0.25], np.float32)}
+    for name, feeds in (("noise", noise_feeds), ("sample", sample_feeds)):
+        expected = evaluator_class(str(stepper.bundle.graph_path(name, stepper.batch))).run(None, feeds)[0]
+        got = stepper.sessions[name].run(None, feeds)[0]
+        worst = max(worst, float(np.abs(expected.astype(np.float64) - got).max()))
     return worst
 
 

@@ -165,11 +165,12 @@ def sample_step(head: nn.Module, head_cond, x, t, dt):
 
 def flow_matching_loss(head: nn.Module, head_cond: torch.Tensor, targets: torch.Tensor, t: torch.Tensor,
                        noise: torch.Tensor) -> torch.Tensor:
-    """Mean squared velocity error. head_cond (F, N, D), targets (F, C, h, w) of F frames; t (R·F,) and
-    noise (R·F, C, h, w) hold R draws per frame, which share the frame's head_cond."""
+    """Squared velocity error of each draw, (R·F,). head_cond (F, N, D), targets (F, C, h, w) of F
+    frames; t (R·F,) and noise (R·F, C, h, w) hold R draws per frame, which share its head_cond."""
     repeats = t.shape[0] // targets.shape[0]
     x1 = targets.repeat(repeats, 1, 1, 1)
     cond = head_cond.repeat(repeats, 1, 1)
     tt = t[:, None, None, None]
     x_t = (1 - tt) * noise + tt * x1
-    return F.mse_loss(head(x_t, t, cond).float(), (x1 - noise).float())
+    error = head(x_t.to(cond.dtype), t.to(cond.dtype), cond).float() - (x1 - noise).float()
+    return error.square().mean(dim=(1, 2, 3))

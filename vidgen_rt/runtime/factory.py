@@ -18,14 +18,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from vidgen_rt.errors import ConfigError
-from vidgen_rt.runtime.stepper import Stepper, StepperInfo, check_actions, check_step_conditions
+from vidgen_rt.runtime.stepper import Stepper, StepperInfo, check_actions, check_sampling, check_step_conditions
 
 BACKENDS = ("native", "ort-python", "torch")
 
 
 def open_stepper(source, backend: str = "native", batch: int = 1, intra_op_threads: int | None = None, *,
                  allow_spinning: bool = True, provider: str = "cpu", native_backend: str = "ort",
-                 precision: str = "fp32") -> Stepper:
+                 precision: str = "fp32", seed: int = 0, temperature: float = 1.0,
+                 sampling_steps: int | None = None) -> Stepper:
     """A stepper of `batch` players on `backend`.
 
     `source`: a bundle directory or loaded `Bundle` (native, ort-python); a loaded native `Runtime`
@@ -33,26 +34,29 @@ def open_stepper(source, backend: str = "native", batch: int = 1, intra_op_threa
     `WorldModel`, or a loaded (model, config, state) tuple (torch). `intra_op_threads`: ONNX Runtime
     threads per graph (None: its default); `allow_spinning`, `provider` ("cpu", "cuda", "tensorrt")
     and `native_backend` ("ort", "tensorrt") go to the native runtime; `precision` ("fp32", "bf16")
-    to PyTorch."""
+    to PyTorch. `seed`, `temperature` and `sampling_steps` (None: the world's default K) are the
+    stream options of a flow head (docs/architecture.md §4), checked here for every backend."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    check_sampling(seed, temperature, sampling_steps)
+    sampling = {"seed": seed, "temperature": temperature, "sampling_steps": sampling_steps}
     if backend == "torch":
-        return _torch(source, batch, precision)
+        return _torch(source, batch, precision, sampling)
     from vidgen_rt.runtime.native import Runtime
 
     if isinstance(source, Runtime):
         if backend != "native":
             raise ConfigError(f"a loaded native Runtime runs on backend 'native', not {backend!r}")
-        return NativeStepper(source, _bundle(source.path, backend), batch)
+        return NativeStepper(source, _bundle(source.path, backend), batch, **sampling)
     bundle = _bundle(source, backend)
     if backend == "ort-python":
         from vidgen_rt.runtime.ort_stepper import OrtStepper
 
-        return OrtStepper(bundle, batch=batch, intra_op_threads=intra_op_threads)
+        return OrtStepper(bundle, batch=batch, intra_op_threads=intra_op_threads, **sampling)
     # load_bundle has just checked the checksums; the native loader checks everything else again.
     runtime = Runtime(bundle.path, intra_op_threads=intra_op_threads, provider=provider, backend=native_backend,
                       allow_spinning=allow_spinning, verify_checksums=False)
-    return NativeStepper(runtime, bundle, batch)
+    return NativeStepper(runtime, bundle, batch, **sampling)
 
 
 def is_bundle(source) -> bool:
@@ -70,22 +74,22 @@ def _bundle(source, backend: str):
     return load_bundle(source)
 
 
-def _torch(source, batch: int, precision: str) -> Stepper:
+def _torch(source, batch: int, precision: str, sampling: dict) -> Stepper:
     from vidgen_rt.model.world_model import WorldModel
     from vidgen_rt.runtime.torch_stepper import TorchStepper
 
     if isinstance(source, WorldModel):
-        return TorchStepper(source, batch, precision=precision)
+        return TorchStepper(source, batch, precision=precision, **sampling)
     if isinstance(source, tuple) and source and isinstance(source[0], WorldModel):
         model, config, state = (*source, None)[:3]
-        return TorchStepper(model, batch, config=config, state=state, precision=precision)
+        return TorchStepper(model, batch, config=config, state=state, precision=precision, **sampling)
     if is_bundle(source):
         raise ConfigError(f"backend 'torch' runs a checkpoint; {_name(source)} is a bundle "
                           f"(use backend 'native' or 'ort-python')")
     from vidgen_rt.train.checkpoint import load_checkpoint
 
     model, config, state = load_checkpoint(source)
-    return TorchStepper(model, batch, config=config, state=state, precision=precision)
+    return TorchStepper(model, batch, config=config, state=state, precision=precision, **sampling)
 
 
 def _name(source) -> str:
@@ -96,10 +100,17 @@ class NativeStepper(Stepper):
     """B players of the native runtime: a `Stream` of `runtime`, with the world's `info` and the
     Python steppers' checks of every action and condition."""
 
-    def __init__(self, runtime, bundle, batch: int = 1):
+    def __init__(self, runtime, bundle, batch: int = 1, seed: int = 0, temperature: float = 1.0,
+                 sampling_steps: int | None = None):
         self.runtime, self.bundle, self.batch = runtime, bundle, batch
         self.info = StepperInfo.from_manifest(bundle.manifest)
-        self.stream = runtime.open_stream(batch)
+        check_sampling(seed, temperature, sampling_steps)
+        self.stream = runtime.open_stream(batch, seed=seed, temperature=temperature, sampling_steps=sampling_steps)
+
+    def set_sampling(self, seed=None, temperature=None, sampling_steps=None) -> None:
+        """Change the stream options from the next frame on; None keeps one as it is."""
+        check_sampling(seed, temperature, sampling_steps)
+        self.stream.set_sampling(seed=seed, temperature=temperature, sampling_steps=sampling_steps)
 
     def reset(self, frames=None, actions=None, cond=None, guide=None):
         return self.stream.reset(frames, actions, cond, guide)

@@ -10,6 +10,10 @@ runtime must match bit for bit, so it stays short and does everything the plain 
 - `reset` encodes the context frames and feeds all but the last through the step (teacher-forced,
   their predictions discarded); the last one's latents become the current frame;
 - `step(action)` predicts the next latents, makes them current and returns them decoded (RGBA).
+- with a flow head (manifest `head`), `step.onnx` returns `head_cond` instead; the generated frame's
+  `noise_bits` come from Philox (runtime/noise.py: seed, draw index), `noise.onnx` scales them by the
+  temperature, and `sample.onnx` runs K = sampling_steps times with t = k/K, dt = 1/K (float32) to
+  give the next latents; the draw index then grows by one. Context frames fed by `reset` draw nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import onnxruntime as ort
 
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.export.bundle import Bundle, load_bundle
+from vidgen_rt.model.heads import euler_times
 from vidgen_rt.runtime.stepper import LatentStepper, StepperInfo, check_actions, check_step_conditions, per_player
 
 
@@ -35,9 +40,10 @@ def session_options(intra_op_threads: int | None = None, allow_spinning: bool = 
 
 class OrtStepper(LatentStepper):
     def __init__(self, bundle: Bundle | str, batch: int = 1, intra_op_threads: int | None = None,
-                 providers=("CPUExecutionProvider",)):
-        super().__init__()
+                 providers=("CPUExecutionProvider",), seed: int = 0, temperature: float = 1.0,
+                 sampling_steps: int | None = None):
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        super().__init__(seed, temperature, sampling_steps, default_steps=self.bundle.head["sampling_steps"])
         self.batch = batch
         self.info = StepperInfo.from_manifest(self.bundle.manifest)
         # Only the step's thread pool spins: every session has its own pool, and one spinning after
@@ -45,7 +51,7 @@ class OrtStepper(LatentStepper):
         self.sessions = {name: ort.InferenceSession(str(self.bundle.graph_path(name, batch)),
                                                     session_options(intra_op_threads, allow_spinning=name == "step"),
                                                     providers=list(providers))
-                         for name in ("encode", "step", "decode")}
+                         for name in self.bundle.graph_names}
         self.dtype = self.bundle.cache_dtype
         self.sentinel = self.bundle.lag_sentinel
         self.kv = np.zeros(self.bundle.cache_shape(batch), dtype=self.dtype)
@@ -77,33 +83,57 @@ class OrtStepper(LatentStepper):
         self.kv[...] = 0
         self.lags[...] = self.sentinel
         self.next_slot = 0
+        self.draw = 0
         for t in range(K - 1):
-            self.advance(self.encode(frames[:, t]), actions[:, t],
-                         None if cond is None else cond[:, t], None if guide is None else guide[:, t])
+            self.run_step(self.encode(frames[:, t]), actions[:, t],
+                          None if cond is None else cond[:, t], None if guide is None else guide[:, t])
         self.latents = self.encode(frames[:, K - 1])
         return self.decode(self.latents)
 
     def advance(self, latents, action, cond=None, guide=None) -> np.ndarray:
         """Run step.onnx from `latents` (not necessarily the current ones), push the frame's keys and
-        values into the ring and return the next latents, undecoded."""
+        values into the ring and return the next latents, undecoded (a flow head samples them)."""
+        output = self.run_step(latents, action, cond, guide)
+        return self.sample(output) if self.bundle.is_flow else output
+
+    def sample(self, head_cond: np.ndarray) -> np.ndarray:
+        """A flow head's next latents: the next draw's noise, then sample.onnx K times."""
+        bits = self.next_noise_bits((self.batch, 2, *self.latent_shape))
+        x = self.sessions["noise"].run(None, {"noise_bits": bits,
+                                              "temperature": np.array([self.temperature], np.float32)})[0]
+        for t, dt in euler_times(self.sampling_steps):
+            x = self.sessions["sample"].run(None, {"head_cond": head_cond, "x": x, "t": np.array([t], np.float32),
+                                                   "dt": np.array([dt], np.float32)})[0]
+        return x
+
+    def run_step(self, latents, action, cond=None, guide=None) -> np.ndarray:
+        """step.onnx and the ring push; returns its first output (next_latents or head_cond)."""
         feeds = {"latents": latents, "action": check_actions(action, self.batch, self.info.action_names)}
         for name, value in zip(("cond", "guide"), check_step_conditions(self.info, self.batch, cond, guide)):
             if value is not None:
                 feeds[name] = value.astype(self.dtype)
         feeds["kv_cache"], feeds["lags"] = self.kv, self.lags
-        next_latents, new_kv = self.sessions["step"].run(None, feeds)
+        output, new_kv = self.sessions["step"].run(None, feeds)
         self.lags = np.minimum(self.lags + 1, self.sentinel)
         self.kv[:, :, :, :, self.next_slot] = new_kv
         self.lags[self.next_slot] = 1
         self.next_slot = (self.next_slot + 1) % len(self.lags)
-        return next_latents
+        return output
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        """(C, h, w) of one frame's latents."""
+        latent = self.bundle.manifest["latent"]
+        return latent["channels"], latent["height"], latent["width"]
 
     def snapshot(self) -> tuple:
-        return self.kv.copy(), self.lags.copy(), self.next_slot, None if self.latents is None else self.latents.copy()
+        return (self.kv.copy(), self.lags.copy(), self.next_slot, None if self.latents is None else self.latents.copy(),
+                self.sampling_state())
 
     def restore(self, snapshot: tuple) -> None:
-        kv, lags, self.next_slot, latents = snapshot
+        kv, lags, self.next_slot, latents, sampling = snapshot
         self.kv[...] = kv
         self.lags = lags.copy()
         self.latents = None if latents is None else latents.copy()
+        self.restore_sampling(sampling)
 

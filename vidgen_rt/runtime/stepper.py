@@ -8,6 +8,12 @@ are exactly three implementations, opened by `vidgen_rt.open_stepper` (runtime/f
 `Stream` (libvidgen_rt, C++). The two Python ones share `LatentStepper`'s timed `step`: advance the
 current latents through the step and the ring push, then decode them.
 
+A world with a flow head samples every frame from noise (docs/architecture.md §3-§4): each stepper
+takes the stream options `seed`, `temperature` and `sampling_steps` (constructor and `set_sampling`,
+the same names on the native Stream), checked once here by `check_sampling`; `LatentStepper` keeps
+the draw index, the Philox counter of the next generated frame, and saves it with every snapshot.
+An "mse" world accepts the options and ignores them.
+
 Bad input gets the same one-line `ConfigError` on every backend because every Python face checks it
 here, before any engine sees it: `check_actions` (integer action ids within the world's actions;
 no floats, NaN, strings, booleans or out-of-range values) and `check_condition` (cond vectors and
@@ -23,7 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidgen_rt.config import MAX_SAMPLING_STEPS
 from vidgen_rt.errors import ConfigError
+from vidgen_rt.runtime.noise import noise_bits
 from vidgen_rt.runtime.stats import FrameTimes
 
 # Guide maps are normalised to [0, 1] (model/world_model.py guide_to_tensor); a bundle without
@@ -104,12 +112,40 @@ class Stepper(abc.ABC):
 
 class LatentStepper(Stepper):
     """What both Python implementations share: current latents (B, C, h, w), stepped by `advance`
-    (the step plus the ring push) and turned into frames by `decode`, each frame timed."""
+    (the step plus the ring push, and for a flow head the sampling) and turned into frames by
+    `decode`, each frame timed; and the sampling options with the draw index."""
 
     latents = None
 
-    def __init__(self):
+    def __init__(self, seed: int = 0, temperature: float = 1.0, sampling_steps: int | None = None,
+                 default_steps: int = 4):
         self.times = FrameTimes()
+        check_sampling(seed, temperature, sampling_steps)
+        self.seed, self.temperature = int(seed), float(temperature)
+        self.sampling_steps = int(sampling_steps or default_steps)
+        self.draw = 0
+
+    def set_sampling(self, seed=None, temperature=None, sampling_steps=None) -> None:
+        """Change the stream options from the next frame on; None keeps one as it is."""
+        check_sampling(seed, temperature, sampling_steps)
+        if seed is not None:
+            self.seed = int(seed)
+        if temperature is not None:
+            self.temperature = float(temperature)
+        if sampling_steps is not None:
+            self.sampling_steps = int(sampling_steps)
+
+    def next_noise_bits(self, shape: tuple[int, ...]) -> np.ndarray:
+        """The Philox bits [B, 2, C, h, w] of the next generated frame; advances the draw index."""
+        bits = noise_bits(self.seed, self.draw, shape)
+        self.draw += 1
+        return bits
+
+    def sampling_state(self) -> tuple:
+        return self.draw, self.seed, self.temperature, self.sampling_steps
+
+    def restore_sampling(self, state: tuple) -> None:
+        self.draw, self.seed, self.temperature, self.sampling_steps = state
 
     @abc.abstractmethod
     def advance(self, latents, action, cond=None, guide=None):
@@ -132,6 +168,22 @@ class LatentStepper(Stepper):
 
     def stats(self) -> dict:
         return self.times.stats()
+
+
+def check_sampling(seed=None, temperature=None, sampling_steps=None) -> None:
+    """The stream options (docs/architecture.md §4): seed an integer 0..2^64-1, temperature a finite
+    number within 0..4, sampling_steps an integer 1..MAX_SAMPLING_STEPS; None leaves one unchecked."""
+    def integer(value) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+    if seed is not None and not (integer(seed) and 0 <= int(seed) < 2 ** 64):
+        raise ConfigError(f"seed {_show(seed)}: expected an integer 0..2^64-1")
+    if temperature is not None:
+        number = integer(temperature) or isinstance(temperature, (float, np.floating))
+        if not (number and np.isfinite(temperature) and 0.0 <= float(temperature) <= 4.0):
+            raise ConfigError(f"temperature {_show(temperature)}: expected a finite number within 0..4")
+    if sampling_steps is not None and not (integer(sampling_steps) and 1 <= int(sampling_steps) <= MAX_SAMPLING_STEPS):
+        raise ConfigError(f"sampling_steps {_show(sampling_steps)}: expected an integer 1..{MAX_SAMPLING_STEPS}")
 
 
 def check_actions(action, batch: int, action_names) -> np.ndarray:

@@ -3,7 +3,9 @@
 The world model's dynamics predict the next latents from the current ones and the KV ring
 (model/kv_ring.py) of earlier frames; this class owns that loop for B players: `reset` encodes
 context frames and feeds all but the last through the step (teacher-forced, predictions discarded),
-`step` predicts, decodes and times one frame. Evaluation and parity also drive it at the latent
+`step` predicts, decodes and times one frame. A flow head samples each generated frame from the
+stream's Philox noise (runtime/noise.py) in `sampling_steps` Euler steps, as the bundle's noise and
+sample graphs do; context frames draw nothing. Evaluation and parity also drive it at the latent
 level: `start` seeds it from latents already encoded, `advance` steps from any latents (teacher
 forcing feeds true ones) and `rollout` generates a whole sequence for one player. `precision="bf16"`
 runs step and decode under CPU bfloat16 autocast, as the benchmark's `torch-bf16` backend.
@@ -18,21 +20,24 @@ import torch
 
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.model.kv_ring import KVRing
+from vidgen_rt.runtime.noise import gaussian
 from vidgen_rt.runtime.stepper import LatentStepper, StepperInfo, check_actions, check_step_conditions, per_player
 
 PRECISIONS = ("fp32", "bf16")
 
 
 class TorchStepper(LatentStepper):
-    def __init__(self, model, batch: int = 1, config=None, state: dict | None = None, precision: str = "fp32"):
+    def __init__(self, model, batch: int = 1, config=None, state: dict | None = None, precision: str = "fp32",
+                 seed: int = 0, temperature: float = 1.0, sampling_steps: int | None = None):
         """`model`: a WorldModel; `config` (the full Config) and `state` (the checkpoint's) give the
-        action names and, for a built-in world, the default context."""
+        action names and, for a built-in world, the default context. `seed`, `temperature` and
+        `sampling_steps` (default: the model's) drive a flow head's sampling."""
         if precision not in PRECISIONS:
             raise ConfigError(f"precision {precision!r}: the PyTorch stepper runs {', '.join(PRECISIONS)}")
         if batch < 1:
             raise ConfigError(f"batch {batch}: expected 1 or more players")
-        super().__init__()
         m = model.config
+        super().__init__(seed, temperature, sampling_steps, default_steps=m.sampling_steps)
         self.model, self.config, self.state = model, config, dict(state or {})
         self.batch, self.bf16 = batch, precision == "bf16"
         names = self.state.get("action_names") or [str(i) for i in range(m.n_actions)]
@@ -67,9 +72,10 @@ class TorchStepper(LatentStepper):
         if B != self.batch:
             raise ConfigError(f"context for {B} players: this stepper has {self.batch}")
         self.ring = KVRing(self.model.config, B, dtype=latents.dtype)
+        self.draw = 0
         for t in range(K - 1):
-            self.advance(latents[:, t], actions[:, t], None if cond is None else cond[:, t],
-                         None if guide is None else guide[:, t])
+            self._step(latents[:, t], actions[:, t], None if cond is None else cond[:, t],
+                       None if guide is None else guide[:, t])
         self.latents = latents[:, K - 1]
         return self.latents
 
@@ -77,14 +83,27 @@ class TorchStepper(LatentStepper):
     def advance(self, latents: torch.Tensor, action, cond=None, guide=None) -> torch.Tensor:
         """Step from `latents` (B, C, h, w), not necessarily the current ones, with `action` int or
         (B,) and the cond (B, Dc) / normalised guide (B, G, H, W) of the frame produced; push the
-        frame's keys and values into the ring and return the next latents, undecoded."""
+        frame's keys and values into the ring and return the next latents, undecoded (a flow head
+        samples them with the next draw)."""
+        output = self._step(latents, action, cond, guide)
+        dynamics = self.model.dynamics
+        if not dynamics.is_flow:
+            return output.to(latents.dtype)
+        bits = self.next_noise_bits((self.batch, 2, *latents.shape[1:]))
+        noise = torch.from_numpy(gaussian(bits, self.temperature)).to(output.dtype)
+        with self._autocast():
+            next_latents = dynamics.sample(output, noise, self.sampling_steps)
+        return next_latents.to(latents.dtype)
+
+    def _step(self, latents: torch.Tensor, action, cond, guide) -> torch.Tensor:
+        """The cached step and the ring push; returns the step's output (next latents or head_cond)."""
         actions = torch.from_numpy(check_actions(action, self.batch, self.info.action_names))
         cond, guide = (None if v is None else torch.from_numpy(v)
                        for v in check_step_conditions(self.info, self.batch, _numpy(cond), _numpy(guide)))
         with self._autocast():
-            next_latents, new_kv = self.model.dynamics.step(latents, actions, cond, guide, self.ring.kv, self.ring.lags)
+            output, new_kv = self.model.dynamics.step(latents, actions, cond, guide, self.ring.kv, self.ring.lags)
         self.ring.push(new_kv)
-        return next_latents.to(latents.dtype)
+        return output
 
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """latents (B, C, h, w) -> RGBA uint8 (B, H, W, 4), the frames every stepper returns."""
@@ -120,12 +139,13 @@ class TorchStepper(LatentStepper):
         return self.model.decode_latents(torch.stack(generated))
 
     def snapshot(self) -> tuple:
-        return self.ring.snapshot(), None if self.latents is None else self.latents.clone()
+        return self.ring.snapshot(), None if self.latents is None else self.latents.clone(), self.sampling_state()
 
     def restore(self, snapshot: tuple) -> None:
-        ring, latents = snapshot
+        ring, latents, sampling = snapshot
         self.ring.restore(ring)
         self.latents = None if latents is None else latents.clone()
+        self.restore_sampling(sampling)
 
     def _autocast(self):
         return torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
