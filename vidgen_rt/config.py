@@ -79,7 +79,8 @@ class TrainConfig:
     tokenizer_lr: float = 2e-3
     tokenizer_edge_weight: float = 0.5   # weight of the image-gradient term that keeps walls sharp
     tokenizer_adv_weight: float = 0.0    # patch critic's term, × the adaptive weight (0 = MSE + edge only)
-    tokenizer_adv_start: float = 0.25    # fraction of tokenizer steps before the critic starts
+    tokenizer_adv_start: float = 0.25    # fraction of tokenizer steps before the decoder's adversarial
+                                         # term starts (the critic itself trains from step 0)
     dynamics_steps: int = 2000
     dynamics_lr: float = 1e-3
     warmup_steps: int = 100

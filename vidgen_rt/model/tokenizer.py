@@ -4,14 +4,14 @@ An H×W×3 frame becomes (H/f)×(W/f)×C latents (f = `downsample`, a power of t
 latents back to pixels. Latents pass through tanh so they stay in [-1, 1]: the dynamics model
 predicts them autoregressively, and a bounded target keeps long rollouts from drifting off to
 values the decoder never saw. Only Conv, GroupNorm, SiLU, nearest-neighbour Resize and Tanh are
-used, all of which export to standard ONNX ops.
+used, all of which export to standard ONNX ops. The losses that train it are in
+vidgen_rt/train/tokenizer_losses.py.
 """
 
 import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from vidgen_rt.config import ModelConfig
 
@@ -65,12 +65,8 @@ class FrameTokenizer(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(frames))
 
+    @property
+    def last_layer(self) -> torch.Tensor:
+        """Weight of the decoder's final convolution, where the adversarial term's weight is measured."""
+        return self.decoder[-1].weight
 
-def reconstruction_loss(predicted: torch.Tensor, target: torch.Tensor, edge_weight: float) -> torch.Tensor:
-    """MSE plus an MSE term on image gradients, which keeps wall edges and textures sharp."""
-    loss = F.mse_loss(predicted, target)
-    if edge_weight > 0:
-        edge_x = F.mse_loss(predicted.diff(dim=-1), target.diff(dim=-1))
-        edge_y = F.mse_loss(predicted.diff(dim=-2), target.diff(dim=-2))
-        loss = loss + edge_weight * 0.5 * (edge_x + edge_y)
-    return loss
