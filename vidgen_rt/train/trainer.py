@@ -3,7 +3,9 @@
 Stage `tokenizer` fits the frame autoencoder (MSE + image-gradient term, and after
 `tokenizer_adv_start` of its steps a patch critic's adversarial term: train/tokenizer_losses.py).
 Stage `dynamics` freezes it, encodes the whole store once, and fits the frame-causal transformer on
-latent clips with the seed's MSE objective plus two drift controls (docs/architecture.md §3): Gaussian noise on context latents, and,
+latent clips with the seed's MSE objective, or flow matching for a sampling head (train/objective.py), plus two drift
+controls (docs/architecture.md §3): Gaussian noise on context latents (its level told to the model
+when `context_noise_embedding` is on), and,
 after `rollout_start` of the steps, self-rollout passes whose inputs are the model's own detached
 predictions, so it learns to correct its errors. When the store holds cond vectors or guide maps,
 every input step is conditioned on those of the frame it predicts (world_model.py); the model's
@@ -38,6 +40,7 @@ from vidgen_rt.metrics.sharpness import sharpness
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train import checkpoint as ckpt
 from vidgen_rt.train.batches import ClipSampler, Clips, EpisodeSplit, FrameSampler, batch_rng, episode_actions
+from vidgen_rt.train.objective import DynamicsObjective
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic, adaptive_weight, reconstruction_loss
 
 STAGES = ("tokenizer", "dynamics")
@@ -272,45 +275,52 @@ class Trainer:
                            guide_names=self.store.guide_names)
 
     def _train_dynamics(self) -> None:
-        train = self.config.train
+        train, model = self.config.train, self.config.model
         for p in self.model.tokenizer.parameters():
             p.requires_grad_(False)
         sampler = self._clip_sampler(self.split.train)
         rollout_from = int(train.rollout_start * train.dynamics_steps)
         self.model.dynamics.train()
+        objective = DynamicsObjective(self.model.dynamics)
 
-        def loss_fn(dynamics, rng):
+        def loss_fn(wrapped, rng):
             batch = sampler.sample(rng, train.batch_size)
             clips = batch.latents  # (B, T, C, h, w)
             sigma = torch.from_numpy(rng.uniform(0, train.context_noise, size=clips.shape[:2])).float()
             noise = torch.from_numpy(rng.standard_normal(clips.shape)).float()
             inputs = (clips + sigma[..., None, None, None] * noise)[:, :-1]
+            levels = sigma[:, :-1] if model.context_noise_embedding else None
             targets, acts = clips[:, 1:], batch.actions[:, :-1]
             passes = train.rollout_passes if self.state["step"] >= rollout_from else 0
-            inputs = self._self_rollout_inputs(dynamics, inputs, acts, _target_conditions(batch), passes)
+            inputs = self._self_rollout_inputs(inputs, acts, levels, _target_conditions(batch), passes, rng)
             repeat = inputs.shape[0] // clips.shape[0]  # inputs: ((1+passes)B, T-1, C, h, w)
+            flow = _flow_draws(rng, train.flow_repeats, inputs.shape) if self.model.dynamics.is_flow else {}
             with self._autocast():
-                predicted = dynamics(inputs, acts.repeat(repeat, 1), **_target_conditions(batch, repeat)).float()
-            losses = F.mse_loss(predicted, targets.repeat(repeat, 1, 1, 1, 1), reduction="none")
-            per_pass = losses.reshape(repeat, -1).mean(dim=1)
+                per_clip = wrapped(inputs, acts.repeat(repeat, 1), targets.repeat(repeat, 1, 1, 1, 1),
+                                   None if levels is None else levels.repeat(repeat, 1),
+                                   **_target_conditions(batch, repeat), **flow)
+            per_pass = per_clip.float().reshape(repeat, -1).mean(dim=1)
             extras = {"tf_loss": per_pass[0].item()}  # comparable across the switch to self-rollout
             if passes:
                 extras["rollout_loss"] = per_pass[-1].item()
             return per_pass.mean(), extras
 
-        self._loop("dynamics", self.model.dynamics, train.dynamics_steps, train.dynamics_lr, loss_fn,
+        self._loop("dynamics", objective, train.dynamics_steps, train.dynamics_lr, loss_fn,
                    train.batch_size * (train.sequence_frames - 1))
         self.state["metrics"].update(self._validate("dynamics"))
 
     @torch.no_grad()
-    def _self_rollout_inputs(self, dynamics, inputs, actions, conditions: dict, passes: int) -> torch.Tensor:
+    def _self_rollout_inputs(self, inputs, actions, levels, conditions: dict, passes: int, rng) -> torch.Tensor:
         """Stack the clip's inputs with `passes` variants where each frame's input is the model's own
-        prediction of it from the previous variant (errors compounding one step deeper per pass).
-        One batched forward with gradients then covers all variants, which DDP requires."""
+        prediction of it from the previous variant (errors compounding one step deeper per pass; a flow
+        head samples it at temperature 1). One batched forward with gradients then covers all
+        variants, which DDP requires."""
         variants = [inputs]
         for _ in range(passes):
+            noise = torch.from_numpy(rng.standard_normal(inputs.shape)).float()
             with self._autocast():
-                predicted = dynamics(variants[-1], actions, **conditions).float()
+                predicted = self.model.dynamics.predict(variants[-1], actions, noise_level=levels, noise=noise,
+                                                        **conditions).float()
             variants.append(torch.cat([inputs[:, :1], predicted[:, :-1]], dim=1))
         return torch.cat(variants)
 
@@ -332,7 +342,8 @@ class Trainer:
                 self._validation_clips = self._clip_sampler(indices).sample(batch_rng(0, "validation", 0), 16)
             batch = self._validation_clips
             clips = batch.latents
-            predicted = self.model.dynamics(clips[:, :-1], batch.actions[:, :-1], **_target_conditions(batch))
+            # A flow head's deterministic output (temperature 0), so every head reports the same figure.
+            predicted = self.model.dynamics.predict(clips[:, :-1], batch.actions[:, :-1], **_target_conditions(batch))
             result = {"val_latent_mse": round(F.mse_loss(predicted, clips[:, 1:]).item(), 6)}
         self.model.train(was_training)
         return result
@@ -402,6 +413,15 @@ def _carry_in_optimizer_state(optimizer: torch.optim.Optimizer, companion) -> No
 
     optimizer.register_state_dict_post_hook(save)
     optimizer.register_load_state_dict_pre_hook(load)
+
+
+def _flow_draws(rng, repeats: int, shape) -> dict:
+    """Flow-matching draws for clips of `shape` (B, T, C, h, w): `repeats` (t, ε) per frame, drawn
+    from the step's generator."""
+    B, T, C, h, w = shape
+    count = repeats * B * T
+    return {"flow_t": torch.from_numpy(rng.uniform(0.0, 1.0, size=count)).float(),
+            "flow_noise": torch.from_numpy(rng.standard_normal((count, C, h, w))).float()}
 
 
 def _schedule(step: int, total: int, warmup: int) -> float:
