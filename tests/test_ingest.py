@@ -231,3 +231,43 @@ def test_command_through_cli(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
         f"vidgen ingest: error: {tmp_path / 'nothing.mp4'}: no such video file or folder"]
+
+
+def _log(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_input_logs_per_frame_per_timestamp_and_with_key_bindings(tmp_path):
+    from vidgen_rt.data.action_log import action_names, read_action_log
+
+    per_frame = read_action_log(_log(tmp_path, "f.csv", "# actions: noop, left, right\nframe,action\n0,left\n1,2\n2,noop\n"))
+    assert per_frame.track(per_frame.names, {}, None).slice(0, 3).tolist() == [1, 2, 0]
+    timed = read_action_log(_log(tmp_path, "t.csv", "# bind: a=left, d=right\ntime,key\n0.25,a\n0.5,d\n"))
+    names = action_names([timed], ["noop", "left", "right"])
+    # at 4 frames/s: frames 0..4 are at 0, .25, .5, .75, 1.0 s; before the first event, action 0
+    assert timed.track(names, {}, 4.0).slice(0, 5).tolist() == [0, 1, 2, 2, 2]
+    lines = '{"actions": ["noop", "jump"], "bindings": {"space": "jump"}}\n{"frame": 0, "key": "space"}\n' \
+            '{"frame": 1, "action": "noop"}\n'
+    jsonl = read_action_log(_log(tmp_path, "k.jsonl", lines))
+    assert jsonl.track(action_names([jsonl]), {}, None).slice(0, 2).tolist() == [1, 0]
+    undeclared = read_action_log(_log(tmp_path, "u.csv", "frame,action\n0,up\n1,down\n2,up\n"))
+    assert action_names([undeclared]) == ["up", "down"]  # in order of first appearance
+
+
+@pytest.mark.parametrize("text, frames, message", [
+    ("frame,action\n0,a\n1,a\n2,a\n", 2, "longer than its video: 3 frame rows for 2 frames"),
+    ("frame,action\n0,a\n", 2, "shorter than its video"),
+    ("time,action\n0,a\n1.2,a\n", 2, r"log.csv:3: the log is longer than its video: an event at 1.2 s"),
+    ("# actions: a, b\nframe,action\n0,a\n1,c\n", 2, r"log.csv:4: unknown action 'c'"),
+    ("frame,action\n0,a\n2,a\n", 2, "frame 2 where frame 1 was expected"),
+    ("time,action\n1,a\n0.5,a\n", 2, "comes before the previous row"),
+    ("when,action\n0,a\n", 2, "should name a 'frame' or 'time' column"),
+])
+def test_input_log_errors_name_the_file_and_line(tmp_path, text, frames, message):
+    from vidgen_rt.data.action_log import action_names, read_action_log
+
+    with pytest.raises(DataError, match=message):
+        log = read_action_log(_log(tmp_path, "log.csv", text))
+        log.track(action_names([log]), {}, 2.0).check(frames)

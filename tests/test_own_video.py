@@ -16,7 +16,8 @@ from conftest import CLI, vidgen
 from vidgen_rt.data.store import EpisodeStore
 
 XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1024x768x24"]
-TRAIN = ["--preset", "tiny", "--quiet", "--set", "train.tokenizer_steps=20", "--set", "train.dynamics_steps=20"]
+TRAIN = ["--preset", "tiny", "--quiet", "--set", "train.tokenizer_steps=15", "--set", "train.dynamics_steps=15",
+         "--set", "train.batch_size=4"]
 
 
 def square_video(path, moves, size=48, fps=10):
@@ -62,6 +63,7 @@ def video_run(clips, tmp_path_factory):
     return root
 
 
+@pytest.mark.timeout(900)  # the module's one training run happens here, on a shared CI machine
 def test_ingest_records_a_held_out_split_that_training_skips(video_run):
     from vidgen_rt.train.batches import EpisodeSplit
 
@@ -117,6 +119,7 @@ def test_export_steps_natively_and_plays_under_xvfb(video_run):
     assert "played 30 frames" in played.stdout
 
 
+@pytest.mark.timeout(900)
 def test_an_input_log_trains_a_world_that_follows_its_actions(tmp_path):
     from vidgen_rt.data.ingest import load_clip
     from vidgen_rt.data.preprocess import Preprocess

@@ -225,3 +225,37 @@ def test_unconditional_store_rejects_actions(tmp_path):
             writer.add_episode(episode["frames"], actions=episode["actions"])
     with pytest.raises(DataError, match="meta must be JSON-serializable"):
         EpisodeStore.create(tmp_path / "other", H, W, meta={"bad": object()})
+
+
+def test_held_out_split_is_the_last_episodes_and_validated(tmp_path):
+    from vidgen_rt.data.store import HELD_OUT_AUTO
+
+    for count, held, expected in ((12, HELD_OUT_AUTO, [11]), (25, HELD_OUT_AUTO, [23, 24]), (5, 2, [3, 4]),
+                                  (1, HELD_OUT_AUTO, [])):
+        path = tmp_path / f"s{count}-{held}"
+        with EpisodeStore.create(path, 4, 4, held_out=held) as writer:
+            for _ in range(count):
+                writer.add_episode(np.zeros((2, 4, 4, 3), np.uint8))
+        store = EpisodeStore.open(path)
+        assert store.held_out == expected
+        assert store.training_indices() == [i for i in range(count) if i not in expected]
+    write_store(tmp_path / "plain")
+    assert EpisodeStore.open(tmp_path / "plain").held_out is None  # no split asked: none
+
+
+@pytest.mark.parametrize("held_out, message", [(0, "--held-out 0: expected 1 or more"),
+                                               (3, "holding out 3 of 3 episode.s. leaves none to train on")])
+def test_a_held_out_split_without_evaluation_or_training_data_is_refused(tmp_path, held_out, message):
+    with pytest.raises(DataError, match=message):
+        with EpisodeStore.create(tmp_path / "s", 4, 4, held_out=held_out) as writer:
+            for _ in range(3):
+                writer.add_episode(np.zeros((2, 4, 4, 3), np.uint8))
+    assert not (tmp_path / "s").exists()
+
+
+def test_open_rejects_a_held_out_list_outside_the_episodes(tmp_path):
+    path = tmp_path / "s"
+    write_store(path)
+    corrupt_index(path, lambda index: index["meta"].update(held_out=[7]))
+    with pytest.raises(DataError, match="meta.held_out"):
+        EpisodeStore.open(path)
