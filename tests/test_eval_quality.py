@@ -88,6 +88,7 @@ def level_eval(tiny_run, tmp_path_factory):
     return folder, json.loads((folder / "eval.json").read_text())
 
 
+@pytest.mark.timeout(900)   # trains a tiny world, then evaluates it
 def test_eval_reports_sharpness_with_the_tokenizer_bound(level_eval, tiny_run):
     from vidgen_rt.train.checkpoint import load_checkpoint
 
@@ -143,3 +144,18 @@ def test_eval_report_renders_the_new_figures_and_the_long_strip(level_eval):
         for image in images:
             assert Image.open(page.parent / image).size[0] > 100
     assert Image.open(folder / "eval-curves.png").size[1] > 600   # two rows: PSNR/SSIM, sharpness/realism
+
+
+@pytest.mark.timeout(900)   # trains a tiny world, then evaluates it
+def test_a_flow_head_reports_its_deterministic_output_beside_its_samples(tiny_flow_run):
+    from vidgen_rt.metrics.evaluate import evaluate
+    from vidgen_rt.train.checkpoint import load_checkpoint
+
+    model, config, state = load_checkpoint(tiny_flow_run)
+    metrics = evaluate(model, config, state, world="maze", episodes=1, stability_frames=100,
+                       faithfulness_samples=10, quiet=True)
+    deterministic = metrics["temperature_0"]
+    assert set(deterministic["ar_psnr"]) == set(metrics["ar_psnr"]) == {"1", "4", "16", "64"}
+    # Samples drawn at temperature 1 are not the head's temperature-0 output.
+    assert deterministic["ar_psnr"] != metrics["ar_psnr"] and deterministic["tf_psnr"] != metrics["tf_psnr"]
+    assert all(5 < v < 100 for v in [*deterministic["ar_psnr"].values(), deterministic["tf_psnr"]])

@@ -21,8 +21,8 @@ then the model is measured on:
 - `sharpness`, `realism` and `object_persistence` (the blur, realism and collapse figures,
   quality.py) of the rollouts of both kinds;
 - `temperature_0`: for a sampling head, `tf_psnr` and `ar_psnr` of its deterministic output (the
-  other figures are of samples drawn with seed 0 at temperature 1); for the mse head, the same
-  numbers as above, since its output is deterministic anyway.
+  other figures are of samples at temperature 1, seed 0, a long rollout its own seed); for the mse
+  head, the same numbers as above, since its output is deterministic anyway.
 
 A guide-conditioned world is driven by the real episodes' guide maps throughout, each step getting
 the maps of the frame it produces (world_model.py). Every rollout runs on a `TorchStepper` of the
@@ -128,16 +128,13 @@ def _at(guides: torch.Tensor | None, t) -> torch.Tensor | None:
 
 def has_sampling_head(model) -> bool:
     """Whether the model samples its next latents (a flow head) rather than predicting their mean."""
-    return getattr(model.config, "head", "mse") != "mse"
+    return model.config.head != "mse"
 
 
-def _stepper(model, batch: int, seed: int = 0, temperature: float | None = None):
-    """A TorchStepper of `batch` players; a sampling head draws from `seed` at `temperature` (None:
-    the stream's default), an mse head has nothing to draw."""
-    if not has_sampling_head(model):
-        return open_stepper(model, "torch", batch=batch)
-    options = {"seed": seed} if temperature is None else {"seed": seed, "temperature": temperature}
-    return open_stepper(model, "torch", batch=batch, **options)
+def _stepper(model, batch: int, seed: int = 0, temperature: float = 1.0):
+    """A TorchStepper of `batch` players; a flow head draws from `seed` at `temperature`, the mse
+    head has nothing to draw and ignores both."""
+    return open_stepper(model, "torch", batch=batch, seed=seed, temperature=temperature)
 
 
 def _temperature_0(model, result: dict, frames, latents, actions, guides, context: int) -> dict:
@@ -150,7 +147,7 @@ def _temperature_0(model, result: dict, frames, latents, actions, guides, contex
 
 
 @torch.no_grad()
-def _predict_next(model, latents, actions, guides, temperature: float | None = None) -> np.ndarray:
+def _predict_next(model, latents, actions, guides, temperature: float = 1.0) -> np.ndarray:
     """Frames 1..T-1 of every episode, each predicted from the true latents before it: (E*(T-1), H, W, 3)."""
     E, T = actions.shape
     stepper = _stepper(model, E, temperature=temperature)
@@ -187,7 +184,7 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def _free_running(model, frames, latents, actions, guides, context: int,
-                  temperature: float | None = None) -> tuple[dict, np.ndarray]:
+                  temperature: float = 1.0) -> tuple[dict, np.ndarray]:
     """The free-running figures, and the generated frames (E, horizon, H, W, 3)."""
     stepper = _stepper(model, len(latents), temperature=temperature)
     current = stepper.start(latents[:, :context], actions[:, :context - 1], guide=_at(guides, slice(1, context)))

@@ -42,8 +42,8 @@ def quality_figures(world: str, frames, recon, generated, context: int, runs: li
 
     `frames`, `recon`: the held-out episodes' real frames and their tokenizer reconstructions
     (E, T, H, W, 3); `generated`: the short rollouts (E, T - context, H, W, 3); `runs`: the long
-    rollouts, each with "horizons" (n,), "generated" (n, H, W, 3) and "real" (m <= n frames: the
-    real game can end first, so its frames are those of the first m horizons)."""
+    rollouts, each with "seed", "horizons" (n,), "generated" (n, H, W, 3) and "real" (m <= n
+    frames: the real game can end first, so its frames are those of the first m horizons)."""
     real = frames[:, context:]   # (E, 64, H, W, 3): the true frames at horizons 1..64
     result = {"sharpness": _sharpness(real, recon, frames, generated, runs),
               "realism": _realism(world, real, recon[:, context:], generated, runs)}

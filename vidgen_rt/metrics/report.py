@@ -80,10 +80,13 @@ def _points(by_horizon: dict) -> tuple[list[int], list[float]]:
     return [h for h, _ in known], [v for _, v in known]
 
 
+def _curve(values: list) -> tuple[range, list[float]]:
+    """A per-horizon JSON curve (1..n) as plot points; None (nothing to compare against) as a gap."""
+    return range(1, len(values) + 1), [float("nan") if v is None else v for v in values]
+
+
 def _plot_sharpness(axis, sharpness: dict) -> None:
-    curve = sharpness["curve"]
-    axis.plot(range(1, len(curve) + 1), [float("nan") if v is None else v for v in curve],
-              label="generated / real, horizons 1-64")
+    axis.plot(*_curve(sharpness["curve"]), label="generated / real, horizons 1-64")
     axis.plot(*_points(sharpness["horizons"]), "o", color="C0", label="at horizons 1, 16, 64, 1000, 10000")
     if sharpness["tokenizer"] is not None:
         axis.axhline(sharpness["tokenizer"], color="green", linestyle=":", label="tokenizer reconstruction")
@@ -94,20 +97,17 @@ def _plot_sharpness(axis, sharpness: dict) -> None:
 def _plot_realism(axis, result: dict) -> None:
     """Nearest-real-view PSNR when the world has a bank of views, else object persistence when
     measured; an empty panel otherwise."""
-    view, persistence = result["realism"]["nearest_view"], result["object_persistence"]
+    view = result.get("realism", {}).get("nearest_view", {})
+    persistence = result.get("object_persistence", {})
     if "median_psnr" in view:
-        curve = view["median_psnr_curve"]
-        axis.plot(range(1, len(curve) + 1), [float("nan") if v is None else v for v in curve],
-                  label="generated: median nearest-real-view PSNR")
+        axis.plot(*_curve(view["median_psnr_curve"]), label="generated: median nearest-real-view PSNR")
         axis.plot(*_points(view["median_psnr"]), "o", color="C0")
         calibration = view["calibration"]
         axis.axhline(calibration["tokenizer_reconstructions"], color="green", linestyle=":",
                      label="tokenizer reconstructions of real frames")
         axis.set_ylabel("realism (dB)")
     elif "curve" in persistence:
-        curve = persistence["curve"]
-        axis.plot(range(1, len(curve) + 1), [float("nan") if v is None else v for v in curve],
-                  label="generated / real rate of the rarest object")
+        axis.plot(*_curve(persistence["curve"]), label="generated / real rate of the rarest object")
         axis.axhline(1.0, color="gray", linestyle="--", label="as present as in real play")
         axis.set_ylabel("object persistence")
     else:
