@@ -89,7 +89,8 @@ class Stepper(abc.ABC):
 
     @abc.abstractmethod
     def snapshot(self):
-        """The whole stream state (KV ring, lags, current latents), for `restore`."""
+        """The whole stream state (KV ring, lags, current latents, and the draw index with the
+        sampling options), for `restore`."""
 
     @abc.abstractmethod
     def restore(self, snapshot) -> None:

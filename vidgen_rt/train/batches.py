@@ -95,7 +95,7 @@ class ClipSampler:
             start = int(rng.integers(0, len(self.latents[e]) - self.length + 1))
             span = slice(start, start + self.length)
             clips.append(self.latents[e][span])
-            acts.append(torch.from_numpy(self.actions[e][span]))
+            acts.append(torch.from_numpy(np.array(self.actions[e][span])))  # stores memory-map read-only
             if self.conds is not None:
                 conds.append(torch.from_numpy(np.array(self.conds[e][span], dtype=np.float32)))
             if self.guides is not None:
