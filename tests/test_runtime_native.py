@@ -1,7 +1,8 @@
 """The native runtime (libvidgen_rt through vidgen_rt.Runtime) against the reference driver
 OrtStepper on a tiny bundle: bit-identical frames for B=1 and a batched stream, snapshot/restore,
 the asynchronous mode (order, actions applied from the step that took them, start/stop/close
-races), post-processing, and bad input raising VidgenErrors instead of crashing."""
+races), post-processing, an mse head ignoring the sampling options, and bad input raising VidgenErrors
+instead of crashing."""
 
 import shutil
 import threading
@@ -75,6 +76,19 @@ def test_snapshot_restore_replays_identical_frames(runtime):
         stream.restore(snapshot)
         branch = [stream.step((a + 1) % n_actions) for a in script]
         assert any(not np.array_equal(a, b) for a, b in zip(first, branch))
+
+
+def test_an_mse_head_accepts_the_sampling_options_and_ignores_them(runtime):
+    assert runtime.head == "mse"
+    script = actions_for(12, 1, len(runtime.actions), seed=5)
+    with runtime.open_stream(1) as plain, runtime.open_stream(1, seed=5, temperature=3.0, sampling_steps=4) as other:
+        assert other.sampling() == {"seed": 5, "temperature": 3.0, "sampling_steps": 4}
+        expected = [plain.step(a) for a in script[:6]]
+        got = [other.step(a) for a in script[:6]]
+        other.set_sampling(seed=6, temperature=0.0)
+        expected += [plain.step(a) for a in script[6:]]
+        got += [other.step(a) for a in script[6:]]
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got))
 
 
 def test_frames_are_zero_copy_and_outlive_the_stream(runtime):

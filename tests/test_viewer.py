@@ -1,7 +1,7 @@
 """`vidgen play` and the embedding examples in real windows (the glfw wheel, Mesa llvmpipe) under
 Xvfb: screenshots and per-frame traces compared with the runtime driven directly, scripted keys fed
-through the viewer's key handler, the live (asynchronous) mode with its commands, bad input; and the
-input mapping on its own."""
+through the viewer's key handler, the live (asynchronous) mode with its commands, a flow head's
+temperature keys, bad input; and the input mapping on its own."""
 
 import hashlib
 import json
@@ -117,13 +117,13 @@ def test_live_play_runs_its_commands(maze_bundle, tmp_path):
     # Asynchronous generation; walk, record, pause, single-step, rewind, reset, screenshot, quit.
     (tmp_path / "keys.txt").write_text("0 press W\n5 press F3\n60 press F3\n62 press P\n63 press N\n"
                                        "64 press BACKSPACE\n65 press R\n66 press P\n68 press F4\n70 press F2\n"
-                                       "75 press ESCAPE\n")
+                                       "72 press RIGHT_BRACKET\n75 press ESCAPE\n")
     result = subprocess.run([*XVFB, *CLI, "play", maze_bundle, "--key-script", tmp_path / "keys.txt",
                              "--no-vsync", "--max-fps", "30", "--threads", "1"],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     for said in ("recording to", "recorded", "paused", "reset to the context frames", "post-processing",
-                 "screenshot saved to", "played"):
+                 "screenshot saved to", "temperature: this world's head is deterministic (mse)", "played"):
         assert said in result.stdout, (said, result.stdout)
     assert "rewound" in result.stdout or "nothing to rewind" in result.stdout
     from vidgen_rt.media import read_video
@@ -132,6 +132,30 @@ def test_live_play_runs_its_commands(maze_bundle, tmp_path):
     assert len(read_video(video)) >= 2
     (shot,) = tmp_path.glob("vidgen-*.png")
     assert np.asarray(Image.open(shot)).std() > 5
+
+
+def test_live_play_changes_a_flow_heads_temperature(tiny_flow_bundle, tmp_path):
+    (tmp_path / "keys.txt").write_text("2 press RIGHT_BRACKET\n4 press F11\n6 press LEFT_BRACKET\n8 press F10\n"
+                                       "9 press F10\n12 press ESCAPE\n")
+    result = subprocess.run([*XVFB, *CLI, "play", tiny_flow_bundle, "--key-script", tmp_path / "keys.txt",
+                             "--temperature", "0.5", "--seed", "3", "--sampling-steps", "1", "--hud",
+                             "--no-vsync", "--max-fps", "30", "--threads", "1"],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    said = [line for line in result.stdout.splitlines() if line.startswith("temperature")]
+    assert said == ["temperature 0.6", "temperature 0.7", "temperature 0.6", "temperature 0.5", "temperature 0.4"]
+
+
+def test_the_controllers_temperature_reaches_the_stepper_within_its_range(tiny_flow_bundle):
+    import vidgen_rt
+    from vidgen_rt.viewer.controller import StreamController
+
+    stepper = vidgen_rt.open_stepper(tiny_flow_bundle, "native", intra_op_threads=1, temperature=0.15)
+    controller = StreamController(stepper, lockstep=True, temperature=0.15, sampling_steps=2)
+    assert controller.change_temperature(-1) == pytest.approx(0.05)
+    assert controller.change_temperature(-1) == 0.0 and stepper.sampling()["temperature"] == 0.0
+    assert controller.change_temperature(+50) == 4.0 and stepper.sampling()["temperature"] == 4.0
+    controller.close()
 
 
 @pytest.mark.parametrize("example", ["glfw_host.py", "pygame_host.py"])
@@ -185,6 +209,7 @@ def test_commands_yield_letters_that_the_world_binds():
                                             "key_bindings": {"fire": ["P"], "pause_game": ["H"]}}))
     assert "P" not in commands and commands["F5"] == "pause" and "H" not in commands and commands["F1"] == "hud"
     assert commands["N"] == "step" and commands["ESCAPE"] == "quit"
+    assert commands["LEFT_BRACKET"] == commands["F10"] == "colder" and commands["RIGHT_BRACKET"] == "warmer"
     with pytest.raises(ConfigError, match="reserved"):
         parse_bindings({"names": ["a"], "key_bindings": {"a": ["ESCAPE"]}})
     with pytest.raises(ConfigError, match="already bound"):

@@ -16,7 +16,7 @@ def _percent(fraction) -> str:
     return "—" if fraction is None else f"{100 * fraction:.1f} %"
 
 
-def label(row: dict) -> str:
+def row_label(row: dict) -> str:
     """A result row's backend, with the sampling steps K of a flow head (one row per K)."""
     return row["backend"] + (f" K={row['sampling_steps']}" if row.get("sampling_steps") else "")
 
@@ -27,9 +27,9 @@ def console_table(report: dict) -> str:
              f"{'% peak':>9}" + ("  players" if multi else "")]
     for row in report["results"]:
         if row.get("skipped"):
-            lines.append(f"{label(row):<22}{row['precision']:<10}  skipped: {row['skipped']}")
+            lines.append(f"{row_label(row):<22}{row['precision']:<10}  skipped: {row['skipped']}")
             continue
-        lines.append(f"{label(row):<22}{row['precision']:<10}{row['batch']:>6}{row['fps']:>10.1f}"
+        lines.append(f"{row_label(row):<22}{row['precision']:<10}{row['batch']:>6}{row['fps']:>10.1f}"
                      f"{row['p50_ms']:>9.2f}{row['p90_ms']:>9.2f}{row['p99_ms']:>9.2f}"
                      f"{_percent(row['roofline_fraction']):>9}" + (f"{row['players']:>9}" if multi else ""))
     peaks = ", ".join(f"{k} {v:.0f}" for k, v in report["peak_gflops"].items())
@@ -46,13 +46,13 @@ def markdown_table(report: dict) -> str:
              "|---|---|---:|---:|---:|---:|---:|" + ("---:|" if extra else "")]
     for row in report["results"]:
         if row.get("skipped"):
-            lines.append(f"| {label(row)} | {row['precision']} | skipped: {row['skipped'].splitlines()[0]} "
+            lines.append(f"| {row_label(row)} | {row['precision']} | skipped: {row['skipped'].splitlines()[0]} "
                          f"| | | | |" + (" |" if extra else ""))
             continue
         tail = {"multi": f" {row.get('players')} |", "offline": f" {row.get('batch')} |"}.get(scenario, "")
         # A pipelined backend hands frames over faster than one frame takes; elsewhere both are the same.
         latency = row.get("latency") or {"p50_ms": row["p50_ms"], "p99_ms": row["p99_ms"]}
-        lines.append(f"| {label(row)} | {row['precision']} | {_cell(row['fps'])} | {_cell(row['p50_ms'], 2)} "
+        lines.append(f"| {row_label(row)} | {row['precision']} | {_cell(row['fps'])} | {_cell(row['p50_ms'], 2)} "
                      f"| {_cell(row['p99_ms'], 2)} | {_cell(latency['p50_ms'], 2)} / {_cell(latency['p99_ms'], 2)} "
                      f"| {_percent(row['roofline_fraction'])} |{tail}")
     machine = report["machine"]
@@ -74,8 +74,8 @@ def write_plot(report: dict, latencies: dict, path: Path) -> None:
     import matplotlib.ticker
     from matplotlib import pyplot as plt
 
-    rows = [row for row in report["results"] if not row.get("skipped") and label(row) in latencies]
-    names = [label(row) for row in rows]
+    rows = [row for row in report["results"] if not row.get("skipped") and row_label(row) in latencies]
+    names = [row_label(row) for row in rows]
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 0.6 * len(rows) + 2.5))
     left.boxplot([latencies[name] for name in names], orientation="horizontal", whis=(1, 99), showfliers=False)
     left.set_yticks(range(1, len(names) + 1), names)
