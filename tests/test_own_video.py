@@ -112,6 +112,13 @@ def test_export_steps_natively_and_plays_under_xvfb(video_run):
     frames = [np.array(stepper.step(0)) for _ in range(3)]
     stepper.close()
     assert frames[0].shape[-3:-1] == (32, 32) and all(np.isfinite(f).all() for f in frames)
+    from vidgen_rt.env import WorldModelEnv
+
+    for source in (bundle, video_run / "run"):  # the native runtime, and PyTorch from the held-out episode
+        env = WorldModelEnv(source)
+        assert env.action_names == ["none"] and env.reset()[0].shape == (32, 32, 3)
+        assert env.step(0)[0].shape == (32, 32, 3)
+        env.close()
     assert shutil.which("xvfb-run"), "xvfb-run is missing (apt-get install xvfb)"
     played = subprocess.run([*XVFB, *CLI, "play", str(bundle), "--frames", "30", "--no-vsync", "--threads", "1"],
                             capture_output=True, text=True, timeout=300)

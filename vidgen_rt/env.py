@@ -5,8 +5,9 @@ reference driver with `backend="ort-python"`) or a checkpoint / shipped world na
 cached step); the stepper comes from `open_stepper`, as every consumer's does. Spaces come from the
 world: `Discrete(len(action names))` and RGB uint8 observations of the frame size. `reset` seeds
 the stream with the bundle's context frames (or, for a checkpoint of a built-in world, `window` real
-frames of the maze with seed `seed`; for one trained on a store, its first held-out episode); `step(action)` generates one frame. A learned world has no reward or terminal state of its own: reward is 0.0 and episodes end
-only by truncation after `max_episode_steps` (None: never), as a video game's attract mode would.
+frames of the maze with seed `seed`; for one trained on a store, its first held-out episode);
+`step(action)` generates one frame. A learned world has no reward or terminal state of its own:
+reward is 0.0 and episodes end only by truncation after `max_episode_steps` (None: never), as a video game's attract mode would.
 """
 
 from __future__ import annotations
