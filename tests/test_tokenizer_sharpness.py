@@ -1,5 +1,6 @@
 """The tokenizer's detail losses (vidgen_rt/train/tokenizer_losses.py): the patch critic learns and
-its term reaches the decoder only, the edge term adds a gradient, weights 0 give plain pixel MSE
+its term reaches the decoder only, the edge and detail terms add gradients (the detail term charges
+blur, not a shifted edge), weights 0 give plain pixel MSE
 through the real trainer, a resumed adversarial run continues the critic exactly, and the new config
 fields are range-checked."""
 
@@ -16,7 +17,7 @@ from vidgen_rt.errors import ConfigError
 from vidgen_rt.model.tokenizer import FrameTokenizer
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train.batches import EpisodeSplit, FrameSampler, batch_rng
-from vidgen_rt.train.tokenizer_losses import TokenizerCritic, adaptive_weight, reconstruction_loss
+from vidgen_rt.train.tokenizer_losses import TokenizerCritic, adaptive_weight, detail_loss, reconstruction_loss
 from vidgen_rt.train.trainer import Trainer
 
 
@@ -34,7 +35,17 @@ def _blurred(frames: torch.Tensor) -> torch.Tensor:
 
 def test_weights_zero_is_plain_mse():
     predicted, target = torch.rand(4, 3, 16, 16), torch.rand(4, 3, 16, 16)
-    assert torch.equal(reconstruction_loss(predicted, target, 0.0), F.mse_loss(predicted, target))
+    assert torch.equal(reconstruction_loss(predicted, target, 0.0, 0.0), F.mse_loss(predicted, target))
+
+
+def test_detail_term_charges_blur_but_not_a_shifted_edge():
+    target = _striped_frames(2)
+    blurred = _blurred(target).requires_grad_()
+    shifted = target.roll(1, dims=-1)   # the same stripes one pixel over: as sharp, all misplaced
+    assert detail_loss(blurred, target) > 20 * detail_loss(shifted, target)
+    assert F.mse_loss(shifted, target) > F.mse_loss(blurred, target)   # pixel MSE prefers the blur
+    gradient, = torch.autograd.grad(reconstruction_loss(blurred, target, 0.0, 1.0), blurred)
+    assert torch.isfinite(gradient).all() and gradient.abs().sum() > 0
 
 
 def test_edge_term_adds_a_gradient_on_edges():
@@ -83,7 +94,8 @@ def _tokenizer_run(store, run, *overrides):
 
 def test_trainer_with_weights_zero_logs_plain_mse(tiny_store, tmp_path):
     _, log = _tokenizer_run(tiny_store, tmp_path / "run", "train.tokenizer_steps=2",
-                            "train.tokenizer_edge_weight=0", "train.tokenizer_adv_weight=0")
+                            "train.tokenizer_edge_weight=0", "train.tokenizer_detail_weight=0",
+                            "train.tokenizer_adv_weight=0")
     config = apply_overrides(preset("tiny"), ["train.bf16=false"])
     torch.manual_seed(config.train.seed)   # the trainer's initialisation, before any step
     model = WorldModel(config.model)
@@ -125,6 +137,7 @@ def test_adversarial_run_resumes_with_its_critic(tiny_store, tmp_path):
 @pytest.mark.parametrize("override, message", [
     ("train.tokenizer_adv_weight=-0.1", "train.tokenizer_adv_weight = -0.1: expected a finite number >= 0"),
     ("train.tokenizer_adv_weight=nan", "train.tokenizer_adv_weight = nan: expected a finite number >= 0"),
+    ("train.tokenizer_detail_weight=-1", "train.tokenizer_detail_weight = -1.0: expected a finite number >= 0"),
     ("train.tokenizer_adv_start=1.5", "train.tokenizer_adv_start = 1.5: expected a finite number within 0..1"),
     ("train.tokenizer_adv_start=abc", "train.tokenizer_adv_start: expected float"),
 ])

@@ -78,6 +78,7 @@ class TrainConfig:
     tokenizer_steps: int = 3000
     tokenizer_lr: float = 2e-3
     tokenizer_edge_weight: float = 0.5   # weight of the image-gradient term that keeps walls sharp
+    tokenizer_detail_weight: float = 0.0  # patch gradient-energy term (tokenizer_losses.detail_loss)
     tokenizer_adv_weight: float = 0.0    # patch critic's term, × the adaptive weight (0 = MSE + edge only)
     tokenizer_adv_start: float = 0.25    # fraction of tokenizer steps before the decoder's adversarial
                                          # term starts (the critic itself trains from step 0)
@@ -228,8 +229,9 @@ RANGES = {
         **dict.fromkeys(("batch_size", "tokenizer_batch_size", "tokenizer_steps", "dynamics_steps", "tokenizer_lr",
                          "dynamics_lr", "grad_clip", "eval_every", "checkpoint_every", "log_every",
                          "flow_repeats"), _POSITIVE),
-        **dict.fromkeys(("seed", "tokenizer_edge_weight", "tokenizer_adv_weight", "warmup_steps", "weight_decay",
-                         "context_noise", "rollout_passes", "max_minutes"), _NON_NEGATIVE),
+        **dict.fromkeys(("seed", "tokenizer_edge_weight", "tokenizer_detail_weight", "tokenizer_adv_weight",
+                         "warmup_steps", "weight_decay", "context_noise", "rollout_passes", "max_minutes"),
+                        _NON_NEGATIVE),
         "sequence_frames": (lambda v: v >= 2, ">= 2"),
         **dict.fromkeys(("rollout_start", "tokenizer_adv_start"), _FRACTION),
     },

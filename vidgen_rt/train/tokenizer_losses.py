@@ -6,6 +6,8 @@ that keeps detail"). Two remedies live here:
 
 - `reconstruction_loss`: MSE plus an MSE on horizontal and vertical pixel differences, weighted by
   `train.tokenizer_edge_weight`. It still regresses to a mean, but puts more weight on edges.
+- `detail_loss`: the gradient energy of each 8×8 patch must match the real patch's
+  (`train.tokenizer_detail_weight`); it charges blur without charging a sharp edge a pixel off.
 - `TokenizerCritic`: a small patch discriminator trained from scratch with the hinge loss, and the
   generator term the decoder minimises against it (`train.tokenizer_adv_weight`, from
   `train.tokenizer_adv_start` of the steps on). The critic scores each ~22×22-pixel patch, so it
@@ -16,7 +18,7 @@ that keeps detail"). Two remedies live here:
 
 The critic has its own optimizer and takes its step inside the tokenizer's loss function; its weights
 and optimizer state travel in the tokenizer's `optimizer.pt` (`state_dict` / `load_state_dict`), so
-a resumed run continues it exactly. With both weights at 0 the loss is plain pixel MSE.
+a resumed run continues it exactly. With all three weights at 0 the loss is plain pixel MSE.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from torch.func import functional_call
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+# Patch side of the detail term: one latent cell's area at the tokenizer's factor 8, the region
+# whose detail one cell must carry.
+DETAIL_PATCH = 8
 # The critic's Adam betas: a low first-moment decay keeps it responsive to a moving generator (as
 # in most GAN recipes); its learning rate follows the tokenizer's schedule.
 CRITIC_BETAS = (0.5, 0.9)
@@ -34,14 +39,35 @@ CRITIC_BETAS = (0.5, 0.9)
 MAX_ADAPTIVE_WEIGHT = 1e4
 
 
-def reconstruction_loss(predicted: torch.Tensor, target: torch.Tensor, edge_weight: float) -> torch.Tensor:
-    """MSE plus `edge_weight` × the mean MSE of horizontal and vertical image gradients."""
+def reconstruction_loss(predicted: torch.Tensor, target: torch.Tensor, edge_weight: float,
+                        detail_weight: float = 0.0) -> torch.Tensor:
+    """MSE, plus `edge_weight` × the mean MSE of horizontal and vertical image gradients, plus
+    `detail_weight` × `detail_loss`."""
     loss = F.mse_loss(predicted, target)
     if edge_weight > 0:
         edge_x = F.mse_loss(predicted.diff(dim=-1), target.diff(dim=-1))
         edge_y = F.mse_loss(predicted.diff(dim=-2), target.diff(dim=-2))
         loss = loss + edge_weight * 0.5 * (edge_x + edge_y)
+    if detail_weight > 0:
+        loss = loss + detail_weight * detail_loss(predicted, target)
     return loss
+
+
+def gradient_energy(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 1, H/P, W/P): mean squared image gradient over each P×P patch."""
+    dx = F.pad(images.diff(dim=-1), (0, 1))   # (B, 3, H, W); the last column has no right neighbour
+    dy = F.pad(images.diff(dim=-2), (0, 0, 0, 1))
+    energy = (dx.square() + dy.square()).mean(dim=1, keepdim=True)   # (B, 1, H, W)
+    return F.avg_pool2d(energy, DETAIL_PATCH)
+
+
+def detail_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE between the root gradient energies of predicted and real P×P patches.
+
+    It asks each patch for edges as strong as the real ones, wherever they fall inside it: a blurred
+    patch pays for the energy it lacks, while a sharp edge a pixel off costs no more than an exact one
+    (the gradient MSE above charges it twice, which is why that term still prefers blur)."""
+    return F.mse_loss((gradient_energy(predicted) + 1e-6).sqrt(), (gradient_energy(target) + 1e-6).sqrt())
 
 
 class PatchDiscriminator(nn.Module):

@@ -236,7 +236,8 @@ class Trainer:
             frames = frames_to_tensor(sampler.sample(rng, train.tokenizer_batch_size))
             with self._autocast():
                 reconstruction = tokenizer(frames).float()
-            loss = reconstruction_loss(reconstruction, frames, train.tokenizer_edge_weight)
+            loss = reconstruction_loss(reconstruction, frames, train.tokenizer_edge_weight,
+                                       train.tokenizer_detail_weight)
             step = self.state["step"]
             if critic is None:
                 return loss, {}
