@@ -6,8 +6,14 @@ checkpoint: `psnr` (mean per-frame PSNR, as `vidgen eval` computes `tokenizer_ps
 `sharpness` (vidgen_rt/metrics/sharpness.py: high-frequency energy of the reconstructions over the
 real frames'; 1.0 = as sharp as real), plus the tokenizer losses and steps that made it.
 
-    .venv/bin/python bench/tokenizer_sharpness.py --frames /tmp/f3/heldout \\
-        --run shipped=maze --run mse=/tmp/f3/runs/mse --run critic=/tmp/f3/runs/adv05 --name maze
+    vidgen record maze --level 1 --cells 6 --policy explore,explore,random --episodes 6 --frames 200 \\
+        --size 64 --seed 1000000 --held-out 1 -o /tmp/heldout
+    .venv/bin/python bench/tokenizer_sharpness.py --frames /tmp/heldout \\
+        --run shipped=maze --run mse=runs/tok-mse --run detail1=runs/tok-detail1 --name maze
+
+Each run compared was `vidgen train --preset small --data STORE --stage tokenizer --init-from maze`
+with train.tokenizer_batch_size=16, tokenizer_steps=500, tokenizer_lr=5e-4, warmup_steps=20 and its
+own train.tokenizer_detail_weight (docs/model.md, "A decoder that keeps detail").
 
 Writes bench/results/tokenizer-sharpness-NAME-DATE.json and a PNG: for the frames with the most detail,
 a crop of the real frame beside each checkpoint's reconstruction, enlarged 4× without smoothing.
@@ -32,7 +38,7 @@ from vidgen_rt.train.checkpoint import load_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TRAIN_KEYS = ("tokenizer_steps", "tokenizer_batch_size", "tokenizer_lr", "tokenizer_edge_weight",
-              "tokenizer_adv_weight", "tokenizer_adv_start")
+              "tokenizer_detail_weight", "tokenizer_adv_weight", "tokenizer_adv_start")
 CROP, ZOOM, GAP = 32, 4, 4   # crop side in pixels, enlargement, gap between tiles in enlarged pixels
 
 
@@ -60,7 +66,8 @@ def reconstruct(spec: str, frames: np.ndarray) -> tuple[np.ndarray, dict]:
     recon = model.decode_latents(model.encode_frames(frames))   # (T, H, W, 3) uint8
     train = config.to_dict()["train"]
     made = {key: train[key] for key in TRAIN_KEYS if key in train}
-    made["train_seconds"] = round(float(state.get("train_seconds", 0.0)), 1)
+    # A run started with --init-from counts its source's seconds too.
+    made["train_seconds_with_source"] = round(float(state.get("train_seconds", 0.0)), 1)
     return recon, made
 
 
