@@ -369,27 +369,26 @@ def guided(tmp_path_factory):
     return export_bundle(work / "run", work / "guided.vgrt", batches=[1], quiet=True)
 
 
-@pytest.fixture(scope="module")
-def guided_outcomes(guided, tmp_path_factory):
+def damaged_rows(source, table: dict, tmp_path_factory) -> list[dict]:
+    """A damaged copy of `source` per row of `table`, each with its own work folder for outside files."""
     rows = []
-    for name, (damage, _) in GUIDED_ROWS.items():
+    for name, (damage, _) in table.items():
         work = tmp_path_factory.mktemp(name)
-        shutil.copytree(guided, work / "broken.vgrt")
+        shutil.copytree(source, work / "broken.vgrt")
         damage(work / "broken.vgrt", work)
         rows.append({"id": name, "path": str(work / "broken.vgrt"), "verify": True})
-    return run_rows(rows)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def guided_outcomes(guided, tmp_path_factory):
+    return run_rows(damaged_rows(guided, GUIDED_ROWS, tmp_path_factory))
 
 
 @pytest.fixture(scope="module")
 def flow_outcomes(tiny_flow_bundle, tmp_path_factory):
-    rows = []
-    for name, (damage, _) in FLOW_ROWS.items():
-        work = tmp_path_factory.mktemp(name)
-        shutil.copytree(tiny_flow_bundle, work / "broken.vgrt")
-        damage(work / "broken.vgrt", work)
-        rows.append({"id": name, "path": str(work / "broken.vgrt"), "verify": True})
-    rows.append({"id": "pristine", "path": str(tiny_flow_bundle), "verify": True})
-    return run_rows(rows)
+    rows = damaged_rows(tiny_flow_bundle, FLOW_ROWS, tmp_path_factory)
+    return run_rows(rows + [{"id": "pristine", "path": str(tiny_flow_bundle), "verify": True}])
 
 
 def test_the_table_has_every_case_of_the_issue():
