@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vidgen_rt.errors import ConfigError
-from vidgen_rt.runtime.stepper import Stepper, StepperInfo, check_actions, check_sampling, check_step_conditions
+from vidgen_rt.runtime.stepper import Stepper, StepperInfo, check_sampling, check_step_conditions
 
 BACKENDS = ("native", "ort-python", "torch")
 
@@ -98,30 +98,27 @@ def _name(source) -> str:
 
 class NativeStepper(Stepper):
     """B players of the native runtime: a `Stream` of `runtime`, with the world's `info` and the
-    Python steppers' checks of every action and condition."""
+    Python steppers' checks of every condition (the Stream itself checks actions and stream options)."""
 
     def __init__(self, runtime, bundle, batch: int = 1, seed: int = 0, temperature: float = 1.0,
                  sampling_steps: int | None = None):
         self.runtime, self.bundle, self.batch = runtime, bundle, batch
         self.info = StepperInfo.from_manifest(bundle.manifest)
-        check_sampling(seed, temperature, sampling_steps)
         self.stream = runtime.open_stream(batch, seed=seed, temperature=temperature, sampling_steps=sampling_steps)
 
     def set_sampling(self, seed=None, temperature=None, sampling_steps=None) -> None:
         """Change the stream options from the next frame on; None keeps one as it is."""
-        check_sampling(seed, temperature, sampling_steps)
         self.stream.set_sampling(seed=seed, temperature=temperature, sampling_steps=sampling_steps)
 
     def reset(self, frames=None, actions=None, cond=None, guide=None):
         return self.stream.reset(frames, actions, cond, guide)
 
     def step(self, action, cond=None, guide=None):
-        actions = check_actions(action, self.batch, self.info.action_names)
-        return self.stream.step(actions, *check_step_conditions(self.info, self.batch, cond, guide))
+        return self.stream.step(action, *check_step_conditions(self.info, self.batch, cond, guide))
 
     def push_action(self, action) -> None:
         """Queue an action for the asynchronous stream (one per step, in order)."""
-        self.stream.push_action(check_actions(action, self.batch, self.info.action_names))
+        self.stream.push_action(action)
 
     def set_conditions(self, cond=None, guide=None) -> None:
         """The cond / guide the asynchronous stream feeds every step."""

@@ -103,6 +103,7 @@ class Stream:
         self.runtime = runtime
         self._native = native
         self.batch = native.batch
+        self._action_names = runtime.actions  # read once: every step checks its action against them
 
     def step(self, action, cond=None, guide=None) -> np.ndarray:
         """Action int (every player) or (B,) ints -> the next frames, RGBA uint8 (B, H, W, 4)."""
@@ -202,7 +203,7 @@ class Stream:
 
     def _actions(self, action) -> np.ndarray:
         # The same one-line refusal as every other stepper (1.9, NaN, "forward", 2**64, out of range).
-        return check_actions(action, self.batch, self.runtime.actions)
+        return check_actions(action, self.batch, self._action_names)
 
 
 def _floats(value):
