@@ -1,6 +1,7 @@
 """Training on `tiny`: the loss falls, a SIGKILLed run resumes onto the same losses, DDP ranks agree,
 and bad input fails with a clear message without leaving half-written output."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -9,7 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+import torch
+
 from conftest import CLI, vidgen as _vidgen
+from vidgen_rt.errors import ConfigError
+from vidgen_rt.model.world_model import WorldModel
+from vidgen_rt.train.checkpoint import load_checkpoint
+from vidgen_rt.train.trainer import _load_matching_weights
+
 QUICK = ["--set", "train.tokenizer_steps=40", "--set", "train.dynamics_steps=60",
          "--set", "train.checkpoint_every=10", "--set", "train.log_every=1", "--set", "train.eval_every=1000"]
 
@@ -118,3 +127,25 @@ def test_store_that_does_not_fit_the_preset_is_refused(tiny_store, tmp_path):
     result = _vidgen("train", "--preset", "small", "--data", tiny_store, "--out", tmp_path / "run", check=False)
     assert result.returncode == 2 and "frames are 32x32" in result.stderr and "expects 64x64" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_warm_start_across_heads_keeps_the_shared_weights(tiny_run, tiny_store, tmp_path):
+    """--init-from an mse world into a flow head: tokenizer and transformer carry over, the head
+    parameters start fresh, and a model that differs outside the head is refused."""
+    source, config, _ = load_checkpoint(tiny_run)
+    flow = WorldModel(dataclasses.replace(config.model, head="flow_mlp"))
+    fresh = _load_matching_weights(flow, source, "tiny", head_changes=True)
+    assert fresh and all(name.startswith(("dynamics.sampler.", "dynamics.current_in.")) for name in fresh)
+    theirs = source.state_dict()
+    for name, tensor in flow.state_dict().items():
+        if name not in fresh:
+            assert torch.equal(tensor, theirs[name]), name
+    wider = WorldModel(dataclasses.replace(config.model, head="flow_mlp", mlp_ratio=config.model.mlp_ratio * 2))
+    with pytest.raises(ConfigError, match="only the head may change"):
+        _load_matching_weights(wider, source, "tiny", head_changes=True)
+
+    run = tmp_path / "flow"
+    _vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet", "--stage", "dynamics",
+            "--init-from", tiny_run, "--set", "model.head=flow_mlp", "--set", "train.dynamics_steps=2",
+            "--set", "train.tokenizer_steps=30")
+    assert json.loads((run / "config.json").read_text())["model"]["head"] == "flow_mlp"

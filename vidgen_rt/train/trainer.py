@@ -95,7 +95,10 @@ class Trainer:
             raise ConfigError(f"--init-from {spec}: that model takes cond_dim={theirs.cond_dim}, "
                               f"guide_channels={theirs.guide_channels}, but the store and config here give "
                               f"cond_dim={ours.cond_dim}, guide_channels={ours.guide_channels}")
-        self.model.load_state_dict(source.state_dict())
+        fresh = _load_matching_weights(self.model, source, spec, head_changes=ours.head != theirs.head)
+        if fresh and not self.quiet:
+            print(f"--init-from {spec}: model.head {theirs.head} -> {ours.head}; "
+                  f"{len(fresh)} head tensors start fresh ({', '.join(sorted({k.split('.')[1] for k in fresh}))})")
         # Stages asked for run again (fine-tuning); the others count as done by the source.
         self.state["completed"] = [s for s in source_state.get("completed", []) if s not in self.stages]
         self.state["train_seconds"] = float(source_state.get("train_seconds", 0.0))
@@ -382,6 +385,31 @@ def _with_store_conditions(store: EpisodeStore, config: Config) -> Config:
     # the exported bundle's manifest lists.
     resolved.model.n_actions = len(store.action_names or UNCONDITIONAL_ACTIONS)
     return resolved
+
+
+# Parameters that belong to one head (docs/architecture.md §3): a run may warm-start from a world
+# trained with another head, keeping the tokenizer and transformer and starting these fresh.
+HEAD_PARAMETERS = ("dynamics.head.", "dynamics.sampler.", "dynamics.current_in.", "dynamics.noise_embedding.")
+
+
+def _load_matching_weights(model: WorldModel, source: WorldModel, spec: str, head_changes: bool) -> list[str]:
+    """Copy the source's weights into `model`; returns the names that keep their fresh initialisation.
+
+    Without a head change every tensor must match. With one, only head parameters may be missing
+    or differ in shape; anything else is a different model and refused.
+    """
+    ours, theirs = model.state_dict(), source.state_dict()
+    if not head_changes:
+        model.load_state_dict(theirs)
+        return []
+    for name in sorted(set(ours) | set(theirs)):
+        same = name in ours and name in theirs and ours[name].shape == theirs[name].shape
+        if not same and not name.startswith(HEAD_PARAMETERS):
+            raise ConfigError(f"--init-from {spec}: parameter {name} differs between that model and this "
+                              f"config; only the head may change")
+    kept = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
+    model.load_state_dict(kept, strict=False)
+    return sorted(k for k in ours if k not in kept)
 
 
 def _world_of_source(source: str) -> str | None:
