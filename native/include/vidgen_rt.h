@@ -53,15 +53,28 @@
  * VGRT_ERROR_STATE. In synchronous mode the runtime starts no thread of its own besides ONNX
  * Runtime's pool and never sleeps. vgrt_last_error() is per thread.
  *
- * ABI. Structs passed in carry struct_size and abi_version, set by their *_default() function from
- * this header; the library refuses structs from a header of another ABI version
- * (VGRT_ERROR_ABI_MISMATCH). Always start from the *_default() value and change fields.
+ * A packed bundle (NAME.vgrtpack, one file written by `vidgen export --pack`; docs/export.md) opens
+ * from memory: vgrt_model_open_memory(bytes, size, &mo, &model). It passes the same validator as a
+ * directory; the runtime copies what it keeps, so the caller may free the bytes when it returns.
+ *
+ * ABI rule. Every struct that carries struct_size and abi_version is stamped by the host, not by
+ * the library: the *_default() functions below are static inline, compiled into the host, and they
+ * write this header's VGRT_ABI_VERSION and sizeof(struct) before asking the library
+ * (vgrt_*_init) to fill in the defaults. The library refuses a struct whose stamp differs from its
+ * own with VGRT_ERROR_ABI_MISMATCH and a vgrt_last_error() naming both versions and sizes, so a
+ * host compiled against an older (or newer) vidgen_rt.h is refused instead of misreading memory.
+ * Always start from the *_default() value and change fields. Hosts without this header (ctypes,
+ * C# P/Invoke) call vgrt_*_init() with their own declaration's version and size. NULL options are
+ * allowed wherever an options pointer is taken and mean the library's defaults. VGRT_ABI_VERSION
+ * changes whenever a struct's layout or a function's signature or meaning changes; the soname
+ * (libvidgen_rt.so.N) carries the same N.
  */
 #ifndef VIDGEN_RT_H
 #define VIDGEN_RT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(_WIN32)
 #  if defined(VGRT_BUILDING_LIBRARY)
@@ -79,7 +92,7 @@
 extern "C" {
 #endif
 
-#define VGRT_ABI_VERSION 3
+#define VGRT_ABI_VERSION 4
 #define VGRT_MAX_BATCH_SIZES 16
 #define VGRT_NAME_CAPACITY 64
 
@@ -126,7 +139,8 @@ typedef struct vgrt_model_options {
     uint32_t abi_version;
     const char* backend;          /* "ort" (ONNX Runtime, default) or "tensorrt" (if built with it) */
     const char* provider;         /* ORT execution provider: "cpu" (default), "cuda", "tensorrt" */
-    const char* ort_library;      /* explicit libonnxruntime.so path; else $VGRT_ORT_LIBRARY */
+    const char* ort_library;      /* explicit libonnxruntime.so path; else $VGRT_ORT_LIBRARY, else
+                                     libonnxruntime.so* beside libvidgen_rt.so (an installed SDK) */
     const char* ort_search_dir;   /* then a directory holding libonnxruntime.so* (the Python layer
                                      passes the onnxruntime wheel's capi/), then the system loader */
     int32_t intra_op_threads;     /* 0: ONNX Runtime's default (one per physical core) */
@@ -235,11 +249,15 @@ VGRT_API int vgrt_set_log_callback(vgrt_log_fn callback, void* user_data, int mi
  * and tests that reproduce a stream's noise (docs/architecture.md §4). */
 VGRT_API int vgrt_noise_bits(uint64_t seed, uint64_t draw, int32_t* out, size_t count);
 
-VGRT_API vgrt_model_options vgrt_model_options_default(void);
-VGRT_API vgrt_stream_options vgrt_stream_options_default(void);
-VGRT_API vgrt_postprocess vgrt_postprocess_default(void);
-VGRT_API vgrt_model_info vgrt_model_info_default(void);
-VGRT_API vgrt_stats vgrt_stats_default(void);
+/* Fill *out with the library's defaults when abi_version and struct_size are this library's
+ * VGRT_ABI_VERSION and sizeof the struct; otherwise write nothing and return
+ * VGRT_ERROR_ABI_MISMATCH. C and C++ hosts use the *_default() wrappers at the end of this header;
+ * hosts that declare the structs in another language pass their declaration's version and size. */
+VGRT_API int vgrt_model_options_init(vgrt_model_options* out, uint32_t abi_version, uint32_t struct_size);
+VGRT_API int vgrt_stream_options_init(vgrt_stream_options* out, uint32_t abi_version, uint32_t struct_size);
+VGRT_API int vgrt_postprocess_init(vgrt_postprocess* out, uint32_t abi_version, uint32_t struct_size);
+VGRT_API int vgrt_model_info_init(vgrt_model_info* out, uint32_t abi_version, uint32_t struct_size);
+VGRT_API int vgrt_stats_init(vgrt_stats* out, uint32_t abi_version, uint32_t struct_size);
 
 /* ---- bundle -------------------------------------------------------------------------------- */
 /* Validates the bundle directory exactly as vgrt_model_create does, without loading a backend:
@@ -250,11 +268,22 @@ VGRT_API vgrt_stats vgrt_stats_default(void);
  * reason in vgrt_last_error(). When out_manifest is not NULL it receives the manifest.json text
  * that was validated (read once); it stays valid until this thread's next vgrt_bundle_check. */
 VGRT_API int vgrt_bundle_check(const char* bundle_path, int32_t verify_checksums, const char** out_manifest);
+/* The same for a packed bundle (NAME.vgrtpack) held in memory: `size` bytes at `data`, read during
+ * the call only. Besides every rule above: the pack's header and file table must be intact
+ * (offsets 64-byte aligned, inside the data, not overlapping) and hold exactly manifest.json and
+ * the files it lists. Errors name the files "[packed bundle]/NAME". */
+VGRT_API int vgrt_bundle_check_memory(const void* data, size_t size, int32_t verify_checksums,
+                                      const char** out_manifest);
 
 /* ---- model --------------------------------------------------------------------------------- */
 /* Validates the bundle (see vgrt_bundle_check; options->verify_checksums) and loads its graphs. */
 VGRT_API int vgrt_model_create(const char* bundle_path, const vgrt_model_options* options,
                                vgrt_model** out_model);
+/* A packed bundle from memory (see vgrt_bundle_check_memory), validated the same way; ONNX Runtime
+ * builds its sessions from the bytes. The runtime keeps its own copy: `data` may be freed as soon as
+ * this returns. The TensorRT backend needs a bundle directory (its engines are files). */
+VGRT_API int vgrt_model_open_memory(const void* data, size_t size, const vgrt_model_options* options,
+                                    vgrt_model** out_model);
 VGRT_API int vgrt_model_destroy(vgrt_model* model);
 VGRT_API int vgrt_model_get_info(const vgrt_model* model, vgrt_model_info* out_info);
 /* Name and default keys (comma-separated GLFW key names, may be "") of action `index`. */
@@ -262,6 +291,8 @@ VGRT_API int vgrt_model_get_action(const vgrt_model* model, int32_t index, const
                                    const char** out_keys);
 /* The path of the ONNX Runtime library in use ("" for other backends). */
 VGRT_API int vgrt_model_get_backend_library(const vgrt_model* model, const char** out_path);
+/* The manifest.json text the model was validated from (lives as long as the model). */
+VGRT_API int vgrt_model_get_manifest(const vgrt_model* model, const char** out_text);
 
 /* ---- stream -------------------------------------------------------------------------------- */
 VGRT_API int vgrt_stream_open(vgrt_model* model, const vgrt_stream_options* options,
@@ -316,6 +347,52 @@ VGRT_API int vgrt_stream_set_postprocess(vgrt_stream* stream, const vgrt_postpro
 VGRT_API int vgrt_stream_get_postprocess(const vgrt_stream* stream, vgrt_postprocess* out);
 VGRT_API int vgrt_stream_get_stats(const vgrt_stream* stream, vgrt_stats* out_stats);
 VGRT_API int vgrt_stream_get_batch(const vgrt_stream* stream, int32_t* out_batch);
+
+/* ---- struct defaults, stamped with this header's ABI (see "ABI rule" at the top) -------------- */
+static inline vgrt_model_options vgrt_model_options_default(void) {
+    vgrt_model_options value;
+    memset(&value, 0, sizeof value);
+    value.struct_size = (uint32_t)sizeof value;
+    value.abi_version = VGRT_ABI_VERSION;
+    vgrt_model_options_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);
+    return value;
+}
+
+static inline vgrt_stream_options vgrt_stream_options_default(void) {
+    vgrt_stream_options value;
+    memset(&value, 0, sizeof value);
+    value.struct_size = (uint32_t)sizeof value;
+    value.abi_version = VGRT_ABI_VERSION;
+    vgrt_stream_options_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);
+    return value;
+}
+
+static inline vgrt_postprocess vgrt_postprocess_default(void) {
+    vgrt_postprocess value;
+    memset(&value, 0, sizeof value);
+    value.struct_size = (uint32_t)sizeof value;
+    value.abi_version = VGRT_ABI_VERSION;
+    vgrt_postprocess_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);
+    return value;
+}
+
+static inline vgrt_model_info vgrt_model_info_default(void) {
+    vgrt_model_info value;
+    memset(&value, 0, sizeof value);
+    value.struct_size = (uint32_t)sizeof value;
+    value.abi_version = VGRT_ABI_VERSION;
+    vgrt_model_info_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);
+    return value;
+}
+
+static inline vgrt_stats vgrt_stats_default(void) {
+    vgrt_stats value;
+    memset(&value, 0, sizeof value);
+    value.struct_size = (uint32_t)sizeof value;
+    value.abi_version = VGRT_ABI_VERSION;
+    vgrt_stats_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);
+    return value;
+}
 
 #ifdef __cplusplus
 }

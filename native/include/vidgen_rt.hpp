@@ -3,7 +3,7 @@
 // vgrt_last_error(). Nothing here reaches past the C ABI, so a host built with another compiler or
 // standard library than libvidgen_rt.so can use it.
 //
-//     vidgen_rt::Model model("maze.vgrt");
+//     vidgen_rt::Model model("maze.vgrt");   // or Model::open_memory(bytes, size) for a .vgrtpack
 //     vidgen_rt::Stream stream(model);
 //     std::vector<uint8_t> rgba(stream.frame_bytes());
 //     stream.step({1}, rgba.data(), rgba.size());
@@ -72,6 +72,13 @@ inline std::string check_bundle(const std::string& bundle_path, bool verify_chec
     return manifest;
 }
 
+// The same for a packed bundle (NAME.vgrtpack) in memory (vgrt_bundle_check_memory).
+inline std::string check_bundle_memory(const void* data, size_t size, bool verify_checksums = true) {
+    const char* manifest = nullptr;
+    check(vgrt_bundle_check_memory(data, size, verify_checksums ? 1 : 0, &manifest));
+    return manifest;
+}
+
 class Model {
 public:
     explicit Model(const std::string& bundle_path, const vgrt_model_options& options = vgrt_model_options_default()) {
@@ -80,7 +87,22 @@ public:
         model_ = Owned<vgrt_model, vgrt_model_destroy>(model);
     }
 
+    // A packed bundle from memory (vgrt_model_open_memory); the bytes may be freed once it returns.
+    static Model open_memory(const void* data, size_t size,
+                             const vgrt_model_options& options = vgrt_model_options_default()) {
+        vgrt_model* model = nullptr;
+        check(vgrt_model_open_memory(data, size, &options, &model));
+        return Model(model);
+    }
+
     vgrt_model* get() const { return model_.get(); }
+
+    // The manifest.json text the model was validated from.
+    std::string manifest() const {
+        const char* text = nullptr;
+        check(vgrt_model_get_manifest(model_.get(), &text));
+        return text;
+    }
 
     vgrt_model_info info() const {
         vgrt_model_info info = vgrt_model_info_default();
@@ -102,6 +124,8 @@ public:
     }
 
 private:
+    explicit Model(vgrt_model* model) : model_(model) {}
+
     Owned<vgrt_model, vgrt_model_destroy> model_;
 };
 

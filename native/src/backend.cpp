@@ -9,6 +9,9 @@ std::unique_ptr<Backend> make_backend(const Manifest& manifest, const vgrt_model
     std::string name = options.backend && *options.backend ? options.backend : "ort";
     if (name == "ort" || name == "onnxruntime") return make_ort_backend(manifest, options);
     if (name == "tensorrt") {
+        if (manifest.packed)
+            fail(VGRT_ERROR_UNSUPPORTED, "backend \"tensorrt\" loads its engines from a bundle directory (NAME.vgrt); "
+                                         "a packed bundle runs on backend \"ort\"");
 #ifdef VGRT_WITH_TENSORRT
         return make_tensorrt_backend(manifest, options);
 #else

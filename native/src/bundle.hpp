@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,11 @@ struct TensorSpec {
 struct GraphSpec {
     std::string kind;   // "encode", "step", "decode" [, "noise", "sample" for a flow head]
     std::string file;   // as the manifest names it
-    std::string path;   // absolute path of the .onnx file, once validated
+    std::string path;   // absolute path of the .onnx file once validated ("[packed bundle]/NAME" in a pack)
+    struct {
+        const uint8_t* data = nullptr;  // a packed bundle's graph bytes (Manifest::storage); else null
+        size_t size = 0;
+    } bytes;
     std::vector<TensorSpec> inputs, outputs;
 
     const TensorSpec* input(const std::string& name) const;
@@ -99,6 +104,8 @@ struct Manifest {
     std::map<std::string, ContextTensorSpec> context;        // "frames", "actions" [, "cond", "guide"]
     std::vector<ListedFile> files;
     vgrt_postprocess postprocess{};
+    bool packed = false;  // read from a packed bundle: graphs load from GraphSpec::bytes
+    std::shared_ptr<const std::vector<uint8_t>> storage;  // a model's copy of its packed bundle
 
     std::vector<int> batch_sizes() const;
     const GraphSpec& graph(int batch, const std::string& kind) const;
@@ -114,8 +121,12 @@ struct Bundle {
     std::string text;  // manifest.json exactly as read and validated
 };
 
-// The whole validator (see the top of this file); throws vgrt::Error (BUNDLE).
+// The whole validator (see the top of this file) on a bundle directory; throws vgrt::Error (BUNDLE).
 Bundle read_bundle(const std::string& directory, bool verify_checksums);
+// The same on a packed bundle (NAME.vgrtpack) of `size` bytes at `data`, read during the call only.
+Bundle read_packed_bundle(const uint8_t* data, size_t size, bool verify_checksums);
+// The same, keeping `pack` in the manifest's storage so its graphs can load from it later.
+Bundle read_packed_bundle(std::shared_ptr<const std::vector<uint8_t>> pack, bool verify_checksums);
 
 // The index of the first value outside [lo, hi] (NaN included), or `count` when all are inside.
 size_t first_outside(const float* values, size_t count, float lo, float hi);

@@ -1,15 +1,15 @@
 // The file half of the bundle validator (see bundle.hpp): manifest.json read once, every listed
 // file resolved inside the bundle and hashed, nothing unlisted beside them, each graph's ONNX
-// signature compared with the manifest, and the default context read from its raw tensors.
-#include <sys/stat.h>
-
+// signature compared with the manifest, and the default context read from its raw tensors. The
+// files come from a BundleSource (a directory or a packed bundle in memory); the rules here are
+// the same for both.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <set>
 
 #include "bundle.hpp"
-#include "bundle_files.hpp"
+#include "bundle_source.hpp"
 #include "errors.hpp"
 #include "onnx_scan.hpp"
 #include "sha256.hpp"
@@ -23,21 +23,6 @@ namespace {
 
 constexpr uint64_t kMaxManifestBytes = uint64_t(16) << 20;
 constexpr uint64_t kMaxGraphBytes = uint64_t(16) << 30;
-
-std::string real_directory(const std::string& directory) {
-    struct stat info;
-    const std::string out = directory.empty() ? "" : real_path(directory);
-    if (out.empty() || stat(out.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
-        bundle_error(directory + ": no such bundle directory");
-    return out;
-}
-
-std::string read_manifest_text(const std::string& root, const std::string& file) {
-    struct stat info;
-    if (lstat(file.c_str(), &info) != 0) bundle_error(root + ": not a bundle (no manifest.json)");
-    std::vector<uint8_t> bytes = read_regular_file(resolve_inside(root, "manifest.json", root), kMaxManifestBytes);
-    return std::string(bytes.begin(), bytes.end());
-}
 
 int32_t onnx_type(DType dtype) {
     switch (dtype) {
@@ -86,24 +71,24 @@ void check_sha(const std::string& path, const std::string& digest, const ListedF
 }
 
 template <typename T>
-void copy_into(std::vector<T>& out, const std::vector<uint8_t>& bytes) {
-    out.resize(bytes.size() / sizeof(T));
-    std::memcpy(out.data(), bytes.data(), bytes.size());
+void copy_into(std::vector<T>& out, const FileBytes& bytes) {
+    out.resize(bytes.size / sizeof(T));
+    if (bytes.size) std::memcpy(out.data(), bytes.data, bytes.size);
 }
 
 Context read_context(const Manifest& m, const std::map<std::string, const ListedFile*>& listed,
-                     const std::string& file, bool verify_checksums) {
+                     const std::string& file, bool verify_checksums, BundleSource& source) {
     Context context;
     context.count = m.context.at("frames").tensor.shape[0];
     for (const auto& [name, spec] : m.context) {
         const ListedFile& entry = *listed.at(spec.file);
-        std::vector<uint8_t> bytes = read_regular_file(spec.path, spec.tensor.bytes());
-        if (verify_checksums) check_sha(spec.path, sha256_hex(bytes.data(), bytes.size()), entry, file);
-        if (bytes.size() != spec.tensor.bytes())
-            bundle_error(spec.path + ": " + std::to_string(bytes.size()) + " bytes, " + file + " field '" + entry.field +
+        const FileBytes bytes = source.read(spec.file, spec.tensor.bytes());
+        if (verify_checksums) check_sha(spec.path, sha256_hex(bytes.data, bytes.size), entry, file);
+        if (bytes.size != spec.tensor.bytes())
+            bundle_error(spec.path + ": " + std::to_string(bytes.size) + " bytes, " + file + " field '" + entry.field +
                          "' declares " + describe_shape(spec.tensor.shape) + " " + dtype_name(spec.tensor.dtype) + " = " +
                          std::to_string(spec.tensor.bytes()) + " bytes (truncated?)");
-        if (name == "frames") context.frames = std::move(bytes);
+        if (name == "frames") copy_into(context.frames, bytes);
         else if (name == "actions") copy_into(context.actions, bytes);
         else copy_into(name == "cond" ? context.cond : context.guide, bytes);
     }
@@ -125,40 +110,57 @@ Context read_context(const Manifest& m, const std::map<std::string, const Listed
     return context;
 }
 
-}  // namespace
-
-Bundle read_bundle(const std::string& directory, bool verify_checksums) {
+// The whole validator over one source (see bundle_source.hpp for what differs between sources).
+Bundle validate_bundle(BundleSource& source, bool verify_checksums) {
     Bundle bundle;
-    const std::string root = real_directory(directory);
+    const std::string& root = source.root();
     const std::string file = root + "/manifest.json";
-    bundle.text = read_manifest_text(root, file);
+    bundle.text = source.manifest_text(kMaxManifestBytes);
     Manifest& m = bundle.manifest = parse_manifest(root, file, bundle.text);
+    m.packed = source.in_memory();
 
     std::map<std::string, const ListedFile*> listed;
-    std::map<std::string, std::string> resolved;
-    std::set<std::string> names{"manifest.json"};
+    std::map<std::string, std::string> fields;
     for (const ListedFile& entry : m.files) {
-        resolved[entry.name] = resolve_inside(root, entry.name, file + ": field '" + entry.field + ".file'");
         listed[entry.name] = &entry;
-        names.insert(entry.name);
+        fields[entry.name] = file + ": field '" + entry.field + ".file'";
     }
-    check_no_extra_files(root, names);
+    const std::map<std::string, std::string> resolved = source.resolve(fields);
 
     for (auto& [batch, graphs] : m.graphs) {
         for (auto& [kind, graph] : graphs) {
             graph.path = resolved.at(graph.file);
-            std::vector<uint8_t> bytes = read_regular_file(graph.path, kMaxGraphBytes);
+            const FileBytes bytes = source.read(graph.file, kMaxGraphBytes);
             const ListedFile& entry = *listed.at(graph.file);
-            if (verify_checksums) check_sha(graph.path, sha256_hex(bytes.data(), bytes.size()), entry, file);
-            check_signature(graph, read_onnx_signature(graph.path, bytes.data(), bytes.size()), file, entry.field);
+            if (verify_checksums) check_sha(graph.path, sha256_hex(bytes.data, bytes.size), entry, file);
+            check_signature(graph, read_onnx_signature(graph.path, bytes.data, bytes.size), file, entry.field);
+            if (source.in_memory()) graph.bytes = {bytes.data, bytes.size};
         }
     }
     for (auto& [key, engine] : m.engines) {
         engine.path = resolved.at(engine.file);
-        if (verify_checksums) check_sha(engine.path, sha256_of_file(engine.path), *listed.at(engine.file), file);
+        if (verify_checksums) check_sha(engine.path, source.sha256(engine.file), *listed.at(engine.file), file);
     }
     for (auto& [name, spec] : m.context) spec.path = resolved.at(spec.file);
-    bundle.context = read_context(m, listed, file, verify_checksums);
+    bundle.context = read_context(m, listed, file, verify_checksums, source);
+    return bundle;
+}
+
+}  // namespace
+
+Bundle read_bundle(const std::string& directory, bool verify_checksums) {
+    DirectorySource source(directory);
+    return validate_bundle(source, verify_checksums);
+}
+
+Bundle read_packed_bundle(const uint8_t* data, size_t size, bool verify_checksums) {
+    PackSource source(data, size);
+    return validate_bundle(source, verify_checksums);
+}
+
+Bundle read_packed_bundle(std::shared_ptr<const std::vector<uint8_t>> pack, bool verify_checksums) {
+    Bundle bundle = read_packed_bundle(pack->data(), pack->size(), verify_checksums);
+    bundle.manifest.storage = std::move(pack);
     return bundle;
 }
 

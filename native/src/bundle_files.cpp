@@ -1,4 +1,5 @@
-// Bundle paths and file reading for the validator (see bundle_files.hpp).
+// Bundle paths and file reading for the validator (see bundle_files.hpp), and DirectorySource, the
+// validator's view of a bundle directory (bundle_source.hpp).
 #include "bundle_files.hpp"
 
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "bundle_source.hpp"
 #include "errors.hpp"
 #include "sha256.hpp"
 
@@ -72,6 +74,14 @@ void walk(const std::string& root, const std::string& relative, int depth, const
         if (S_ISDIR(info.st_mode) && depth < kMaxDepth) walk(root, path, depth + 1, listed, extra);
         else if (!S_ISDIR(info.st_mode) && !listed.count(path)) extra.push_back(path);
     }
+}
+
+std::string real_directory(const std::string& directory) {
+    struct stat info;
+    const std::string out = directory.empty() ? "" : real_path(directory);
+    if (out.empty() || stat(out.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+        bundle_error(directory + ": no such bundle directory");
+    return out;
 }
 
 }  // namespace
@@ -148,5 +158,34 @@ void check_no_extra_files(const std::string& root, const std::set<std::string>& 
     for (size_t i = 0; i < extra.size() && i < 5; ++i) names += (i ? ", " : "") + extra[i];
     bundle_error(root + ": files not named by manifest.json: " + names);
 }
+
+DirectorySource::DirectorySource(const std::string& directory) : root_(real_directory(directory)) {}
+
+std::string DirectorySource::manifest_text(uint64_t max_bytes) {
+    struct stat info;
+    if (lstat((root_ + "/manifest.json").c_str(), &info) != 0) bundle_error(root_ + ": not a bundle (no manifest.json)");
+    std::vector<uint8_t> bytes = read_regular_file(resolve_inside(root_, "manifest.json", root_), max_bytes);
+    return std::string(bytes.begin(), bytes.end());
+}
+
+std::map<std::string, std::string> DirectorySource::resolve(const std::map<std::string, std::string>& listed) {
+    std::set<std::string> names{"manifest.json"};
+    for (const auto& [name, where] : listed) {
+        paths_[name] = resolve_inside(root_, name, where);
+        names.insert(name);
+    }
+    check_no_extra_files(root_, names);
+    return paths_;
+}
+
+FileBytes DirectorySource::read(const std::string& name, uint64_t max_bytes) {
+    FileBytes bytes;
+    bytes.owned = read_regular_file(paths_.at(name), max_bytes);
+    bytes.data = bytes.owned.data();
+    bytes.size = bytes.owned.size();
+    return bytes;
+}
+
+std::string DirectorySource::sha256(const std::string& name) { return sha256_of_file(paths_.at(name)); }
 
 }  // namespace vgrt

@@ -1,102 +1,47 @@
-// The C ABI (vidgen_rt.h) over the C++ core. Every function body runs inside guarded(), which turns
-// any exception into a status code and this thread's vgrt_last_error(), so nothing unwinds into the
-// host. Handles are registry ids, not pointers: a destroyed, foreign or repeated handle is simply
-// not found (VGRT_ERROR_INVALID_HANDLE) instead of touching freed memory, and a call in flight
-// holds its object alive while another thread destroys the handle.
-#include <atomic>
-#include <cstring>
-#include <memory>
-#include <mutex>
-#include <new>
+// The C ABI (vidgen_rt.h) over the C++ core: the library, model and stream calls. Every function body
+// runs inside guarded() and reaches objects through the handle registries (c_api_support.hpp); the
+// struct defaults, packed bundles and the manifest accessor are in c_api_sdk.cpp.
 #include <string>
-#include <unordered_map>
 
-#include "errors.hpp"
+#include "c_api_support.hpp"
 #include "log.hpp"
 #include "model.hpp"
 #include "philox.hpp"
 #include "stream.hpp"
 #include "vidgen_rt.h"
 
+namespace vgrt::capi {
+
+std::string& last_error() {
+    thread_local std::string text;
+    return text;
+}
+
+uintptr_t next_handle() {
+    static std::atomic<uintptr_t> next{0x10000};
+    return next.fetch_add(16);
+}
+
+Registry<Model>& models() { static auto* r = new Registry<Model>("model"); return *r; }
+Registry<Stream>& streams() { static auto* r = new Registry<Stream>("stream"); return *r; }
+Registry<Snapshot>& snapshots() { static auto* r = new Registry<Snapshot>("snapshot"); return *r; }
+
+void check_stamp(const char* name, uint32_t abi_version, uint32_t struct_size, size_t expected_size) {
+    if (abi_version == VGRT_ABI_VERSION && struct_size == expected_size) return;
+    fail(VGRT_ERROR_ABI_MISMATCH,
+         std::string(name) + " comes from a vidgen_rt.h of another ABI (abi_version " + std::to_string(abi_version) +
+             ", struct_size " + std::to_string(struct_size) + "; this library is ABI " + std::to_string(VGRT_ABI_VERSION) +
+             " with struct_size " + std::to_string(expected_size) +
+             "): rebuild the host against this library's vidgen_rt.h and start from its *_default() function");
+}
+
+}  // namespace vgrt::capi
+
 namespace {
 
-using vgrt::Error;
+using namespace vgrt::capi;
 using vgrt::fail;
 using vgrt::invalid;
-
-thread_local std::string t_last_error;
-
-template <typename F>
-int guarded(F&& body) noexcept {
-    try {
-        body();
-        return VGRT_OK;
-    } catch (const Error& error) {
-        t_last_error = error.what();
-        return error.status();
-    } catch (const std::bad_alloc&) {
-        t_last_error = "out of memory";
-        return VGRT_ERROR_OUT_OF_MEMORY;
-    } catch (const std::exception& error) {
-        t_last_error = std::string("internal error: ") + error.what();
-        return VGRT_ERROR_INTERNAL;
-    } catch (...) {
-        t_last_error = "internal error: unknown exception";
-        return VGRT_ERROR_INTERNAL;
-    }
-}
-
-std::atomic<uintptr_t> g_next_handle{0x10000};
-
-// Live objects by handle value. Leaked on purpose: hosts may call in from threads during exit.
-template <typename T>
-class Registry {
-public:
-    explicit Registry(const char* kind) : kind_(kind) {}
-
-    uintptr_t add(std::shared_ptr<T> object) {
-        uintptr_t id = g_next_handle.fetch_add(16);
-        std::lock_guard<std::mutex> lock(mutex_);
-        objects_.emplace(id, std::move(object));
-        return id;
-    }
-
-    std::shared_ptr<T> get(const void* handle) const {
-        if (!handle) fail(VGRT_ERROR_INVALID_HANDLE, std::string(kind_) + " handle is NULL");
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto it = objects_.find(reinterpret_cast<uintptr_t>(handle));
-        if (it == objects_.end())
-            fail(VGRT_ERROR_INVALID_HANDLE, std::string(kind_) + " handle is not live (destroyed, or never created by vgrt_)");
-        return it->second;
-    }
-
-    std::shared_ptr<T> remove(const void* handle) {
-        std::shared_ptr<T> object = get(handle);
-        std::lock_guard<std::mutex> lock(mutex_);
-        objects_.erase(reinterpret_cast<uintptr_t>(handle));
-        return object;
-    }
-
-private:
-    const char* kind_;
-    mutable std::mutex mutex_;
-    std::unordered_map<uintptr_t, std::shared_ptr<T>> objects_;
-};
-
-Registry<vgrt::Model>& models() { static auto* r = new Registry<vgrt::Model>("model"); return *r; }
-Registry<vgrt::Stream>& streams() { static auto* r = new Registry<vgrt::Stream>("stream"); return *r; }
-Registry<vgrt::Snapshot>& snapshots() { static auto* r = new Registry<vgrt::Snapshot>("snapshot"); return *r; }
-
-template <typename T>
-void check_struct(const T* value, const char* name) {
-    if (!value) invalid(std::string(name) + " is NULL");
-    if (value->abi_version != VGRT_ABI_VERSION || value->struct_size != sizeof(T))
-        fail(VGRT_ERROR_ABI_MISMATCH, std::string(name) + " comes from a vidgen_rt.h of another ABI (struct_size " +
-                                          std::to_string(value->struct_size) + ", abi_version " +
-                                          std::to_string(value->abi_version) + "; this library has " +
-                                          std::to_string(sizeof(T)) + ", " + std::to_string(VGRT_ABI_VERSION) +
-                                          "): start from the matching *_default() function");
-}
 
 template <typename T>
 void require_out(T* out, const char* name) {
@@ -108,22 +53,13 @@ void copy_name(char* target, size_t capacity, const std::string& source) {
     target[capacity - 1] = '\0';
 }
 
-template <typename T>
-T with_header() {
-    T value;
-    std::memset(&value, 0, sizeof(T));
-    value.struct_size = sizeof(T);
-    value.abi_version = VGRT_ABI_VERSION;
-    return value;
-}
-
 }  // namespace
 
 extern "C" {
 
 VGRT_API const char* vgrt_version(void) { return VGRT_VERSION; }
 VGRT_API int vgrt_abi_version(void) { return VGRT_ABI_VERSION; }
-VGRT_API const char* vgrt_last_error(void) { return t_last_error.c_str(); }
+VGRT_API const char* vgrt_last_error(void) { return last_error().c_str(); }
 
 VGRT_API const char* vgrt_status_string(int status) {
     switch (status) {
@@ -155,32 +91,6 @@ VGRT_API int vgrt_noise_bits(uint64_t seed, uint64_t draw, int32_t* out, size_t 
     });
 }
 
-VGRT_API vgrt_model_options vgrt_model_options_default(void) {
-    auto options = with_header<vgrt_model_options>();
-    options.backend = "ort";
-    options.provider = "cpu";
-    options.allow_spinning = 1;
-    options.verify_checksums = 1;
-    return options;
-}
-
-VGRT_API vgrt_stream_options vgrt_stream_options_default(void) {
-    auto options = with_header<vgrt_stream_options>();
-    options.batch = 1;
-    options.temperature = 1.0f;
-    return options;
-}
-
-VGRT_API vgrt_postprocess vgrt_postprocess_default(void) {
-    auto post = with_header<vgrt_postprocess>();
-    post.contrast = 1.0f;
-    post.gamma = 1.0f;
-    return post;
-}
-
-VGRT_API vgrt_model_info vgrt_model_info_default(void) { return with_header<vgrt_model_info>(); }
-VGRT_API vgrt_stats vgrt_stats_default(void) { return with_header<vgrt_stats>(); }
-
 VGRT_API int vgrt_bundle_check(const char* bundle_path, int32_t verify_checksums, const char** out_manifest) {
     thread_local std::string t_manifest;
     return guarded([&] {
@@ -200,16 +110,7 @@ VGRT_API int vgrt_model_create(const char* bundle_path, const vgrt_model_options
         require_out(out_model, "out_model");
         *out_model = nullptr;
         if (!bundle_path) invalid("bundle_path is NULL");
-        vgrt_model_options resolved = vgrt_model_options_default();
-        if (options) {
-            check_struct(options, "options");
-            resolved = *options;
-        }
-        if (resolved.verify_checksums != 0 && resolved.verify_checksums != 1)
-            invalid("options.verify_checksums = " + std::to_string(resolved.verify_checksums) + ": expected 0 or 1");
-        if (resolved.intra_op_threads < 0 || resolved.intra_op_threads > 1024)
-            invalid("options.intra_op_threads = " + std::to_string(resolved.intra_op_threads) + ": expected 0..1024");
-        auto model = std::make_shared<vgrt::Model>(bundle_path, resolved);
+        auto model = std::make_shared<vgrt::Model>(bundle_path, resolve_model_options(options));
         *out_model = reinterpret_cast<vgrt_model*>(models().add(std::move(model)));
     });
 }
@@ -268,7 +169,8 @@ VGRT_API int vgrt_stream_open(vgrt_model* handle, const vgrt_stream_options* opt
         require_out(out_stream, "out_stream");
         *out_stream = nullptr;
         auto model = models().get(handle);
-        vgrt_stream_options resolved = vgrt_stream_options_default();
+        vgrt_stream_options resolved;
+        vgrt_stream_options_init(&resolved, VGRT_ABI_VERSION, sizeof resolved);
         if (options) {
             check_struct(options, "options");
             resolved = *options;

@@ -8,8 +8,12 @@ namespace vgrt {
 Model::Model(const std::string& path, const vgrt_model_options& options)
     : Model(read_bundle(path, options.verify_checksums != 0), options) {}
 
+Model::Model(std::shared_ptr<const std::vector<uint8_t>> pack, const vgrt_model_options& options)
+    : Model(read_packed_bundle(std::move(pack), options.verify_checksums != 0), options) {}
+
 Model::Model(Bundle bundle, const vgrt_model_options& options)
     : manifest_(std::move(bundle.manifest)),
+      manifest_text_(std::move(bundle.text)),
       context_(std::move(bundle.context)),
       backend_(make_backend(manifest_, options)),
       backend_library_(backend_->library()) {

@@ -22,8 +22,11 @@ class Model {
 public:
     // Validates the bundle (read_bundle; checksums unless options.verify_checksums == 0) first.
     Model(const std::string& path, const vgrt_model_options& options);
+    // The same for a packed bundle; the model keeps `pack`, its graphs load from it.
+    Model(std::shared_ptr<const std::vector<uint8_t>> pack, const vgrt_model_options& options);
 
     const Manifest& manifest() const { return manifest_; }
+    const std::string& manifest_text() const { return manifest_text_; }  // manifest.json as validated
     const Context& context() const { return context_; }
     const Backend& backend() const { return *backend_; }
     const std::string& backend_library() const { return backend_library_; }
@@ -33,6 +36,7 @@ private:
     Model(Bundle bundle, const vgrt_model_options& options);
 
     Manifest manifest_;
+    std::string manifest_text_;
     Context context_;
     std::unique_ptr<Backend> backend_;
     std::string backend_library_;

@@ -1,7 +1,10 @@
 // The ONNX Runtime backend: libonnxruntime.so is dlopen'ed at run time (never linked) and driven
 // through its C API, OrtGetApiBase()->GetApi(ORT_API_VERSION) against the 1.21 headers, which any
 // newer library also serves. Library search order: the explicit option, $VGRT_ORT_LIBRARY, the
-// directory the Python layer passes (the onnxruntime wheel's capi/), then the system loader.
+// directory libvidgen_rt.so itself was loaded from (an installed SDK ships libonnxruntime.so there;
+// the variable stays first so a host can always override), the directory the Python layer passes
+// (the onnxruntime wheel's capi/), then the system loader. Graphs of a packed bundle load from
+// memory (CreateSessionFromArray), the others from their files.
 // Sessions use the reference driver's settings (OrtStepper: full graph optimisation, sequential
 // execution, one inter-op thread, intra-op threads from the options, spinning for the step only), so
 // both compute the same bits. Each stream binds its own buffers through an OrtIoBinding once; a step is then a
@@ -72,6 +75,15 @@ std::vector<std::string> candidates_in(const std::string& directory) {
     return paths;
 }
 
+// The directory libvidgen_rt.so was loaded from: an installed SDK keeps libonnxruntime.so beside it.
+std::string own_directory() {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&own_directory), &info) == 0 || !info.dli_fname) return {};
+    const std::string path = info.dli_fname;
+    const size_t slash = path.rfind('/');
+    return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
 OrtLibrary& load_library(const vgrt_model_options& options) {
     static std::mutex mutex;
     static std::map<std::string, OrtLibrary> loaded;  // by the path asked for; never unloaded
@@ -82,7 +94,11 @@ OrtLibrary& load_library(const vgrt_model_options& options) {
     if (options.ort_library && *options.ort_library) attempts = {options.ort_library};
     else if (env && *env) attempts = {env};
     else {
-        if (options.ort_search_dir && *options.ort_search_dir) attempts = candidates_in(options.ort_search_dir);
+        attempts = candidates_in(own_directory());
+        if (options.ort_search_dir && *options.ort_search_dir) {
+            std::vector<std::string> more = candidates_in(options.ort_search_dir);
+            attempts.insert(attempts.end(), more.begin(), more.end());
+        }
         attempts.push_back("libonnxruntime.so");
         attempts.push_back("libonnxruntime.so.1");
     }
@@ -120,8 +136,9 @@ OrtLibrary& load_library(const vgrt_model_options& options) {
         return loaded.emplace(path, library).first->second;
     }
     fail(VGRT_ERROR_BACKEND,
-         "cannot load ONNX Runtime (set VGRT_ORT_LIBRARY or the ort_library option to libonnxruntime.so, "
-         "or install the onnxruntime Python package); tried:" + tried);
+         "cannot load ONNX Runtime (put libonnxruntime.so beside libvidgen_rt.so as `cmake --install` and "
+         "`vidgen sdk` do, set VGRT_ORT_LIBRARY or the ort_library option, or install the onnxruntime Python "
+         "package); tried:" + tried);
 }
 
 ONNXTensorElementDataType ort_type(DType dtype) {
@@ -175,7 +192,11 @@ class OrtGraph : public Graph, public std::enable_shared_from_this<OrtGraph> {
 public:
     OrtGraph(const OrtLibrary& library, OrtSessionOptions* options, const GraphSpec& spec)
         : api_(library.api), spec_(spec) {
-        check(api_, api_->CreateSession(library.env, spec.path.c_str(), options, &session_), "loading " + spec.path);
+        if (spec.bytes.data)
+            check(api_, api_->CreateSessionFromArray(library.env, spec.bytes.data, spec.bytes.size, options, &session_),
+                  "loading " + spec.path);
+        else
+            check(api_, api_->CreateSession(library.env, spec.path.c_str(), options, &session_), "loading " + spec.path);
         check(api_, api_->CreateCpuMemoryInfo(OrtDeviceAllocator, OrtMemTypeDefault, &memory_), "memory info");
         validate(true);
         validate(false);

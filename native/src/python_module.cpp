@@ -3,8 +3,9 @@
 // how it was built, so a mismatched or stale binary is visible at a glance (`vidgen_rt._native.
 // build_info()`), and binds the runtime through the C++ wrapper of the C ABI (vidgen_rt.hpp):
 // Model and Stream, the GIL released while C++ works, frames handed to numpy without a copy (the
-// array's base capsule owns the runtime frame and releases it when the array goes). The Python
-// face users see is vidgen_rt.runtime.native (Runtime, Stream).
+// array's base capsule owns the runtime frame and releases it when the array goes). A bundle is a
+// directory path (str) or a packed bundle's bytes (any contiguous bytes-like object, read in place
+// while the GIL is released). The Python face users see is vidgen_rt.runtime.native (Runtime, Stream).
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -127,6 +128,22 @@ struct Inputs {
         context.guide_count = conditions.guide_count;
         return &context;
     }
+};
+
+// A bytes-like object's memory, pinned (PyBUF_SIMPLE: contiguous) while this lives.
+class BytesView {
+public:
+    explicit BytesView(const py::object& source) {
+        if (PyObject_GetBuffer(source.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+    }
+    ~BytesView() { PyBuffer_Release(&view_); }
+    BytesView(const BytesView&) = delete;
+    BytesView& operator=(const BytesView&) = delete;
+    const void* data() const { return view_.buf; }
+    size_t size() const { return size_t(view_.len); }
+
+private:
+    Py_buffer view_{};
 };
 
 class PySnapshot {
@@ -287,7 +304,8 @@ private:
 
 class PyModel {
 public:
-    PyModel(const std::string& path, int intra_op_threads, const std::string& provider, const std::string& backend,
+    // `source`: a bundle directory (str) or a packed bundle's bytes.
+    PyModel(const py::object& source, int intra_op_threads, const std::string& provider, const std::string& backend,
             const std::string& ort_library, const std::string& ort_search_dir, bool allow_spinning, int device_id,
             bool verify_checksums) {
         vgrt_model_options options = vgrt_model_options_default();
@@ -299,9 +317,18 @@ public:
         options.allow_spinning = allow_spinning ? 1 : 0;
         options.device_id = device_id;
         options.verify_checksums = verify_checksums ? 1 : 0;
+        if (py::isinstance<py::str>(source)) {
+            const std::string path = source.cast<std::string>();
+            py::gil_scoped_release release;
+            model_ = std::make_unique<vidgen_rt::Model>(path, options);
+            return;
+        }
+        BytesView bytes(source);
         py::gil_scoped_release release;
-        model_ = std::make_unique<vidgen_rt::Model>(path, options);
+        model_ = std::make_unique<vidgen_rt::Model>(vidgen_rt::Model::open_memory(bytes.data(), bytes.size(), options));
     }
+
+    std::string manifest() const { return model_->manifest(); }
 
     py::dict info() const {
         vgrt_model_info i = model_->info();
@@ -375,17 +402,20 @@ PYBIND11_MODULE(_native, m) {
 
     m.def(
         "read_bundle",
-        [](const std::string& path, bool verify_checksums) {
-            std::string text;
-            {
+        [](const py::object& source, bool verify_checksums) {
+            if (py::isinstance<py::str>(source)) {
+                const std::string path = source.cast<std::string>();
                 py::gil_scoped_release release;
-                text = vidgen_rt::check_bundle(path, verify_checksums);
+                return vidgen_rt::check_bundle(path, verify_checksums);
             }
-            return text;
+            BytesView bytes(source);
+            py::gil_scoped_release release;
+            return vidgen_rt::check_bundle_memory(bytes.data(), bytes.size(), verify_checksums);
         },
-        py::arg("path"), py::arg("verify_checksums") = true,
-        "Validates the bundle at `path` (vgrt_bundle_check: every bundle rule, sha256 unless "
-        "verify_checksums is False) and returns the manifest.json text it accepted; BundleError otherwise.");
+        py::arg("source"), py::arg("verify_checksums") = true,
+        "Validates a bundle, a directory path (vgrt_bundle_check) or a packed bundle's bytes "
+        "(vgrt_bundle_check_memory): every bundle rule, sha256 unless verify_checksums is False. Returns "
+        "the manifest.json text it accepted; BundleError otherwise.");
 
     py::class_<PySnapshot>(m, "Snapshot",
                            "A stream's saved state (KV ring, lags, latents, frame and draw index, sampling options).");
@@ -415,12 +445,13 @@ PYBIND11_MODULE(_native, m) {
         .def("close", &PyStream::close);
 
     py::class_<PyModel>(m, "Model")
-        .def(py::init<const std::string&, int, const std::string&, const std::string&, const std::string&,
+        .def(py::init<const py::object&, int, const std::string&, const std::string&, const std::string&,
                       const std::string&, bool, int, bool>(),
-             py::arg("path"), py::arg("intra_op_threads") = 0, py::arg("provider") = "cpu", py::arg("backend") = "ort",
+             py::arg("source"), py::arg("intra_op_threads") = 0, py::arg("provider") = "cpu", py::arg("backend") = "ort",
              py::arg("ort_library") = "", py::arg("ort_search_dir") = "", py::arg("allow_spinning") = true,
              py::arg("device_id") = 0, py::arg("verify_checksums") = true)
         .def("info", &PyModel::info)
+        .def("manifest", &PyModel::manifest, "The manifest.json text the model was validated from.")
         .def("open_stream", &PyModel::open_stream, py::arg("batch") = 1, py::arg("frames") = py::none(),
              py::arg("actions") = py::none(), py::arg("cond") = py::none(), py::arg("guide") = py::none(),
              py::arg("seed") = 0, py::arg("temperature") = 1.0f, py::arg("sampling_steps") = 0);

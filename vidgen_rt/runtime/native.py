@@ -39,8 +39,9 @@ def ort_search_dir() -> str:
 
 
 def library_path() -> Path:
-    """libvidgen_rt.so as installed next to the module (for ctypes and C hosts)."""
-    return Path(_native.__file__).with_name("libvidgen_rt.so")
+    """libvidgen_rt.so.N (N: the C ABI version, its soname) as installed next to the module, for
+    ctypes and C hosts; `vidgen sdk -o DIR` copies it into an SDK with headers and package files."""
+    return Path(_native.__file__).with_name(f"libvidgen_rt.so.{_native.build_info()['abi_version']}")
 
 
 class Frame(NamedTuple):
