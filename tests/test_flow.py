@@ -1,5 +1,6 @@
 """Optical flow guides: Farnebäck flow recovers known synthetic translations, the guide is the flow
-scaled and clipped to [-1, 1], and `vidgen ingest --flow-guide` stores it under its names."""
+scaled and clipped to [-1, 1], `vidgen ingest --flow-guide` stores it under its names, and named
+motion fields steer a flow-guided world in the same units."""
 
 import cv2
 import numpy as np
@@ -7,7 +8,8 @@ import pytest
 from PIL import Image
 
 from conftest import vidgen
-from vidgen_rt.data.flow import FLOW_GUIDE_NAMES, FLOW_SCALE_PIXELS, dense_flow, flow_guide
+from vidgen_rt.data.flow import (FLOW_GUIDE_NAMES, FLOW_SCALE_PIXELS, dense_flow, flow_guide, motion_field,
+                                 parse_motion_script)
 from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import DataError
 
@@ -79,3 +81,20 @@ def test_ingest_stores_the_flow_guide(tmp_path):
     assert not guide[0].any()
     np.testing.assert_allclose(interior(guide[1:, 0]), 2 / FLOW_SCALE_PIXELS, atol=0.5 / FLOW_SCALE_PIXELS)
     np.testing.assert_allclose(interior(guide[1:, 1]), 0, atol=0.5 / FLOW_SCALE_PIXELS)
+
+
+def test_motion_fields_are_flow_guides_of_named_motions():
+    left = motion_field("left", 8, 12, pixels=2.0)
+    assert left.shape == (2, 8, 12) and np.all(left[0] == -2.0 / FLOW_SCALE_PIXELS) and np.all(left[1] == 0)
+    assert not motion_field("still", 8, 8).any()
+    zoom = motion_field("zoom_in", 9, 9, pixels=4.0)
+    assert zoom[:, 4, 4].tolist() == [0, 0]                          # the centre stays
+    assert zoom[0, 4, 8] == pytest.approx(4.0 / FLOW_SCALE_PIXELS) and zoom[1, 0, 4] < 0  # edges move outwards
+    assert np.array_equal(motion_field("zoom_out", 9, 9, pixels=4.0), -zoom)
+    assert motion_field("down", 4, 4, pixels=100.0).max() == 1.0   # clipped like the recorded guide
+    assert parse_motion_script("right*2,still,zoom_in*1") == ["right", "right", "still", "zoom_in"]
+    for bad in ("sideways", "left*0", "left*x"):
+        with pytest.raises(DataError, match="expected NAME"):
+            parse_motion_script(bad)
+    with pytest.raises(DataError, match="unknown motion"):
+        motion_field("spin", 4, 4)

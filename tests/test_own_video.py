@@ -153,6 +153,48 @@ def test_an_input_log_trains_a_world_that_follows_its_actions(tmp_path):
     assert np.abs(left.astype(int) - right.astype(int)).mean() > 0
 
 
+def _play(bundle, *args):
+    return subprocess.run([*XVFB, *CLI, "play", str(bundle), "--no-vsync", "--threads", "1", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.timeout(900)
+def test_a_flow_guided_world_is_steered_by_motion(clips, tmp_path):
+    """`ingest --flow-guide` trains a world on the clips' own optical flow; at play time a motion
+    field stands in for it: through the runtime, `vidgen play --motion` and the arrow keys."""
+    from vidgen_rt.data.flow import motion_field
+    from vidgen_rt.runtime.factory import open_stepper
+
+    vidgen("ingest", clips, "-o", tmp_path / "store", "--size", "32", "--clip-frames", "20", "--held-out", "1",
+           "--flow-guide")
+    vidgen("train", "--data", tmp_path / "store", "--out", tmp_path / "run", *TRAIN)
+    bundle = tmp_path / "flow.vgrt"
+    vidgen("export", tmp_path / "run", "-o", bundle)
+
+    stepper = open_stepper(bundle, "native")
+
+    def rollout(motion):
+        stepper.reset()
+        guide = motion_field(motion, 32, 32)[None]
+        return np.stack([np.array(stepper.step(0, guide=guide)) for _ in range(4)])
+
+    left, right, left_again = rollout("left"), rollout("right"), rollout("left")
+    stepper.close()
+    assert np.array_equal(left, left_again) and not np.array_equal(left, right)
+
+    played = _play(bundle, "--motion", "right*3,zoom_in*3", "--trace", tmp_path / "scripted.jsonl")
+    assert played.returncode == 0 and "played 6 frames" in played.stdout, played.stderr[-2000:]
+    trace = [json.loads(line) for line in (tmp_path / "scripted.jsonl").read_text().splitlines()]
+    assert [entry["motion"] for entry in trace] == ["right"] * 3 + ["zoom_in"] * 3
+    (tmp_path / "keys.txt").write_text("0 press LEFT\n")
+    played = _play(bundle, "--frames", "4", "--key-script", tmp_path / "keys.txt", "--trace", tmp_path / "keys.jsonl")
+    assert played.returncode == 0, played.stderr[-2000:]
+    trace = [json.loads(line) for line in (tmp_path / "keys.jsonl").read_text().splitlines()]
+    assert [entry["motion"] for entry in trace] == ["left"] * 4
+    bad = _play(bundle, "--motion", "sideways*3")
+    assert bad.returncode == 2 and "'sideways*3'" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
 def test_bad_input_is_one_line_and_writes_nothing(video_run, clips, tmp_path):
     short = square_video(tmp_path / "short.mp4", [1, 1, 1])
     one_line_error(vidgen("generate", video_run / "run", "--context", short, "--frames", "4", "-o",

@@ -11,6 +11,10 @@ Two pacings:
   such as `--backend ort-python`): `poll()` steps synchronously with the current action, so
   generated frame i always used action i and runs are reproducible.
 
+A guided world (a flow-guided one steered by motion, docs/own-video.md) takes a guide map every
+step: `set_guide` gives the one to use from the next frame on, passed with each synchronous step or
+handed to the asynchronous stream, which feeds it to every step until the next change.
+
 Rewind: every `snapshot_every` generated frames the stream's state (KV ring, lags, latents) is saved
 with a copy of the frame shown at that moment; snapshots older than `rewind_seconds` are dropped once
 a newer one also covers that horizon, so at least that much history is kept. Each rewind goes back
@@ -85,6 +89,7 @@ class StreamController:
         self.stepper, self.lockstep, self.fps = stepper, lockstep, fps
         self.snapshot_every, self.rewind_seconds = max(1, snapshot_every), rewind_seconds
         self.action = default_action
+        self.guide: np.ndarray | None = None  # (batch, G, H, W) for a guided world, set before start
         self.temperature, self.sampling_steps = float(temperature), int(sampling_steps)  # as the stepper has them
         self.presets = [dict(postprocess or {}), ENHANCED]
         self.preset = 0
@@ -110,6 +115,8 @@ class StreamController:
             self._start()
 
     def _start(self) -> None:
+        if self.guide is not None:
+            self.stepper.set_conditions(guide=self.guide)
         self.stepper.start(self.fps)
         self.stepper.push_action(self.action)
         self._pushed = self.action
@@ -125,12 +132,26 @@ class StreamController:
             self.stepper.push_action(self.action)
             self._pushed = self.action
 
+    def set_guide(self, guide: np.ndarray) -> None:
+        """The guide map (G, H, W) of every player's next frames; a guided world needs one before
+        the first frame and keeps it until the next call."""
+        guide = np.asarray(guide, np.float32)
+        tiled = np.ascontiguousarray(np.broadcast_to(guide, (self.stepper.batch, *guide.shape)))
+        if self.guide is not None and np.array_equal(tiled, self.guide):
+            return
+        self.guide = tiled
+        if self.running:
+            self.stepper.set_conditions(guide=self.guide)
+
+    def _step(self) -> np.ndarray:
+        return np.asarray(self.stepper.step(self.action, guide=self.guide))[0]
+
     def poll(self) -> bool:
         """Advance to a new frame when there is one (lockstep: step now); True when `frame` changed."""
         if self.lockstep:
             if self.paused:
                 return False
-            self._accept(np.asarray(self.stepper.step(self.action))[0])
+            self._accept(self._step())
             return True
         latest = self.stepper.latest() if self.running else None
         if latest is None:
@@ -169,7 +190,7 @@ class StreamController:
         """One synchronous step with the current action while paused."""
         if not self.paused:
             return False
-        self._accept(np.asarray(self.stepper.step(self.action))[0])
+        self._accept(self._step())
         return True
 
     def rewind(self) -> int | None:

@@ -6,7 +6,9 @@ the pygame example) translates its own key codes to these names.
 The action is that of the most recently pressed key still held that is bound to one (so pressing
 LEFT while holding W turns, and releasing LEFT walks on); with none held it is the manifest's
 default action. Viewer commands have a letter and an F-key; a letter the manifest binds to an action
-stays an action key, and the command keeps its F-key.
+stays an action key, and the command keeps its F-key. A flow-guided world (docs/own-video.md) is
+steered by motion keys instead: the arrows pan the picture and Z / X zoom in / out, through the
+same most-recent-held-key rule; keys the world binds to actions keep their actions.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ COMMANDS = {
     "postprocess": ("F4",), "filter": ("F9",), "colder": ("LEFT_BRACKET", "F10"), "warmer": ("RIGHT_BRACKET", "F11"),
 }
 RESERVED = {"ESCAPE"}
+
+# Motion keys of a flow-guided world -> motion names of vidgen_rt.data.flow.MOTIONS.
+MOTION_KEYS = {"LEFT": "left", "RIGHT": "right", "UP": "up", "DOWN": "down", "Z": "zoom_in", "X": "zoom_out"}
 
 # Gamepad -> action names for worlds whose actions carry these names; other worlds get the d-pad and
 # left stick as arrow keys and the south button as SPACE.
@@ -102,6 +107,30 @@ class ActionKeys:
         if self.gamepad:
             return self.gamepad[0]
         return self.default
+
+
+@dataclass
+class MotionKeys:
+    """Held motion keys -> the motion of a flow-guided world ("still" with none held)."""
+
+    keys: dict[str, str]
+    held: list[str] = field(default_factory=list)
+
+    @classmethod
+    def free_of(cls, bindings: dict[str, int]) -> "MotionKeys":
+        """The motion keys that the world does not bind to actions."""
+        return cls({key: motion for key, motion in MOTION_KEYS.items() if key not in bindings})
+
+    def press(self, key: str) -> None:
+        if key in self.keys and key not in self.held:
+            self.held.append(key)
+
+    def release(self, key: str) -> None:
+        if key in self.held:
+            self.held.remove(key)
+
+    def motion(self) -> str:
+        return self.keys[self.held[-1]] if self.held else "still"
 
 
 def gamepad_inputs(buttons: dict[str, bool], axes: dict[str, float]) -> set[str]:

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vidgen_rt.data.flow import MOTIONS, is_flow_guided, motion_field
 from vidgen_rt.errors import VidgenError
-from vidgen_rt.viewer.controls import (ActionKeys, KEY_NAMES, command_keys, gamepad_actions, gamepad_choices,
-                                       gamepad_inputs)
+from vidgen_rt.viewer.controls import (KEY_NAMES, ActionKeys, MotionKeys, command_keys, gamepad_actions,
+                                       gamepad_choices, gamepad_inputs)
 
 MOUSE_DEGREES_PER_PIXEL = 0.15
 GAMEPAD_BUTTONS = ("a", "b", "x", "y", "left_bumper", "right_bumper", "back", "start", "guide", "left_thumb",
@@ -123,6 +124,8 @@ class ViewOptions:
     key_script: dict = field(default_factory=dict)  # display frame -> [(key, pressed)]
     screenshot: Path | None = None
     trace: Path | None = None                       # JSON lines: generated frame, action, sha1
+    motion_script: list[str] | None = None          # a flow-guided world's scripted motions (lockstep)
+    motion_pixels: float = 2.0                      # a flow-guided world's motion speed, pixels per frame
     record: Path | None = None
     record_fps: float = 30.0
     hud: bool = True
@@ -143,6 +146,11 @@ class Viewer:
         self.keys = ActionKeys(bindings, default=int(manifest["actions"].get("default", 0)))
         self.commands = command_keys(bindings)
         self.choices = gamepad_choices(self.names, bindings)
+        guide = (manifest["conditions"] or {}).get("guide") or {}
+        self.motion_keys = MotionKeys.free_of(bindings) if is_flow_guided(guide.get("names")) else None
+        self.motion_fields = ({name: motion_field(name, guide["height"], guide["width"], options.motion_pixels)
+                               for name in MOTIONS} if self.motion_keys else {})
+        self.motion = "still"
         self.pending: list[str] = []
         self.yaw = self.pitch = 0.0
         self.message, self.message_until = "", 0.0
@@ -157,8 +165,12 @@ class Viewer:
             self.pending.append(self.commands[name])
         elif pressed:
             self.keys.press(name)
+            if self.motion_keys:
+                self.motion_keys.press(name)
         else:
             self.keys.release(name)
+            if self.motion_keys:
+                self.motion_keys.release(name)
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -182,6 +194,7 @@ class Viewer:
                 window.capture_mouse()
             if o.record:
                 self.controller.start_recording(o.record, o.record_fps)
+            self._steer(self.controller)  # a guided stream needs its guide before the first frame
             self.controller.start()
             began = time.perf_counter()
             self._loop(window, renderer, trace)
@@ -219,6 +232,7 @@ class Viewer:
                 controller.set_action(o.script[controller.generated % len(o.script)])
             else:
                 controller.set_action(self.keys.action())
+            self._steer(controller)
             generated_before = controller.generated
             if controller.poll():
                 renderer.upload(controller.frame)
@@ -227,8 +241,11 @@ class Viewer:
                 last_frame_at = now
             if trace and controller.generated != generated_before:
                 frame = np.ascontiguousarray(controller.frame)
-                trace.write(json.dumps({"frame": controller.generated, "action": controller.action,
-                                        "sha1": hashlib.sha1(frame.tobytes()).hexdigest()}) + "\n")
+                entry = {"frame": controller.generated, "action": controller.action,
+                         "sha1": hashlib.sha1(frame.tobytes()).hexdigest()}
+                if self.motion_keys:
+                    entry["motion"] = self.motion
+                trace.write(json.dumps(entry) + "\n")
             width, height = window.framebuffer_size
             gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
             gl.glViewport(0, 0, width, height)
@@ -251,6 +268,14 @@ class Viewer:
             last = now
             if done:
                 break
+
+    def _steer(self, controller) -> None:
+        """A flow-guided world: the motion of the next frame, scripted or from the held keys."""
+        if not self.motion_keys:
+            return
+        script = self.options.motion_script
+        self.motion = script[controller.generated % len(script)] if script else self.motion_keys.motion()
+        controller.set_guide(self.motion_fields[self.motion])
 
     def _draw_frame(self, renderer, width: int, height: int) -> None:
         o = self.options
@@ -348,6 +373,8 @@ class Viewer:
                  f"END TO END P50 {ms('total')} P99 {ms('total', 'p99_ms')} MS",
                  f"DROPPED {stats.get('dropped_frames', 0)}  FRAME {controller.generated}",
                  f"ACTION {self.names[controller.action]}"]
+        if self.motion_keys:
+            lines.append(f"MOTION {self.motion.upper()}")
         if self.head != "mse":
             lines.append(f"TEMP {controller.temperature:.1f}  K {controller.sampling_steps}")
         if self.options.vr:

@@ -14,7 +14,13 @@ A world with a flow head samples every frame from seeded noise (docs/architectur
 picks the noise, --temperature scales it (0: the head's deterministic output), --sampling-steps sets
 K, the head's Euler steps (default: the bundle's). A world with an mse head ignores all three.
 
---frames or --actions play in lockstep: each display frame steps the stream synchronously, and
+A flow-guided world (`vidgen ingest --flow-guide`, docs/own-video.md) is steered by motion: the
+arrows pan the picture left/right/up/down and Z / X zoom in / out (keys it binds to actions stay
+actions), at --motion-speed pixels per frame; --motion scripts it ('right*30,zoom_in*20', lockstep).
+Other guided worlds (the maze's depth and wall-id maps) take their maps from a host: see
+docs/conditioning.md.
+
+--frames, --actions or --motion play in lockstep: each display frame steps the stream synchronously, and
 generated frame i uses scripted action i (the script repeats when shorter), so runs are exact.
 --vr shows an equirectangular (2:1) world through the current head direction (mouse-look, or --pose
 with one "yaw pitch" line in degrees per display frame), reprojected every display frame.
@@ -25,6 +31,7 @@ examples:
   vidgen play maze --seed 7 --temperature 0.8 --sampling-steps 2
   xvfb-run -a vidgen play maze --frames 120 --actions "forward*40,turn_left*20" --screenshot shot.png
   vidgen play maze360 --vr --stereo --size 1280x640
+  vidgen play mine.vgrt --motion "right*30,still*10,zoom_in*30"
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ import argparse
 import hashlib
 import os
 from pathlib import Path
+
+from vidgen_rt.data.flow import DEFAULT_MOTION_PIXELS, MOTIONS
 
 HELP = "play a world in a window (keyboard, gamepad, HUD, VR panoramas)"
 BACKENDS = ("native", "ort-python")
@@ -44,6 +53,11 @@ def configure(parser) -> None:
     parser.add_argument("--frames", type=int, default=None, help="quit after this many generated frames (lockstep)")
     parser.add_argument("--actions", metavar="SCRIPT",
                         help="scripted actions: a file or inline 'forward*10,turn_left*3' (lockstep)")
+    parser.add_argument("--motion", metavar="SCRIPT",
+                        help="a flow-guided world's scripted motions: 'right*30,still*10,zoom_in*20' (lockstep); "
+                             "names: " + ", ".join(MOTIONS))
+    parser.add_argument("--motion-speed", type=float, default=DEFAULT_MOTION_PIXELS, metavar="PIXELS",
+                        help=f"a flow-guided world's motion, pixels per frame (default: {DEFAULT_MOTION_PIXELS:g})")
     parser.add_argument("--screenshot", type=Path,
                         help="save the last displayed frame (PNG, read back from the window) on exit")
     parser.add_argument("--size", metavar="WxH", help="window size in pixels (default: the frame times --scale)")
@@ -103,6 +117,7 @@ def run(args) -> int:
     height, width = manifest["frame"]["height"], manifest["frame"]["width"]
     if args.vr and width != 2 * height:
         raise ConfigError(f"--vr needs an equirectangular world (width = 2 x height); {bundle.path} is {width}x{height}")
+    check_playable_conditions(manifest, args, bundle.path)
     options = view_options(args, manifest, bindings)
     from vidgen_rt.runtime.factory import open_stepper
     from vidgen_rt.viewer.controller import StreamController
@@ -114,7 +129,8 @@ def run(args) -> int:
     stepper = open_stepper(bundle, args.backend, intra_op_threads=threads, seed=args.seed,
                            temperature=args.temperature, sampling_steps=args.sampling_steps)
     # Only the native runtime plays asynchronously; the Python driver steps once per display frame.
-    lockstep = options.frames is not None or options.script is not None or args.backend != "native"
+    lockstep = (options.frames is not None or options.script is not None or options.motion_script is not None
+                or args.backend != "native")
     controller = StreamController(stepper, default_action=stepper.info.default_action, lockstep=lockstep,
                                   fps=args.fps, postprocess=manifest.get("postprocess"),
                                   temperature=args.temperature,
@@ -131,8 +147,28 @@ def run(args) -> int:
     return 0
 
 
+def check_playable_conditions(manifest: dict, args, path) -> None:
+    """The viewer drives actions, and the motion of a flow-guided world; a world that needs other
+    per-frame conditions (a cond vector, depth or wall-id maps) is played by a host that has them."""
+    from vidgen_rt.data.flow import is_flow_guided
+    from vidgen_rt.errors import ConfigError
+
+    conditions = manifest.get("conditions") or {}
+    guide, cond = conditions.get("guide") or {}, conditions.get("cond") or {}
+    flow_guided = is_flow_guided(guide.get("names"))
+    if cond.get("dim") or (guide and not flow_guided):
+        needs = (guide.get("names") or []) + (["cond"] if cond.get("dim") else [])
+        raise ConfigError(f"{path} needs its {', '.join(needs)} every frame, which `vidgen play` cannot make; "
+                          f"feed them through the API (docs/conditioning.md) or render with `vidgen generate`")
+    if args.motion and not flow_guided:
+        raise ConfigError(f"--motion steers a flow-guided world; {path} has no flow guide")
+    if not args.motion_speed >= 0 or args.motion_speed == float("inf"):
+        raise ConfigError(f"--motion-speed {args.motion_speed}: expected pixels per frame >= 0")
+
+
 def view_options(args, manifest: dict, bindings: dict):
     from vidgen_rt.errors import ConfigError
+    from vidgen_rt.data.flow import parse_motion_script
     from vidgen_rt.generate import parse_action_script
     from vidgen_rt.viewer.controls import parse_key_script
     from vidgen_rt.viewer.window import ViewOptions
@@ -141,7 +177,8 @@ def view_options(args, manifest: dict, bindings: dict):
         raise ConfigError(f"--fov {args.fov}: expected 10..170 degrees")
     height, width = manifest["frame"]["height"], manifest["frame"]["width"]
     script = parse_action_script(args.actions, manifest["actions"]["names"]) if args.actions else None
-    frames = args.frames if args.frames is not None else (len(script) if script else None)
+    motions = parse_motion_script(args.motion) if args.motion else None
+    frames = args.frames if args.frames is not None else (len(script or motions or []) or None)
     lockstep = frames is not None
     if args.size:
         size = parse_window_size(args.size)
@@ -151,7 +188,7 @@ def view_options(args, manifest: dict, bindings: dict):
         size = (width * args.scale, height * args.scale)
     return ViewOptions(
         title=f"vidgen play {manifest['name']}", size=size, vsync=args.vsync, max_fps=args.max_fps,
-        frames=frames, script=script, screenshot=args.screenshot, trace=args.trace, record=args.record,
+        frames=frames, script=script, motion_script=motions, motion_pixels=args.motion_speed, screenshot=args.screenshot, trace=args.trace, record=args.record,
         record_fps=args.fps or 30.0, hud=(not lockstep) if args.hud is None else args.hud,
         filter=args.filter or ("linear" if args.vr else "nearest"), vr=args.vr, stereo=args.stereo, fov=args.fov,
         key_script=parse_key_script(read_text(args.key_script, "--key-script")) if args.key_script else {},
