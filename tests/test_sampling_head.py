@@ -8,14 +8,17 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import vidgen
 from vidgen_rt.config import preset
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.export.bundle import load_bundle
 from vidgen_rt.export.parity import verify_bundle
 from vidgen_rt.export.rules import rule_violations
+from vidgen_rt.generate import generate
 from vidgen_rt.model.dynamics import FrameCausalTransformer
 from vidgen_rt.runtime import open_stepper
 from vidgen_rt.runtime.noise import gaussian, noise_bits, philox4x32
+from vidgen_rt.train.checkpoint import load_checkpoint
 from vidgen_rt.train.objective import DynamicsObjective
 
 # The session fixtures train and export a tiny flow world (minutes on a busy 2-core machine); the
@@ -189,3 +192,20 @@ def test_each_head_learns_a_velocity(head):
         optimizer.step()
         losses.append(loss.item())
     assert np.mean(losses[-10:]) < 0.85 * np.mean(losses[:10])  # 1.3 -> 1.0 in 60 steps, measured
+
+
+def test_generate_takes_the_stream_options(tiny_flow_run, tmp_path):
+    """`vidgen generate` samples as the stepper does: the noise seed picks the frames, temperature 0
+    ignores it, and a bad value is a one-line error before anything is written."""
+    model, config, state = load_checkpoint(tiny_flow_run)
+
+    def frames(**sampling):
+        return generate(model, config, state, 6, actions=[1], sampling=sampling)["frames"]
+
+    first, again, other = frames(seed=3), frames(seed=3), frames(seed=4)
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    assert np.array_equal(frames(seed=3, temperature=0.0), frames(seed=4, temperature=0.0))
+    bad = vidgen("generate", tiny_flow_run, "--frames", "4", "--temperature", "9", "-o", tmp_path / "x.mp4",
+                 check=False)
+    assert bad.returncode == 2 and "temperature" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    assert not (tmp_path / "x.mp4").exists()

@@ -101,12 +101,12 @@ def held_out_episode(store_path) -> str:
 
 
 def generate_from_clip(model, config, state: dict, clip: dict, frames: int,
-                       actions: list[int] | None = None) -> dict:
+                       actions: list[int] | None = None, sampling: dict | None = None) -> dict:
     """Continue `clip` (context_clip) for `frames` frames: its first `window` frames are the context.
     Actions after it: `actions` (a script, repeated), else the clip's own (its input log), else the
     one action of an unconditional world. A flow-guided world is steered by the clip's own motion,
-    so the clip must then last the whole rollout. Returns what `generate` returns; the truth is the
-    clip's real continuation when it is long enough."""
+    so the clip must then last the whole rollout. `sampling` as for `generate`. Returns what
+    `generate` returns; the truth is the clip's real continuation when it is long enough."""
     from vidgen_rt.data.flow import FLOW_GUIDE_NAMES, flow_guide
 
     if not 1 <= frames <= MAX_FRAMES:
@@ -132,7 +132,7 @@ def generate_from_clip(model, config, state: dict, clip: dict, frames: int,
             raise ConfigError(f"{clip['name']}: a flow-guided world follows the clip's own motion, so the clip "
                               f"needs {K + frames} frames (window + --frames), it has {len(real)}")
         guide = guide_to_tensor(flow_guide(real[:K + frames])[1:], FLOW_GUIDE_NAMES)
-    stepper = open_stepper((model, config, state), "torch")
+    stepper = open_stepper((model, config, state), "torch", **(sampling or {}))
     began = time.perf_counter()
     generated = stepper.rollout(real[:K], recorded[:K - 1], np.asarray(actions), guide=guide)
     seconds = time.perf_counter() - began
@@ -141,10 +141,13 @@ def generate_from_clip(model, config, state: dict, clip: dict, frames: int,
 
 
 def generate(model, config, state: dict, frames: int, actions: list[int] | None = None,
-             policy: str = "explore", seed: int = HELD_OUT_SEED, guide_seed: int | None = None) -> dict:
+             policy: str = "explore", seed: int = HELD_OUT_SEED, guide_seed: int | None = None,
+             sampling: dict | None = None) -> dict:
     """Roll out `frames` frames. Returns generated frames, the true frames when a policy drove the
     real world (else None) and the generation speed. A guided world takes the guide maps of the real
-    world of `guide_seed` (default: `seed`) for the generated frames; its frames are then the truth."""
+    world of `guide_seed` (default: `seed`) for the generated frames; its frames are then the truth.
+    `sampling` holds a flow head's stream options (seed, temperature, sampling_steps: open_stepper's
+    keywords); an mse head ignores them."""
     if not 1 <= frames <= MAX_FRAMES:
         raise ConfigError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
     m = config.model
@@ -167,7 +170,7 @@ def generate(model, config, state: dict, frames: int, actions: list[int] | None 
     if guided:  # frames 1..K-1 of the real context, then the guide source's frames K..K+frames-1
         maps = np.concatenate([played["guide"][1:context], source["guide"][context:context + frames]])
         guide = guide_to_tensor(maps, GUIDE_NAMES)
-    stepper = open_stepper((model, config, state), "torch")
+    stepper = open_stepper((model, config, state), "torch", **(sampling or {}))
     began = time.perf_counter()
     generated = stepper.rollout(played["frames"][:context], played["actions"][:context - 1], np.array(actions),
                                 guide=guide)

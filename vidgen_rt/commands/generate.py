@@ -10,6 +10,10 @@ Actions come from --actions (a file, or inline "forward*20,turn_left*9", names o
 A guide-conditioned world paints the real world's depth and wall-id maps as the policy plays it;
 --guides-from-seed takes them from another seed's maze than the context.
 
+A world with a flow head samples every frame from seeded noise: --noise-seed picks it, --temperature
+scales it (0: the head's deterministic output), --sampling-steps sets its Euler steps K; an mse head
+ignores the three.
+
 The output path and the upscale factor (1..16) are checked before the model loads, the memory the
 rollout will hold (refused above half of the memory available now) before it starts.
 
@@ -17,6 +21,7 @@ examples:
   vidgen generate maze --policy explore --frames 300 -o demo/maze.mp4
   vidgen generate maze --actions "forward*30,turn_left*9,forward*30" --frames 69 -o walk.gif --upscale 4
   vidgen generate runs/maze-small --policy random --frames 200 --compare -o cmp.mp4
+  vidgen generate maze --frames 300 --noise-seed 7 --temperature 0.8 -o sampled.mp4
   vidgen generate runs/maze-guided --frames 200 --seed 2000000 --compare -o guided.mp4
   vidgen generate runs/mine --context holiday.mp4 --frames 64 --compare -o continued.mp4
   vidgen generate runs/cartpole --context data/cartpole:20 --actions "left*8,right*8" --frames 64 -o steer.mp4
@@ -48,6 +53,12 @@ def configure(parser) -> None:
                         help="show the real world (policy mode) or the clip's real continuation beside the generated one")
     parser.add_argument("--guides-from-seed", type=int, default=None, metavar="SEED",
                         help="guided worlds: guide maps of the generated frames from the maze of SEED (default: --seed)")
+    parser.add_argument("--noise-seed", type=int, default=0,
+                        help="a flow head's noise seed, 0..2^64-1 (default 0; the same seed gives the same frames)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="a flow head's noise scale, 0..4 (default 1; 0: its deterministic output)")
+    parser.add_argument("--sampling-steps", type=int, default=None, metavar="K",
+                        help="a flow head's Euler steps per frame, 1..8 (default: the model's)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
 
 
@@ -68,17 +79,18 @@ def run(args) -> int:
     m = config.model
     require_memory(_rollout_bytes(config, args.frames, args.compare, args.upscale),
                    f"--frames {args.frames} of {m.frame_width}x{m.frame_height}")
+    sampling = {"seed": args.noise_seed, "temperature": args.temperature, "sampling_steps": args.sampling_steps}
     names = state.get("action_names") or [str(i) for i in range(config.model.n_actions)]
     actions = parse_action_script(args.actions, names) if args.actions is not None else None
     if from_clip:
         clip = context_clip(config, state, args.context, args.frames)
-        result = generate_from_clip(model, config, state, clip, args.frames, actions=actions)
+        result = generate_from_clip(model, config, state, clip, args.frames, actions=actions, sampling=sampling)
         if args.compare and result["truth"] is None:
             print(f"--compare: {clip['name']} ends before the {args.frames} generated frames do; "
                   f"writing the generated frames alone")
     else:
         result = generate(model, config, state, args.frames, actions=actions, policy=args.policy, seed=args.seed,
-                          guide_seed=args.guides_from_seed)
+                          guide_seed=args.guides_from_seed, sampling=sampling)
     video = side_by_side(result["frames"], result["truth"] if args.compare else None)
     write_video(video, args.out, fps=args.fps, upscale=args.upscale)
     print(f"generated {args.frames} frames at {result['fps']:.1f} frames/s "
