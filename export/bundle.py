@@ -8,12 +8,18 @@ config, each graph's ONNX signature, the default context. `load_bundle` runs it 
 Python parses exactly the bytes that were checked), and wraps that text in a `Bundle`. The default
 context is raw little-endian tensors the manifest describes; `Bundle.context()` reads them with a
 size check. Nothing is unpickled.
+
+A packed bundle (NAME.vgrtpack, docs/export.md) is the same files in one file: a 64-byte header
+(magic "VGRTPACK", format version, index size), a JSON index of every file's offset and size, then
+the files at 64-byte-aligned offsets. `load_bundle` hands its bytes to the same validator and reads
+the index only after the validator accepted it. The writer is `export.writer.write_pack`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +30,13 @@ from vidgen_rt import _native
 from vidgen_rt.config import Config, from_dict
 from vidgen_rt.errors import BundleError, ConfigError
 from vidgen_rt.export.manifest import MANIFEST_NAME as MANIFEST, graph_names
+from vidgen_rt.runtime.native import relabel
+
+PACK_SUFFIX = ".vgrtpack"
+PACK_MAGIC = b"VGRTPACK"
+PACK_VERSION = 1
+PACK_HEADER = 64   # bytes before the index
+PACK_ALIGN = 64    # every file starts at a multiple of this
 
 
 def sha256_of(path: Path) -> str:
@@ -37,8 +50,9 @@ def sha256_of(path: Path) -> str:
 
 @dataclass
 class Bundle:
-    path: Path
+    path: Path             # the bundle directory, or the .vgrtpack file of a packed bundle
     manifest: dict
+    pack_index: dict | None = None  # a packed bundle's files: name -> (offset, size)
 
     @cached_property
     def config(self) -> Config:
@@ -73,6 +87,9 @@ class Bundle:
         return entry[name]
 
     def graph_path(self, name: str, batch: int = 1) -> Path:
+        if self.pack_index is not None:
+            raise BundleError(f"{self.path}: a packed bundle's graphs are inside the pack; open it with the "
+                              f"native runtime (backend 'native'), or use the bundle directory")
         return self.path / self.graph(name, batch)["file"]
 
     def cache_shape(self, batch: int) -> tuple[int, ...]:
@@ -96,27 +113,51 @@ class Bundle:
         guide (K-1, G, H, W) float32], each from its raw file under context/."""
         arrays = {}
         for name, spec in self.manifest["context"]["tensors"].items():
-            file = self.path / spec["file"]
+            data = self._read(spec["file"])
             dtype, shape = np.dtype(spec["dtype"]).newbyteorder("<"), tuple(spec["shape"])
             expected = int(np.prod(shape)) * dtype.itemsize
-            if file.stat().st_size != expected:
-                raise BundleError(f"{file}: {file.stat().st_size} bytes, {MANIFEST} field 'context.tensors.{name}' "
-                                  f"declares {list(shape)} {spec['dtype']} = {expected} bytes")
-            arrays[name] = np.fromfile(file, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+            if len(data) != expected:
+                raise BundleError(f"{self.path / spec['file']}: {len(data)} bytes, {MANIFEST} field "
+                                  f"'context.tensors.{name}' declares {list(shape)} {spec['dtype']} = {expected} bytes")
+            arrays[name] = np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
         return arrays
+
+    def _read(self, name: str) -> bytes:
+        if self.pack_index is None:
+            return (self.path / name).read_bytes()
+        offset, size = self.pack_index[name]
+        with open(self.path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read(size)
 
 
 def load_bundle(path, verify_checksums: bool = True) -> Bundle:
     """The bundle at `path` once the native validator accepted it; BundleError naming the file and
     field otherwise. `verify_checksums=False` skips only the sha256 rule."""
     path = Path(path)
-    manifest = json.loads(_native.read_bundle(str(path), verify_checksums=verify_checksums))
-    bundle = Bundle(path=path, manifest=manifest)
+    if path.is_file():  # a packed bundle; anything else goes to the directory validator
+        data = path.read_bytes()
+        try:
+            manifest = json.loads(_native.read_bundle(data, verify_checksums=verify_checksums))
+        except BundleError as error:
+            raise relabel(error, path) from None
+        bundle = Bundle(path=path, manifest=manifest, pack_index=_pack_index(data))
+    else:
+        manifest = json.loads(_native.read_bundle(str(path), verify_checksums=verify_checksums))
+        bundle = Bundle(path=path, manifest=manifest)
     try:
         bundle.config  # parsed now, so a config the dataclasses refuse is a BundleError at load
     except ConfigError as error:
         raise BundleError(f"{path / MANIFEST}: field 'config': {error}") from None
     return bundle
+
+
+def _pack_index(data: bytes) -> dict:
+    """name -> (offset, size) of a pack the native validator has accepted (the header and index are
+    known to be intact)."""
+    (index_size,) = struct.unpack_from("<Q", data, 16)
+    index = json.loads(data[PACK_HEADER:PACK_HEADER + index_size])
+    return {entry["name"]: (entry["offset"], entry["size"]) for entry in index["files"]}
 
 
 def bundle_is_current(path) -> bool:

@@ -6,10 +6,17 @@ no partial bundle behind. The context frames come from the checkpoint's built-in
 seed), from the episode store it was trained on (its held-out episodes first), or from a store or
 clip (video file, frame folder, STORE:EPISODE) the caller names; they are stored
 as raw little-endian tensors (context/NAME.u8|i64|f32) that the manifest describes.
+
+`write_pack(bundle, out)` writes the packed form of a bundle directory, NAME.vgrtpack (the layout is
+in export/bundle.py and docs/export.md), through a staging file that the native validator checks
+before it is renamed into place.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +27,14 @@ from vidgen_rt.data.record import GUIDE_NAMES, play_episode
 from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import BundleError, ConfigError, DataError
 from vidgen_rt.worlds import HELD_OUT_SEED
-from vidgen_rt.export.bundle import load_bundle, sha256_of
+from vidgen_rt.export.bundle import PACK_ALIGN, PACK_HEADER, PACK_MAGIC, PACK_SUFFIX, PACK_VERSION, load_bundle, \
+    sha256_of
 from vidgen_rt.export.graphs import OPSET, export_graphs
 from vidgen_rt.export.manifest import MANIFEST_NAME, build_manifest, io_spec
 from vidgen_rt.export.quantize import quantize_matmuls
 from vidgen_rt.export.rules import check_graph_rules
 from vidgen_rt.model.world_model import guide_to_tensor
-from vidgen_rt.atomic import atomic_directory, write_json_atomic
+from vidgen_rt.atomic import atomic_directory, atomic_file, write_json_atomic
 from vidgen_rt.train.checkpoint import load_checkpoint, resolve_checkpoint
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -169,3 +177,52 @@ def _signature(path: Path) -> dict:
     return {kind: [io_spec(v.name, [d.dim_value for d in v.type.tensor_type.shape.dim],
                            dtypes[v.type.tensor_type.elem_type]) for v in values]
             for kind, values in (("inputs", model.graph.input), ("outputs", model.graph.output))}
+
+
+def pack_path(bundle: Path) -> Path:
+    """Where `--pack` puts the packed form of `bundle`: NAME.vgrt -> NAME.vgrtpack beside it."""
+    bundle = Path(bundle)
+    return bundle.with_name(bundle.name.removesuffix(".vgrt") + PACK_SUFFIX)
+
+
+def write_pack(bundle: Path, out: Path) -> Path:
+    """The bundle directory `bundle` (validated first, checksums included) as one file `out`:
+    manifest.json first, then every other file of the bundle in name order, each at a 64-byte-
+    aligned offset. The staging file passes the native validator before it replaces `out`."""
+    bundle, out = Path(bundle), Path(out)
+    load_bundle(bundle)
+    # The validator refuses unlisted files, so the directory's files are exactly manifest.json and
+    # those the manifest names.
+    names = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file())
+    names.remove(MANIFEST_NAME)
+    files = [(name, (bundle / name).stat().st_size) for name in [MANIFEST_NAME, *names]]
+    index = _pack_index(files)
+    with atomic_file(out) as staging:
+        with open(staging, "wb") as handle:
+            handle.write(struct.pack("<8sII Q", PACK_MAGIC, PACK_VERSION, 0, len(index)).ljust(PACK_HEADER, b"\0"))
+            handle.write(index)
+            for entry in json.loads(index)["files"]:
+                handle.write(b"\0" * (entry["offset"] - handle.tell()))
+                with open(bundle / entry["name"], "rb") as source:
+                    shutil.copyfileobj(source, handle, 1 << 20)
+        load_bundle(staging)
+    return out
+
+
+def _pack_index(files: list[tuple[str, int]]) -> bytes:
+    """The JSON index of `files` (name, size). Their offsets depend on the index's own length, so the
+    room reserved for it grows until the index fits."""
+    def align(offset: int) -> int:
+        return -(-offset // PACK_ALIGN) * PACK_ALIGN
+
+    room = PACK_ALIGN
+    while True:
+        offset = align(PACK_HEADER + room)
+        entries = []
+        for name, size in files:
+            entries.append({"name": name, "offset": offset, "size": size})
+            offset = align(offset + size)
+        index = json.dumps({"files": entries}, separators=(",", ":")).encode()
+        if len(index) <= room:
+            return index
+        room = align(len(index))

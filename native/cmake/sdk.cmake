@@ -19,6 +19,7 @@ function(vgrt_configure_sdk_files out libdir includedir)
   write_basic_package_version_file("${out}/vidgen_rtConfigVersion.cmake"
     VERSION "${PROJECT_VERSION}" COMPATIBILITY SameMajorVersion)
   file(RELATIVE_PATH VGRT_PC_TO_PREFIX "/prefix/${libdir}/pkgconfig" "/prefix")
+  string(REGEX REPLACE "/$" "" VGRT_PC_TO_PREFIX "${VGRT_PC_TO_PREFIX}")
   configure_file("${CMAKE_CURRENT_SOURCE_DIR}/native/cmake/vidgen_rt.pc.in" "${out}/vidgen_rt.pc" @ONLY)
 endfunction()
 

@@ -4,8 +4,9 @@
  *
  *   vgrt_c_host BUNDLE.vgrt [FRAMES=300] [OUT.ppm=last_frame.ppm] [THREADS=0]
  *
- * ONNX Runtime is found through $VGRT_ORT_LIBRARY or the system loader (a C host has no Python
- * package to search). Exit status 0 on success, 1 with a message on any error.
+ * ONNX Runtime is found through $VGRT_ORT_LIBRARY, beside libvidgen_rt (an installed SDK) or the
+ * system loader (a C host has no Python package to search). Exit status 0 on success, 1 with a
+ * message on any error.
  */
 /* clock_gettime is POSIX, not C99. */
 #define _POSIX_C_SOURCE 199309L

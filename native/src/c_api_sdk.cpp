@@ -42,9 +42,9 @@ void init_header(T* out, uint32_t abi_version, uint32_t struct_size, const char*
     out->abi_version = VGRT_ABI_VERSION;
 }
 
-void require_data(const void* data, size_t size) {
+// Only NULL is the caller's mistake; bytes too short to be a pack are a bad bundle (PackSource).
+void require_data(const void* data) {
     if (!data) invalid("data is NULL");
-    if (size == 0) invalid("size is 0: a packed bundle holds at least its header");
 }
 
 }  // namespace
@@ -90,7 +90,7 @@ VGRT_API int vgrt_bundle_check_memory(const void* data, size_t size, int32_t ver
     thread_local std::string t_manifest;
     return guarded([&] {
         if (out_manifest) *out_manifest = nullptr;
-        require_data(data, size);
+        require_data(data);
         if (verify_checksums != 0 && verify_checksums != 1)
             invalid("verify_checksums = " + std::to_string(verify_checksums) + ": expected 0 or 1");
         vgrt::Bundle bundle = vgrt::read_packed_bundle(static_cast<const uint8_t*>(data), size, verify_checksums != 0);
@@ -105,7 +105,7 @@ VGRT_API int vgrt_model_open_memory(const void* data, size_t size, const vgrt_mo
     return guarded([&] {
         if (!out_model) invalid("out_model is NULL");
         *out_model = nullptr;
-        require_data(data, size);
+        require_data(data);
         const vgrt_model_options resolved = resolve_model_options(options);
         // The model's own copy: graphs of other batch sizes load from it when a stream first asks.
         auto bytes = std::make_shared<const std::vector<uint8_t>>(static_cast<const uint8_t*>(data),

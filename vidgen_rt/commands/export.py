@@ -5,6 +5,9 @@ is written atomically: manifest.json, encode/step/decode ONNX graphs per batch s
 (of the world, of the training store's held-out episodes, or of --context STORE or CLIP).
 SOURCE may also be an existing bundle, to --verify it or to add --tensorrt engines to it.
 
+--pack also writes the packed form, NAME.vgrtpack beside NAME.vgrt: one file holding the whole
+bundle, for engines that ship assets inside archives and open them from memory (docs/export.md).
+
 --verify prints parity figures against the PyTorch model (teacher-forced latent error over 256
 steps, free-running rollout PSNR, and ORT against the ONNX reference evaluator); it exits 1 when an
 fp32 bundle misses a threshold. --tensorrt builds engines where TensorRT and a CUDA GPU exist and
@@ -17,6 +20,8 @@ examples:
   vidgen export maze.vgrt --verify
   vidgen export maze -o maze-fp16.vgrt --precision fp16 --tensorrt
   vidgen export runs/mine -o mine.vgrt --context holiday.mp4
+  vidgen export maze -o maze.vgrt --pack
+  vidgen export maze.vgrt --pack
 """
 
 from pathlib import Path
@@ -34,7 +39,9 @@ def configure(parser) -> None:
                         help="episode store (its held-out episodes first) or clip (video file, frame folder, "
                              "STORE:EPISODE) to take the context frames from (default: the world, or the "
                              "training store's held-out episodes)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle (and pack)")
+    parser.add_argument("--pack", action="store_true",
+                        help="also write the packed bundle NAME.vgrtpack (one file, opened from memory)")
     parser.add_argument("--verify", action="store_true", help="print parity figures against PyTorch")
     parser.add_argument("--against", metavar="CKPT", help="checkpoint to verify against (default: the bundle's source)")
     parser.add_argument("--steps", type=int, default=256, help="steps compared by --verify (default: 256)")
@@ -61,6 +68,11 @@ def run(args) -> int:
                                     precision=args.precision, context_store=args.context, overwrite=args.overwrite)
         bundle = load_bundle(bundle_path)
         print(f"wrote {bundle_path} ({bundle.manifest['precision']}, batch sizes {bundle.batches})")
+    if args.pack:
+        from vidgen_rt.export.writer import pack_path, write_pack
+
+        packed = write_pack(bundle_path, pack_path(bundle_path))
+        print(f"wrote {packed} ({packed.stat().st_size} bytes, packed from {bundle_path})")
     status = 0
     if args.verify:
         status = _verify(bundle_path, args)
@@ -69,8 +81,8 @@ def run(args) -> int:
 
         engines = build_engines(bundle_path)
         print(f"TensorRT engines in {bundle_path}: {', '.join(sorted(engines))}")
-    if not (args.verify or args.tensorrt or args.out):
-        raise ConfigError("nothing to do: give -o to export, --verify, or --tensorrt")
+    if not (args.verify or args.tensorrt or args.out or args.pack):
+        raise ConfigError("nothing to do: give -o to export, --verify, --tensorrt or --pack")
     return status
 
 
@@ -88,6 +100,13 @@ def _check_outputs(args) -> None:
                               "(it has no manifest.json)")
     if args.json is not None:
         output_file(args.json, "--json")
+    if args.pack:
+        from vidgen_rt.export.writer import pack_path
+
+        target = pack_path(args.out or args.source)
+        output_file(target, "--pack")
+        if target.exists() and not args.overwrite:
+            raise ConfigError(f"--pack: {target} exists; pass --overwrite to replace it")
 
 
 def _verify(bundle_path: Path, args) -> int:

@@ -7,23 +7,30 @@ flow head's stream options `seed`, `temperature`, `sampling_steps` (`open_stream
 the same names and checks as the Python steppers, docs/architecture.md §4). Frames
 come back as (B, H, W, 4) uint8 arrays that share the runtime's memory (no copy); each array keeps
 its frame alive. The GIL is released while C++ works, so a Python viewer can draw while a stream
-generates. ONNX Runtime is loaded by the C++ side: `ort_library`, else $VGRT_ORT_LIBRARY, else the
-installed onnxruntime / onnxruntime-gpu package's capi/ directory, else the system loader.
+generates. ONNX Runtime is loaded by the C++ side: `ort_library`, else $VGRT_ORT_LIBRARY, else a
+libonnxruntime.so beside libvidgen_rt (an installed SDK), else the installed onnxruntime package's
+capi/ directory, else the system loader.
+
+A bundle is a directory (NAME.vgrt) or a packed bundle (NAME.vgrtpack, one file: `vidgen export
+--pack`), which `Runtime(path)` reads into memory and `Runtime.from_bytes(data)` opens from bytes a
+host already holds (an engine's asset archive); both pass the same native validator.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from vidgen_rt import _native
-from vidgen_rt.errors import ConfigError
+from vidgen_rt.errors import ConfigError, VidgenError
 from vidgen_rt.runtime.stepper import check_actions, check_sampling
 
 ORT_PACKAGES = ("onnxruntime",)
+PACK_LABEL = "[packed bundle]"  # how the native runtime names a pack opened from memory in its messages
 
 
 def ort_search_dir() -> str:
@@ -52,20 +59,60 @@ class Frame(NamedTuple):
 
 class Runtime:
     """A loaded bundle, validated by the native loader first (every rule of docs/architecture.md §9;
-    `verify_checksums=False` skips only the sha256 rule). `intra_op_threads`: ONNX Runtime intra-op
-    threads (None: one per physical core); `allow_spinning`: pool threads busy-wait between ops;
-    `provider`: "cpu", "cuda" or "tensorrt" (ORT execution providers; the library must have them);
-    `backend`: "ort" or "tensorrt" (native TensorRT, where libvidgen_rt was built with it)."""
+    `verify_checksums=False` skips only the sha256 rule). `bundle_path`: a bundle directory or a
+    packed bundle file (.vgrtpack). `intra_op_threads`: ONNX Runtime intra-op threads (None: one
+    per physical core); `allow_spinning`: pool threads busy-wait between ops; `provider`: "cpu",
+    "cuda" or "tensorrt" (ORT execution providers; the library must have them); `backend`: "ort" or
+    "tensorrt" (native TensorRT, where libvidgen_rt was built with it; bundle directories only).
+
+    `info` (a dict, read once at load): name, precision, backend, backend_library, height, width
+    (frame size in pixels), actions (names; an action's id is its index), key_bindings (action name
+    -> comma-separated GLFW key names), default_action, cond_dim and guide_channels (0: none),
+    context_frames, window, batch_sizes (exported), postprocess (the bundle's defaults), head,
+    sampling_steps, max_sampling_steps."""
 
     def __init__(self, bundle_path, intra_op_threads: int | None = None, ort_library: str | None = None,
                  provider: str = "cpu", backend: str = "ort", allow_spinning: bool = True, device_id: int = 0,
                  verify_checksums: bool = True):
         self.path = Path(bundle_path)
-        self._model = _native.Model(str(self.path), intra_op_threads=intra_op_threads or 0, provider=provider,
-                                    backend=backend, ort_library=str(ort_library or ""),
-                                    ort_search_dir=ort_search_dir(), allow_spinning=allow_spinning,
-                                    device_id=device_id, verify_checksums=verify_checksums)
+        # A regular file is a pack; anything else goes to the directory loader, which refuses
+        # FIFOs and devices without reading them.
+        source = self.path.read_bytes() if self.path.is_file() else str(self.path)
+        self._open(source, self.path, intra_op_threads=intra_op_threads, ort_library=ort_library, provider=provider,
+                   backend=backend, allow_spinning=allow_spinning, device_id=device_id,
+                   verify_checksums=verify_checksums)
+
+    @classmethod
+    def from_bytes(cls, data, **options) -> "Runtime":
+        """A packed bundle's bytes (bytes, bytearray, memoryview or a uint8 array) opened in memory,
+        with the options of `Runtime(...)`. The runtime keeps its own copy; `path` is None."""
+        runtime = cls.__new__(cls)
+        runtime.path = None
+        runtime._open(data, None, **options)
+        return runtime
+
+    def _open(self, source, label, intra_op_threads=None, ort_library=None, provider="cpu", backend="ort",
+              allow_spinning=True, device_id=0, verify_checksums=True) -> None:
+        try:
+            self._model = _native.Model(source, intra_op_threads=intra_op_threads or 0, provider=provider,
+                                        backend=backend, ort_library=str(ort_library or ""),
+                                        ort_search_dir=ort_search_dir(), allow_spinning=allow_spinning,
+                                        device_id=device_id, verify_checksums=verify_checksums)
+        except VidgenError as error:
+            raise relabel(error, label) from None
         self.info = self._model.info()
+
+    @property
+    def manifest(self) -> dict:
+        """The manifest.json the native loader validated (docs/export.md)."""
+        return json.loads(self._model.manifest())
+
+    @property
+    def bundle(self):
+        """The loaded bundle as a `vidgen_rt.export.Bundle` (its manifest; `path` None from bytes)."""
+        from vidgen_rt.export.bundle import Bundle
+
+        return Bundle(path=self.path, manifest=self.manifest)
 
     @property
     def actions(self) -> list[str]:
@@ -93,7 +140,7 @@ class Runtime:
 
     def __repr__(self) -> str:
         info = self.info
-        return (f"Runtime({str(self.path)!r}: {info['width']}x{info['height']}, {len(info['actions'])} actions, "
+        return (f"Runtime({str(self.path or '<bytes>')!r}: {info['width']}x{info['height']}, {len(info['actions'])} actions, "
                 f"batch sizes {info['batch_sizes']}, {info['backend']} from {info['backend_library']})")
 
 
@@ -205,6 +252,13 @@ class Stream:
     def _actions(self, action) -> np.ndarray:
         # The same one-line refusal as every other stepper (1.9, NaN, "forward", 2**64, out of range).
         return check_actions(action, self.batch, self._action_names)
+
+
+def relabel(error: VidgenError, path) -> VidgenError:
+    """`error` with the native name of a pack opened from memory replaced by the file it came from."""
+    if path is None or PACK_LABEL not in str(error):
+        return error
+    return type(error)(str(error).replace(PACK_LABEL, str(path)))
 
 
 def _floats(value):
