@@ -1,8 +1,9 @@
 """Regenerate the README's performance table from the newest `vidgen bench` results.
 
 For each scenario (single, multi, offline) the newest bench/results/bench-<scenario>-<date>.json is
-rendered as a Markdown table (backend, precision, fps, p50/p99, fraction of the measured peak;
-players for multi, batch for offline) and written between the README's
+rendered as a Markdown table (backend, precision, fps, p50/p99, fraction of the measured peak, the
+per-frame floor in frames/s with its bound and the fraction of it reached, "—" in results measured
+before the floor was; players for multi, batch for offline) and written between the README's
 `<!-- perf-table:start -->` and `<!-- perf-table:end -->` markers; nothing else is touched.
 
   python scripts/perf_table.py

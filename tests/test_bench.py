@@ -1,7 +1,8 @@
 """`vidgen bench` on an untrained `tiny` world: the report schema, every backend producing numbers,
 multi/offline batch figures, a flow head measured once per sampling-steps K, the no-cache path against
-the cached step, TensorRT's absence reported cleanly, bad input refused, and the README table rendered from a results file. No speed assertions:
-the figures only have to exist and be finite."""
+the cached step, TensorRT's absence reported cleanly, bad input refused, the per-frame floor (measured
+bandwidth, every row's floor and fraction, the arithmetic on made-up numbers), and the README table
+rendered from a results file. No speed assertions: the figures only have to exist and be finite."""
 
 import json
 import math
@@ -15,7 +16,8 @@ import torch
 
 import vidgen_rt
 from vidgen_rt.bench.backends import StepperRun, WindowRecomputeRun
-from vidgen_rt.bench.report import console_table
+from vidgen_rt.bench.floor import CACHE_BYTES, WEIGHT_BYTES, floor, floor_fields, frame_work
+from vidgen_rt.bench.report import console_table, markdown_table
 from vidgen_rt.bench.run import run_bench
 from vidgen_rt.cli import main
 from vidgen_rt.config import preset
@@ -25,7 +27,8 @@ from vidgen_rt.train.checkpoint import load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMES = 10
-ROW_KEYS = {"backend", "precision", "fps", "p50_ms", "p90_ms", "p99_ms", "roofline_fraction"}
+ROW_KEYS = {"backend", "precision", "fps", "p50_ms", "p90_ms", "p99_ms", "roofline_fraction", "floor_ms", "floor_fps",
+            "floor_fraction", "floor_bound", "bytes_per_frame"}
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +48,13 @@ def bundle(checkpoint, tmp_path_factory):
 def assert_measured(row):
     assert ROW_KEYS <= set(row), row
     assert not row.get("skipped"), row
-    for key in ("fps", "p50_ms", "p90_ms", "p99_ms", "roofline_fraction"):
+    for key in ("fps", "p50_ms", "p90_ms", "p99_ms", "roofline_fraction", "floor_ms", "floor_fps", "floor_fraction",
+                "bytes_per_frame"):
         assert math.isfinite(row[key]) and row[key] > 0, (key, row)
     assert row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"]
+    assert row["floor_bound"] in ("compute", "memory")
+    assert row["floor_ms"] == max(row["floor_compute_ms"], row["floor_memory_ms"])
+    assert row["floor_fraction"] == pytest.approx(row["floor_ms"] / row["mean_ms"], rel=1e-3)
 
 
 def test_single_every_backend_and_schema(bundle):
@@ -62,6 +69,7 @@ def test_single_every_backend_and_schema(bundle):
     assert {"preset", "params", "gflops_per_frame"} <= set(report["model"])
     assert report["model"]["preset"] == "tiny" and report["model"]["gflops_per_frame"]["total"] > 0
     assert {"fp32", "bf16", "int8"} <= set(report["peak_gflops"])
+    assert report["bandwidth_gbs"] > 0 and "MiB buffer" in report["bandwidth_method"]
     rows = {row["backend"]: row for row in report["results"]}
     assert list(rows) == [*measured, "torch-eager-nocache", "native-trt"]
     for name in [*measured, "torch-eager-nocache"]:
@@ -72,6 +80,12 @@ def test_single_every_backend_and_schema(bundle):
     for name in ("native-async", "native-int8-async"):  # pipelined: a frame's latency spans both stages
         assert rows[name]["latency"]["p50_ms"] > 0 and rows[name]["intra_op_threads"] == 1
     assert "TensorRT not available" in rows["native-trt"]["skipped"] and rows["native-trt"]["fps"] is None
+    assert rows["native-trt"]["floor_fraction"] is None
+    # One floor per precision: the bytes a frame reads follow from the precision, not the backend.
+    assert rows["torch-eager"]["floor_ms"] == rows["native"]["floor_ms"] == rows["ort-python"]["floor_ms"]
+    read = [rows[name]["bytes_per_frame"] for name in ("native-int8", "torch-bf16", "native")]
+    assert read == sorted(read) and len(set(read)) == 3  # int8 < bf16 < fp32 weights
+    assert "% floor" in console_table(report)
     assert report["settings"]["bundles"] == ["fp32", "int8"]  # the given bundle, and int8 from its source
 
 
@@ -83,6 +97,9 @@ def test_multi_and_offline_report_batches(bundle, scenario):
     for row in report["results"]:
         assert_measured(row)
         assert [entry["batch"] for entry in row["sweep"]] == [1, 2]
+        # a batch of two reads the weights once and two players' KV caches
+        single = frame_work(report["model"], "fp32", 1, None)[1]
+        assert row["bytes_per_frame"] == single + (row["batch"] - 1) * report["model"]["kv_cache_values"] * 4
         if scenario == "multi":
             assert row["players"] == 2  # 1 fps is held by anything that runs at all
             assert row["batch"] == 2 and all(entry["holds"] for entry in row["sweep"])
@@ -131,6 +148,13 @@ def test_flow_head_rows_per_sampling_steps(tiny_flow_bundle):
     for row in report["results"]:
         assert_measured(row)
     assert report["settings"]["head"] == "flow_conv" and report["settings"]["temperature"] == 0.5
+    # each Euler step of the head adds its FLOPs and reads its weights again
+    flops, weights = report["model"]["gflops_per_frame"], report["model"]["weights"]
+    assert flops["sample"] > 0 and weights["sample"] > 0
+    native = {row["sampling_steps"]: row for row in report["results"] if row["backend"] == "native"}
+    one, two = native[1], native[2]
+    assert two["gflops_per_frame"] - one["gflops_per_frame"] == pytest.approx(flops["sample"], rel=1e-4)
+    assert two["bytes_per_frame"] - one["bytes_per_frame"] == weights["sample"] * 4
     assert "native K=2" in console_table(report)
 
 
@@ -150,6 +174,39 @@ def test_bad_input_is_one_line_and_exit_2(checkpoint, capsys, args, message):
     assert message in err and len(err.splitlines()) == 1, err
 
 
+MODEL = {"gflops_per_frame": {"step": 1.0, "sample": 0.5, "decode": 2.0, "total": 3.0}, "gflops_per_frame_nocache": 9.0,
+         "weights": {"step": 1000, "sample": 100, "decode": 500}, "kv_cache_values": 10_000}
+
+
+def test_floor_arithmetic_on_made_up_numbers():
+    # K = 2 sample steps, batch 3: FLOPs per player 1 + 2·0.5 + 2 GFLOP; weights read once, caches per player
+    flops, read = frame_work(MODEL, "bf16", 3, 2)
+    assert flops == pytest.approx(3 * 4.0e9)
+    assert read == (1000 + 2 * 100 + 500) * 2 + 3 * 10_000 * 2
+    assert frame_work(MODEL, "int8", 1, None)[1] == 1500 * 1 + 10_000 * 4  # int8 weights, float32 cache
+    assert frame_work(MODEL, "fp32", 2, None, nocache=True) == (pytest.approx(2 * 9.0e9), 1500 * 4)
+    assert (WEIGHT_BYTES["fp32"], CACHE_BYTES["int8"]) == (4, 4)
+
+    compute = floor(flops=4e9, read_bytes=1e6, peak_gflops=100.0, bandwidth_gbs=10.0)  # 40 ms vs 0.1 ms
+    assert compute["floor_bound"] == "compute" and compute["floor_ms"] == pytest.approx(40.0)
+    memory = floor(flops=1e6, read_bytes=2e9, peak_gflops=100.0, bandwidth_gbs=10.0)  # 0.01 ms vs 200 ms
+    assert memory["floor_bound"] == "memory" and memory["floor_ms"] == pytest.approx(200.0)
+    with pytest.raises(ValueError, match="must be positive"):
+        floor(1e9, 1e6, 0.0, 10.0)
+
+    # fp32, batch 1, mse: 3 GFLOP at 300 GFLOP/s = 10 ms; 46,000 bytes at 1 GB/s = 0.046 ms; measured 40 ms
+    row = floor_fields(MODEL, "fp32", 1, None, False, 300.0, 1.0, mean_ms=40.0)
+    assert row["floor_ms"] == pytest.approx(10.0) and row["floor_fps"] == pytest.approx(100.0)
+    assert row["floor_fraction"] == pytest.approx(0.25) and row["floor_bound"] == "compute"
+    # batch 4 at 1 MB/s: 6,000 weight bytes + 4 players' 40,000 cache bytes take 166 ms; the floor fps counts
+    # every player
+    row = floor_fields(MODEL, "fp32", 4, None, False, 1e6, 0.001, mean_ms=200.0)
+    assert row["floor_bound"] == "memory" and row["floor_ms"] == pytest.approx(166.0)
+    assert row["floor_fraction"] == pytest.approx(0.83)
+    assert row["floor_fps"] == pytest.approx(4 * 1000.0 / 166.0, abs=0.01)
+    assert floor_fields(MODEL, "fp16", 1, None, False, None, 1.0, 40.0)["floor_fraction"] is None
+
+
 def test_perf_table_renders_readme_section(bundle, tmp_path):
     report, _ = run_bench(bundle, "single", ["native"], frames=FRAMES, threads=2, warmup=2, quiet=True)
     results = tmp_path / "results"
@@ -162,3 +219,13 @@ def test_perf_table_renders_readme_section(bundle, tmp_path):
     text = readme.read_text()
     assert "old" not in text and text.endswith("<!-- perf-table:end -->\n\nafter\n")
     assert "| native | fp32 |" in text and "bench-single-2026-01-01.json" in text
+    assert "| % of floor |" in text and "read bandwidth" in text
+    row = next(line for line in text.splitlines() if line.startswith("| native | fp32 |"))
+    assert row.count("—") == 0 and ("(compute)" in row or "(memory)" in row)
+    # a report from before the floor was measured renders it as "—"
+    for row in report["results"]:
+        for key in ("floor_ms", "floor_fps", "floor_fraction", "floor_bound"):
+            del row[key]
+    del report["bandwidth_gbs"]
+    old = markdown_table(report)
+    assert "| — | — |" in old and "read bandwidth not measured" in old

@@ -1,4 +1,5 @@
-"""This machine's measured matmul peak per precision, the denominator of every roofline fraction.
+"""This machine's measured matmul peak per precision and its memory read bandwidth: the denominators
+of every roofline fraction and of the per-frame floor (`floor.py`).
 
 - fp32 and bf16: `torch.matmul` on square matrices large enough to be compute-bound, with all the
   threads the benchmark uses (oneDNN / MKL kernels: AVX-512, AMX-BF16 where the CPU has them);
@@ -7,10 +8,16 @@
 
 Each figure is the best of repeated timed products over about `seconds` (best, not mean: the peak
 is what the machine can do, and a busy neighbour only ever makes a product slower).
+
+Read bandwidth: `torch.sum` over a float32 buffer far larger than any last-level cache (512 MiB), with
+the same threads, best of a few passes. Every byte comes from memory once and the sum's vector adds
+keep far ahead of it, so bytes / time is what a frame reading weights it cannot keep in cache gets.
+The buffer is written once first: untouched pages all map to one zero page, which reads from cache.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -20,17 +27,23 @@ PEAK_METHODS = {
     "bf16": "torch.matmul bfloat16, {n}x{n}",
     "int8": "onnxruntime MatMulInteger uint8 x int8 -> int32, {n}x{n}",
 }
+BANDWIDTH_METHOD = "torch.sum float32, {mib} MiB buffer, {threads} threads, best of {repeats} passes"
+
+
+def _best_seconds(work, seconds: float = 0.0, repeats: int = 1) -> float:
+    """The fastest of at least `repeats` timed runs of `work`, running for at least `seconds`."""
+    work()  # warm-up: packing buffers, thread pool, kernel choice
+    best, deadline = float("inf"), time.perf_counter() + seconds
+    for run in itertools.count(1):
+        began = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - began)
+        if run >= repeats and time.perf_counter() > deadline:
+            return best
 
 
 def _best_gflops(product, flops: float, seconds: float) -> float:
-    product()  # warm-up: packing buffers, thread pool, kernel choice
-    best, deadline = float("inf"), time.perf_counter() + seconds
-    while True:
-        began = time.perf_counter()
-        product()
-        best = min(best, time.perf_counter() - began)
-        if time.perf_counter() > deadline:
-            return flops / best / 1e9
+    return flops / _best_seconds(product, seconds) / 1e9
 
 
 def torch_peak(dtype_name: str, threads: int, n: int, seconds: float) -> float:
@@ -77,3 +90,14 @@ def measure_peaks(threads: int, precisions=("fp32", "bf16", "int8"), n: int = 10
             peaks[precision] = torch_peak(precision, threads, n, seconds)
         methods[precision] = PEAK_METHODS[precision].format(n=n) + f", {threads} threads, best of {seconds:g} s"
     return {k: round(v, 1) for k, v in peaks.items()}, methods
+
+
+def measure_bandwidth(threads: int, mib: int = 512, repeats: int = 5) -> tuple[float, str]:
+    """(memory read bandwidth in GB/s, how it was measured)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    buffer = torch.full((mib * 2 ** 20 // 4,), 1.0, dtype=torch.float32)  # written: every page is real
+    seconds = _best_seconds(buffer.sum, repeats=repeats)
+    gbs = buffer.numel() * buffer.element_size() / seconds / 1e9
+    return round(gbs, 2), BANDWIDTH_METHOD.format(mib=mib, threads=threads, repeats=repeats)

@@ -13,6 +13,9 @@ stepper's own statistics.
   backend its step-start-to-handover latency, longer than its frame interval). `players` is the largest B
   held (0 when not even one); a backend stops at the first B it fails.
 - `offline`: every batch size; the best aggregate frames/s.
+
+Every row carries its FLOPs per player frame (the flow head's K sample steps included), the fraction
+of the measured matmul peak, and its per-frame floor and the fraction of it reached (`floor.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vidgen_rt.bench.backends import NOCACHE, summarize
+from vidgen_rt.bench.floor import floor_fields, frame_work
 
 SCENARIOS = ("single", "multi", "offline")
 
@@ -41,11 +45,11 @@ class Scenario:
     """Runs one scenario; `results` rows for the JSON, `latencies` (backend -> ms) for the plot."""
 
     def __init__(self, name: str, backends, batches: list[int], n_actions: int, model_info: dict,
-                 peaks: dict, settings: Settings):
+                 peaks: dict, bandwidth_gbs: float, settings: Settings):
         self.name, self.batches, self.n_actions = name, sorted(batches), n_actions
         self.backends = [b for b in backends if b.skipped is None]
         self.skipped = [b for b in backends if b.skipped is not None]
-        self.model_info, self.peaks, self.settings = model_info, peaks, settings
+        self.model_info, self.peaks, self.bandwidth_gbs, self.settings = model_info, peaks, bandwidth_gbs, settings
         self.latencies: dict[str, list[float]] = {}
         self.bar = None
 
@@ -131,15 +135,18 @@ class Scenario:
     def _row(self, backend, run, batch: int) -> dict:
         total = summarize(run.samples["total"])
         fps = batch * 1000.0 / total["mean_ms"]
-        gflops = (self.model_info["gflops_per_frame_nocache"] if backend.name == NOCACHE
-                  else self.model_info["gflops_per_frame"]["total"])
+        nocache = backend.name == NOCACHE
+        flops, _ = frame_work(self.model_info, backend.precision, 1, backend.sampling_steps, nocache)
+        gflops = round(flops / 1e9, 6)
         peak = self.peaks.get(backend.precision)
         row = {"backend": backend.name, "precision": backend.precision, "batch": batch,
                "fps": round(fps, 2), "fps_per_player": round(fps / batch, 2),
                "p50_ms": total["p50_ms"], "p90_ms": total["p90_ms"], "p99_ms": total["p99_ms"],
                "mean_ms": total["mean_ms"], "frames": len(run.samples["total"]),
                "gflops_per_frame": gflops, "achieved_gflops": round(fps * gflops, 3),
-               "roofline_fraction": None if peak is None else round(fps * gflops / peak, 5)}
+               "roofline_fraction": None if peak is None else round(fps * gflops / peak, 5),
+               **floor_fields(self.model_info, backend.precision, batch, backend.sampling_steps, nocache,
+                              peak, self.bandwidth_gbs, total["mean_ms"])}
         if run.split is not None:
             row.update(run.split)
         return {**row, **_steps(backend), **backend.details}
@@ -147,7 +154,8 @@ class Scenario:
 
 def skipped_row(backend) -> dict:
     return {"backend": backend.name, "precision": backend.precision, "skipped": backend.skipped, **_steps(backend),
-            "fps": None, "p50_ms": None, "p90_ms": None, "p99_ms": None, "roofline_fraction": None}
+            "fps": None, "p50_ms": None, "p90_ms": None, "p99_ms": None, "roofline_fraction": None,
+            "floor_ms": None, "floor_fps": None, "floor_fraction": None, "floor_bound": None}
 
 
 def _steps(backend) -> dict:

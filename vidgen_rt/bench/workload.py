@@ -1,5 +1,5 @@
 """What a benchmark runs: the PyTorch model of a WORLD or BUNDLE, the bundles the backends need, the
-context every stream starts from and the FLOPs of one frame.
+context every stream starts from, and the FLOPs and weights of one frame.
 
 A WORLD (shipped name, run or checkpoint) is exported on demand into a scratch directory, one bundle
 per precision with the batch sizes the scenario needs. A BUNDLE is used as it is; its manifest's
@@ -74,13 +74,25 @@ class Workload:
     def model_info(self) -> dict:
         from vidgen_rt.model.world_model import WorldModel
 
-        config = self.config
+        config, m = self.config, self.config.model
         # FLOPs and parameter counts follow from the architecture alone: no weights needed.
-        shape_only = WorldModel(config.model)
+        shape_only = WorldModel(m)
         flops = frame_flops(shape_only)
         params = shape_only.parameter_count()
         return {"preset": config.preset, "source": self.source,
                 "params": {**params, "total": sum(params.values())},
                 "gflops_per_frame": {key: round(value / 1e9, 6) for key, value in flops.items()},
-                "gflops_per_frame_nocache": round((config.model.window * dynamics_step_flops(config.model)
-                                                   + flops["decode"]) / 1e9, 6)}
+                "gflops_per_frame_nocache": round((m.window * dynamics_step_flops(m) + flops["decode"]) / 1e9, 6),
+                "weights": graph_weights(shape_only),
+                # Per player, read by every step: (n_layers, kv, n_heads, cache_slots, tokens_per_frame, head_dim).
+                "kv_cache_values": m.n_layers * 2 * m.n_heads * m.cache_slots * m.tokens_per_frame * m.head_dim}
+
+
+def graph_weights(model) -> dict:
+    """Weights (values) of the modules each per-frame graph runs: step (the transformer without its
+    flow head), sample (the flow head; 0 for mse) and decode (the tokenizer's decoder)."""
+    def count(module):
+        return 0 if module is None else sum(p.numel() for p in module.parameters())
+
+    sample = count(model.dynamics.sampler)
+    return {"step": count(model.dynamics) - sample, "sample": sample, "decode": count(model.tokenizer.decoder)}
