@@ -19,7 +19,9 @@ native-trt (TensorRT; reported as skipped where the runtime lacks it).
 --no-cache adds torch-eager-nocache: the same model recomputing its whole window every frame.
 A world with a flow head runs each backend once per --sampling-steps K (default: the world's K),
 each a row with its K; --temperature scales the head's noise (default 1).
-Every result has the FLOPs per frame and the fraction of this machine's measured matmul peak.
+Every result has the FLOPs per frame and the fraction of this machine's measured matmul peak, and
+its per-frame floor, max(FLOPs / peak, bytes a frame reads / measured read bandwidth), with the
+fraction of it reached (docs/benchmarks.md).
 
 examples:
   vidgen bench maze
