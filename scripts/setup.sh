@@ -11,7 +11,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-SYSTEM_PACKAGES=(xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libegl-mesa0 libosmesa6 cmake g++ make)
+# mono-mcs, mono-runtime: tests/test_csharp.py compiles and runs the C# binding (bindings/csharp/).
+SYSTEM_PACKAGES=(xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libegl-mesa0 libosmesa6 cmake g++ make
+                 mono-mcs mono-runtime)
 TORCH_VERSION=2.13.0
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
