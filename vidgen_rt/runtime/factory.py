@@ -29,7 +29,8 @@ def open_stepper(source, backend: str = "native", batch: int = 1, intra_op_threa
                  sampling_steps: int | None = None) -> Stepper:
     """A stepper of `batch` players on `backend`.
 
-    `source`: a bundle directory or loaded `Bundle` (native, ort-python); a loaded native `Runtime`
+    `source`: a bundle directory, a packed bundle file (NAME.vgrtpack: native) or a loaded `Bundle`
+    (native, ort-python); a loaded native `Runtime`
     (native: a new stream on the warm model); a checkpoint, run directory or shipped world name, a
     `WorldModel`, or a loaded (model, config, state) tuple (torch). `intra_op_threads`: ONNX Runtime
     threads per graph (None: its default); `allow_spinning`, `provider` ("cpu", "cuda", "tensorrt")
@@ -47,7 +48,7 @@ def open_stepper(source, backend: str = "native", batch: int = 1, intra_op_threa
     if isinstance(source, Runtime):
         if backend != "native":
             raise ConfigError(f"a loaded native Runtime runs on backend 'native', not {backend!r}")
-        return NativeStepper(source, _bundle(source.path, backend), batch, **sampling)
+        return NativeStepper(source, source.bundle, batch, **sampling)
     bundle = _bundle(source, backend)
     if backend == "ort-python":
         from vidgen_rt.runtime.ort_stepper import OrtStepper
@@ -60,7 +61,11 @@ def open_stepper(source, backend: str = "native", batch: int = 1, intra_op_threa
 
 
 def is_bundle(source) -> bool:
-    return isinstance(source, (str, Path)) and (Path(source) / "manifest.json").is_file()
+    """A bundle directory (NAME.vgrt) or a packed bundle file (NAME.vgrtpack)."""
+    if not isinstance(source, (str, Path)):
+        return False
+    path = Path(source)
+    return (path / "manifest.json").is_file() or (path.suffix == ".vgrtpack" and path.is_file())
 
 
 def _bundle(source, backend: str):
