@@ -14,7 +14,7 @@ import sys
 from vidgen_rt import __version__
 from vidgen_rt.errors import VidgenError
 
-COMMANDS = ("record", "ingest", "train", "generate", "eval", "export", "info", "play", "bench")
+COMMANDS = ("record", "ingest", "train", "generate", "eval", "export", "info", "sdk", "play", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
