@@ -12,8 +12,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 # mono-mcs, mono-runtime: tests/test_csharp.py compiles and runs the C# binding (bindings/csharp/).
+# pkgconf: tests/test_sdk.py builds examples/sdk_pkgconfig with pkg-config (binutils' readelf comes with g++).
 SYSTEM_PACKAGES=(xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libegl-mesa0 libosmesa6 cmake g++ make
-                 mono-mcs mono-runtime)
+                 mono-mcs mono-runtime pkgconf)
 TORCH_VERSION=2.13.0
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
