@@ -10,6 +10,8 @@ import pytest
 from conftest import vidgen
 from vidgen_rt.commands.info import format_summary, summarise
 from vidgen_rt.export import export_bundle
+from vidgen_rt.export.bundle import load_bundle
+from vidgen_rt.export.writer import write_pack
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +37,19 @@ def test_summary_of_a_good_bundle(bundle, tmp_path):
     assert json.loads(vidgen("info", bundle, "--json", "-").stdout) == summary
 
 
+def test_a_packed_bundle_is_summarised_from_its_index(bundle, tmp_path):
+    pack = write_pack(bundle, tmp_path / "tiny.vgrtpack")
+    text = vidgen("info", pack).stdout
+    assert text.startswith(f"bundle      {pack} (packed)\n")
+    assert f"step step.onnx ({(bundle / 'step.onnx').stat().st_size / 1e6:.1f} MB)" in text
+    assert text.split("\n", 1)[1] == vidgen("info", bundle).stdout.split("\n", 1)[1]
+
+
 def test_flow_head_and_conditions_are_described(bundle):
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    manifest["conditions"] = {"cond": {"dim": 2, "names": ["speed", "heading"]},
-                              "guide": {"channels": 1, "names": ["depth"], "range": [-4.0, 4.0]}}
-    summary = summarise(bundle, manifest)
+    loaded = load_bundle(bundle)
+    loaded.manifest["conditions"] = {"cond": {"dim": 2, "names": ["speed", "heading"]},
+                                     "guide": {"channels": 1, "names": ["depth"], "range": [-4.0, 4.0]}}
+    summary = summarise(loaded)
     summary["head"].update(kind="flow_conv", sampling_steps=2)
     described = format_summary(summary)
     assert "head        flow_conv: flow head, 2 Euler steps per frame by default (1..8)" in described

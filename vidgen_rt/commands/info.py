@@ -1,5 +1,6 @@
-"""Print what a host needs to know about a bundle: frame size, actions with their ids and default
-keys, conditions, exported batch sizes, graph files, precision, format version, sampling head.
+"""Print what a host needs to know about a bundle (a directory or a packed NAME.vgrtpack): frame
+size, actions with their ids and default keys, conditions, exported batch sizes, graph files,
+precision, format version, sampling head.
 
 The bundle is validated first by the native validator (every rule of docs/architecture.md §9,
 checksums included), so a bad bundle gives one line naming the file and the field, and what is
@@ -9,6 +10,7 @@ examples:
   vidgen info maze.vgrt
   vidgen info maze.vgrt --json info.json      # the same as JSON ("-" for stdout)
   vidgen info maze.vgrt --markdown            # the action table as Markdown (README's key table)
+  vidgen info maze.vgrtpack                   # a packed bundle (vidgen export --pack)
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ HELP = "summarise a bundle: frame size, actions and keys, conditions, batch size
 
 
 def configure(parser) -> None:
-    parser.add_argument("bundle", metavar="BUNDLE", help="a bundle directory (NAME.vgrt, from vidgen export)")
+    parser.add_argument("bundle", metavar="BUNDLE",
+                        help="a bundle directory (NAME.vgrt) or packed bundle (NAME.vgrtpack), from vidgen export")
     parser.add_argument("--json", metavar="PATH", help="write the summary as JSON to PATH ('-': stdout)")
     parser.add_argument("--markdown", action="store_true", help="print only the action table, as Markdown")
     parser.add_argument("--no-verify", action="store_true", help="skip the sha256 check of the bundle's files")
@@ -34,7 +37,7 @@ def run(args) -> int:
     if args.json and args.json != "-":
         output_file(args.json, "--json")
     bundle = load_bundle(args.bundle, verify_checksums=not args.no_verify)
-    summary = summarise(bundle.path, bundle.manifest)
+    summary = summarise(bundle)
     if args.markdown:
         print(action_table_markdown(summary["actions"]), end="")
     elif args.json == "-":
@@ -55,16 +58,18 @@ def action_rows(manifest: dict) -> list[dict]:
             for index, name in enumerate(actions["names"])]
 
 
-def summarise(path: Path, manifest: dict) -> dict:
-    """The manifest's facts a host needs, in one flat-ish dict (the --json output); graphs in the
-    order a step runs them."""
+def summarise(bundle) -> dict:
+    """The facts of a loaded `Bundle` a host needs, in one flat-ish dict (the --json output); graphs
+    in the order a step runs them."""
     from vidgen_rt.export.manifest import graph_names
 
+    manifest, sizes = bundle.manifest, _file_sizes(bundle)
     cache, frame, head = manifest["cache"], manifest["frame"], manifest["head"]
     conditions = manifest.get("conditions") or {}
     cond, guide = conditions.get("cond"), conditions.get("guide")
     return {
-        "path": str(path),
+        "path": str(bundle.path),
+        "packed": bundle.pack_index is not None,
         "name": manifest["name"],
         "format": manifest["format"],
         "format_version": manifest["format_version"],
@@ -88,7 +93,7 @@ def summarise(path: Path, manifest: dict) -> dict:
         },
         "context_frames": manifest["context"]["tensors"]["frames"]["shape"][0],
         "postprocess": manifest.get("postprocess", {}),
-        "graphs": {batch: {name: {"file": graphs[name]["file"], "bytes": _size(path / graphs[name]["file"])}
+        "graphs": {batch: {name: {"file": graphs[name]["file"], "bytes": sizes[graphs[name]["file"]]}
                            for name in graph_names(head["kind"])}
                    for batch, graphs in sorted(manifest["graphs"].items(), key=lambda item: int(item[0]))},
         "source": manifest.get("source", {}),
@@ -101,7 +106,7 @@ def format_summary(s: dict) -> str:
                 if head["kind"] != "mse" else "deterministic (no sampling)")
     cache = s["cache"]
     lines = [
-        f"bundle      {s['path']}",
+        f"bundle      {s['path']}{' (packed)' if s['packed'] else ''}",
         f"name        {s['name']} ({s['format']} format {s['format_version']}, vidgen_rt {s['vidgen_rt_version']}, "
         f"{s['created']})",
         f"frame       {s['frame']['width']}x{s['frame']['height']}: RGB uint8 in, RGBA uint8 out, rows top-down",
@@ -152,5 +157,8 @@ def _conditions(conditions: dict) -> str:
     return "; ".join(parts) or "none (actions only)"
 
 
-def _size(path: Path) -> int:
-    return path.stat().st_size
+def _file_sizes(bundle) -> dict[str, int]:
+    """File name -> bytes, of a directory's files or inside a pack."""
+    if bundle.pack_index is not None:
+        return {name: size for name, (_, size) in bundle.pack_index.items()}
+    return {p.relative_to(bundle.path).as_posix(): p.stat().st_size for p in bundle.path.rglob("*") if p.is_file()}
