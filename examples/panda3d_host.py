@@ -99,9 +99,9 @@ class TelevisionHost:
         cabinet.setColor(0.15, 0.15, 0.17, 1)
         screen = CardMaker("screen")
         screen.setFrame(-aspect, aspect, -1, 1)  # UV (0,0) bottom-left: texture row 0 is the bottom row
-        self.screen = base.render.attachNewNode(screen.generate())
-        self.screen.setTexture(self.texture)
-        self.screen.setLightOff()  # the screen glows: it shows the frame's own colours
+        screen_node = base.render.attachNewNode(screen.generate())
+        screen_node.setTexture(self.texture)
+        screen_node.setLightOff()  # the screen glows: it shows the frame's own colours
         ambient = base.render.attachNewNode(AmbientLight("ambient"))
         ambient.node().setColor((0.35, 0.35, 0.4, 1))
         sun = base.render.attachNewNode(DirectionalLight("sun"))
@@ -137,10 +137,11 @@ class TelevisionHost:
             self.upload(self.stepper.step(action), self.frame_index + 1)
         else:
             if action != self.pushed:
+                first = self.pushed is None
                 self.stepper.push_action(action)
                 self.pushed = action
-            if not self.stepper.running:  # started after the first push: generated frame 1 takes it
-                self.stepper.start()
+                if first:  # start after the first push, so generated frame 1 takes it
+                    self.stepper.start()
             latest = self.stepper.latest()
             if latest is not None:
                 self.upload(latest[1], latest[0])
@@ -163,7 +164,7 @@ def configure_panda(offscreen: bool) -> None:
     """Before ShowBase: an offscreen buffer where there is no display (EGL first, then software)."""
     settings = ["window-title vidgen_rt in Panda3D", "win-size 800 600", "audio-library-name null",
                 "sync-video false" if offscreen else "sync-video true", "notify-level-device fatal",
-                "notify-level-display error"]
+                "notify-level-display error", "print-pipe-types false"]
     if offscreen:
         settings += ["window-type offscreen", "load-display p3headlessgl", "aux-display p3tinydisplay"]
     loadPrcFileData("panda3d_host", "\n".join(settings))
@@ -171,7 +172,7 @@ def configure_panda(offscreen: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bundle", help="a bundle directory (vidgen export WORLD -o NAME.vgrt)")
+    parser.add_argument("bundle", help="a bundle: NAME.vgrt or NAME.vgrtpack (vidgen export WORLD -o NAME.vgrt [--pack])")
     parser.add_argument("--async", dest="asynchronous", action="store_true",
                         help="generate on the runtime's thread; show the newest frame each display frame")
     parser.add_argument("--offscreen", action="store_true", help="render into an offscreen buffer (no window)")
