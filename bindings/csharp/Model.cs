@@ -3,15 +3,12 @@
 // the weights until the last stream closes (vidgen_rt.h, "Ownership").
 using System;
 using System.Runtime.InteropServices;
-using System.Threading;
 using VidgenRt.Native;
 
 namespace VidgenRt
 {
-    public sealed class Model : IDisposable
+    public sealed class Model : NativeHandle
     {
-        private IntPtr handle;
-
         public readonly string Path;
         public readonly ModelInfo Info;
         public readonly ActionInfo[] Actions;
@@ -28,7 +25,7 @@ namespace VidgenRt
         // Opens the handle while the options' strings are pinned: vgrt_model_create or _open_memory.
         private delegate int Open(byte[] path, ref vgrt_model_options options, out IntPtr model);
 
-        private Model(string path, string call, ModelOptions options, Open open)
+        private Model(string path, string call, ModelOptions options, Open open) : base("Model")
         {
             Path = path;
             using (Pins pins = new Pins())
@@ -112,30 +109,10 @@ namespace VidgenRt
             return new Stream(this, options ?? new StreamOptions());
         }
 
-        internal IntPtr Handle
+        /// <summary>Open streams keep the weights alive: they may outlive the model.</summary>
+        protected override void Release(IntPtr owned)
         {
-            get
-            {
-                if (handle == IntPtr.Zero) throw new ObjectDisposedException("Model");
-                return handle;
-            }
-        }
-
-        public void Dispose()
-        {
-            Release();
-            GC.SuppressFinalize(this);
-        }
-
-        ~Model()
-        {
-            Release();
-        }
-
-        private void Release()
-        {
-            IntPtr owned = Interlocked.Exchange(ref handle, IntPtr.Zero);
-            if (owned != IntPtr.Zero) NativeMethods.vgrt_model_destroy(owned);
+            NativeMethods.vgrt_model_destroy(owned);
         }
     }
 }

@@ -266,52 +266,50 @@ namespace VidgenRt.Native
         // refuses these structs (VGRT_ERROR_ABI_MISMATCH) instead of misreading them.
         public static vgrt_model_options vgrt_model_options_default()
         {
-            vgrt_model_options value = new vgrt_model_options();
-            Stamp(ref value.struct_size, ref value.abi_version, typeof(vgrt_model_options));
-            vgrt_model_options_init(ref value, value.abi_version, value.struct_size);
-            return value;
+            return Initialised(new vgrt_model_options { struct_size = SizeOf<vgrt_model_options>(), abi_version = Abi.VGRT_ABI_VERSION },
+                               vgrt_model_options_init);
         }
 
         public static vgrt_stream_options vgrt_stream_options_default()
         {
-            vgrt_stream_options value = new vgrt_stream_options();
-            Stamp(ref value.struct_size, ref value.abi_version, typeof(vgrt_stream_options));
-            vgrt_stream_options_init(ref value, value.abi_version, value.struct_size);
-            return value;
+            return Initialised(new vgrt_stream_options { struct_size = SizeOf<vgrt_stream_options>(), abi_version = Abi.VGRT_ABI_VERSION },
+                               vgrt_stream_options_init);
         }
 
         public static vgrt_postprocess vgrt_postprocess_default()
         {
-            vgrt_postprocess value = new vgrt_postprocess();
-            Stamp(ref value.struct_size, ref value.abi_version, typeof(vgrt_postprocess));
-            vgrt_postprocess_init(ref value, value.abi_version, value.struct_size);
-            return value;
+            return Initialised(new vgrt_postprocess { struct_size = SizeOf<vgrt_postprocess>(), abi_version = Abi.VGRT_ABI_VERSION },
+                               vgrt_postprocess_init);
         }
 
         public static vgrt_model_info vgrt_model_info_default()
         {
-            vgrt_model_info value = new vgrt_model_info
+            return Initialised(new vgrt_model_info
             {
+                struct_size = SizeOf<vgrt_model_info>(), abi_version = Abi.VGRT_ABI_VERSION,
                 name = new byte[Abi.VGRT_NAME_CAPACITY], precision = new byte[16], backend = new byte[16],
                 batch_sizes = new int[Abi.VGRT_MAX_BATCH_SIZES], head = new byte[16],
-            };
-            Stamp(ref value.struct_size, ref value.abi_version, typeof(vgrt_model_info));
-            vgrt_model_info_init(ref value, value.abi_version, value.struct_size);
-            return value;
+            }, vgrt_model_info_init);
         }
 
         public static vgrt_stats vgrt_stats_default()
         {
-            vgrt_stats value = new vgrt_stats();
-            Stamp(ref value.struct_size, ref value.abi_version, typeof(vgrt_stats));
-            vgrt_stats_init(ref value, value.abi_version, value.struct_size);
+            return Initialised(new vgrt_stats { struct_size = SizeOf<vgrt_stats>(), abi_version = Abi.VGRT_ABI_VERSION },
+                               vgrt_stats_init);
+        }
+
+        private delegate int Init<T>(ref T value, uint abi_version, uint struct_size);
+
+        // As in C, a refused init leaves the stamped struct as it was: the next call taking it names the mismatch.
+        private static T Initialised<T>(T value, Init<T> init)
+        {
+            init(ref value, Abi.VGRT_ABI_VERSION, SizeOf<T>());
             return value;
         }
 
-        private static void Stamp(ref uint struct_size, ref uint abi_version, Type type)
+        private static uint SizeOf<T>()
         {
-            struct_size = (uint)Marshal.SizeOf(type);
-            abi_version = Abi.VGRT_ABI_VERSION;
+            return (uint)Marshal.SizeOf(typeof(T));
         }
     }
 }

@@ -6,7 +6,6 @@
 // its V coordinate mirrored: docs/embedding.md).
 using System;
 using System.Runtime.InteropServices;
-using System.Threading;
 using VidgenRt.Native;
 
 namespace VidgenRt
@@ -65,19 +64,17 @@ namespace VidgenRt
     }
 
     /// <summary>A runtime-owned frame: read Rgba until Dispose (vgrt_frame_release).</summary>
-    public sealed class Frame : IDisposable
+    public sealed class Frame : NativeHandle
     {
-        private IntPtr frame;
-
         public readonly ulong Index;   // 0: the context's last frame after open/reset, then +1 per step
         public readonly int Batch, Height, Width, Channels;
         public readonly IntPtr Rgba;   // Batch * Height * Width * 4 bytes, rows top-down
         public readonly int RgbaSize;
         public readonly long[] Actions;
 
-        internal Frame(IntPtr native)
+        internal Frame(IntPtr native) : base("Frame")
         {
-            frame = native;
+            handle = native;
             vgrt_frame f = (vgrt_frame)Marshal.PtrToStructure(native, typeof(vgrt_frame));
             Index = f.index;
             Batch = f.batch;
@@ -97,68 +94,39 @@ namespace VidgenRt
 
         public void CopyTo(byte[] target)
         {
-            if (frame == IntPtr.Zero) throw new ObjectDisposedException("Frame");
+            if (handle == IntPtr.Zero) throw new ObjectDisposedException("Frame");
             if (target.Length != RgbaSize) throw new ArgumentException("target holds " + target.Length + " bytes, the frame " + RgbaSize);
             Marshal.Copy(Rgba, target, 0, RgbaSize);
         }
 
-        public void Dispose()
+        protected override void Release(IntPtr owned)
         {
-            IntPtr owned = Interlocked.Exchange(ref frame, IntPtr.Zero);
-            if (owned != IntPtr.Zero) NativeMethods.vgrt_frame_release(owned);
-            GC.SuppressFinalize(this);
-        }
-
-        ~Frame()
-        {
-            IntPtr owned = Interlocked.Exchange(ref frame, IntPtr.Zero);
-            if (owned != IntPtr.Zero) NativeMethods.vgrt_frame_release(owned);
+            NativeMethods.vgrt_frame_release(owned);
         }
     }
 
     /// <summary>A stream's saved state (KV ring, latents, frame and draw index, sampling options).</summary>
-    public sealed class Snapshot : IDisposable
+    public sealed class Snapshot : NativeHandle
     {
-        private IntPtr handle;
-
-        internal Snapshot(IntPtr native)
+        internal Snapshot(IntPtr native) : base("Snapshot")
         {
             handle = native;
         }
 
-        internal IntPtr Handle
+        protected override void Release(IntPtr owned)
         {
-            get
-            {
-                if (handle == IntPtr.Zero) throw new ObjectDisposedException("Snapshot");
-                return handle;
-            }
-        }
-
-        public void Dispose()
-        {
-            IntPtr owned = Interlocked.Exchange(ref handle, IntPtr.Zero);
-            if (owned != IntPtr.Zero) NativeMethods.vgrt_snapshot_destroy(owned);
-            GC.SuppressFinalize(this);
-        }
-
-        ~Snapshot()
-        {
-            IntPtr owned = Interlocked.Exchange(ref handle, IntPtr.Zero);
-            if (owned != IntPtr.Zero) NativeMethods.vgrt_snapshot_destroy(owned);
+            NativeMethods.vgrt_snapshot_destroy(owned);
         }
     }
 
-    public sealed class Stream : IDisposable
+    public sealed class Stream : NativeHandle
     {
-        private IntPtr handle;
-
         public readonly Model Model;
         public readonly int Batch;
         /// <summary>Bytes of one step's frames: Batch * Height * Width * 4.</summary>
         public readonly int FrameBytes;
 
-        internal Stream(Model model, StreamOptions options)
+        internal Stream(Model model, StreamOptions options) : base("Stream")
         {
             Model = model;
             using (Pins pins = new Pins())
@@ -335,27 +303,10 @@ namespace VidgenRt
             return pins.Struct(c);
         }
 
-        private IntPtr Handle
-        {
-            get
-            {
-                if (handle == IntPtr.Zero) throw new ObjectDisposedException("Stream");
-                return handle;
-            }
-        }
-
         /// <summary>Stops the generation thread if it runs, then closes the stream.</summary>
-        public void Dispose()
+        protected override void Release(IntPtr owned)
         {
-            IntPtr owned = Interlocked.Exchange(ref handle, IntPtr.Zero);
-            if (owned != IntPtr.Zero) NativeMethods.vgrt_stream_close(owned);
-            GC.SuppressFinalize(this);
-        }
-
-        ~Stream()
-        {
-            IntPtr owned = Interlocked.Exchange(ref handle, IntPtr.Zero);
-            if (owned != IntPtr.Zero) NativeMethods.vgrt_stream_close(owned);
+            NativeMethods.vgrt_stream_close(owned);
         }
     }
 }

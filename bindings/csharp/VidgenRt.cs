@@ -10,6 +10,7 @@ using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Threading;
 using VidgenRt.Native;
 
 namespace VidgenRt
@@ -91,6 +92,48 @@ namespace VidgenRt
         {
             foreach (GCHandle handle in handles) handle.Free();
             handles.Clear();
+        }
+    }
+
+    /// <summary>A runtime handle released exactly once: by Dispose, or by the finalizer when its owner
+    /// forgot (every vgrt_* call may come from any thread, the finalizer's included).</summary>
+    public abstract class NativeHandle : IDisposable
+    {
+        protected IntPtr handle;
+        private readonly string kind;
+
+        protected NativeHandle(string kind)
+        {
+            this.kind = kind;
+        }
+
+        internal IntPtr Handle
+        {
+            get
+            {
+                if (handle == IntPtr.Zero) throw new ObjectDisposedException(kind);
+                return handle;
+            }
+        }
+
+        /// <summary>The vgrt_*_destroy, _close or _release call of this kind of handle.</summary>
+        protected abstract void Release(IntPtr owned);
+
+        public void Dispose()
+        {
+            Free();
+            GC.SuppressFinalize(this);
+        }
+
+        ~NativeHandle()
+        {
+            Free();
+        }
+
+        private void Free()
+        {
+            IntPtr owned = Interlocked.Exchange(ref handle, IntPtr.Zero);
+            if (owned != IntPtr.Zero) Release(owned);
         }
     }
 
