@@ -22,24 +22,31 @@ test: setup
 	exit $$status
 
 # The runtime core and its C test driver (native/tests/test_driver.c) built twice more, outside the
-# Python build: with AddressSanitizer + UndefinedBehaviorSanitizer (every test) and with
+# Python build: with AddressSanitizer + UndefinedBehaviorSanitizer (every test, and the packed-bundle
+# driver native/tests/pack_driver.c on the maze's pack) and with
 # ThreadSanitizer (the async start/stop/close races). ONNX Runtime is dlopen'ed uninstrumented from
 # the onnxruntime wheel. LeakSanitizer stays on and needs no suppressions; TSan needs
 # native/tests/tsan.supp for ONNX Runtime's own (uninstrumented) threads. Each run fails on the
 # first sanitizer report.
 SANITIZE_BUNDLE := build/sanitize/maze.vgrt
+SANITIZE_PACK := build/sanitize/maze.vgrtpack
 SANITIZE_CMAKE := -DVGRT_PYTHON=OFF -DVGRT_EXAMPLES=OFF -DVGRT_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ORT_LIBRARY = $(firstword $(wildcard .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 
 test-sanitize: setup
 	@.venv/bin/python -c 'import sys; from vidgen_rt.export.bundle import bundle_is_current; sys.exit(not bundle_is_current("$(SANITIZE_BUNDLE)"))' \
 	  || .venv/bin/vidgen export maze -o $(SANITIZE_BUNDLE) --batch 1 --overwrite
+	[ $(SANITIZE_PACK) -nt $(SANITIZE_BUNDLE)/manifest.json ] || .venv/bin/vidgen export $(SANITIZE_BUNDLE) --pack --overwrite
 	cmake -S . -B build/sanitize-address $(SANITIZE_CMAKE) -DVGRT_SANITIZE=address,undefined >/dev/null
 	cmake --build build/sanitize-address -j2
 	VGRT_ORT_LIBRARY=$(abspath $(ORT_LIBRARY)) \
 	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  build/sanitize-address/vgrt_test_driver $(SANITIZE_BUNDLE) all 100
+	VGRT_ORT_LIBRARY=$(abspath $(ORT_LIBRARY)) \
+	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  build/sanitize-address/vgrt_pack_driver $(SANITIZE_BUNDLE) $(SANITIZE_PACK)
 	cmake -S . -B build/sanitize-thread $(SANITIZE_CMAKE) -DVGRT_SANITIZE=thread >/dev/null
 	cmake --build build/sanitize-thread -j2
 	VGRT_ORT_LIBRARY=$(abspath $(ORT_LIBRARY)) \

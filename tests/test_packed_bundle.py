@@ -8,8 +8,10 @@ inside a pack gets the directory validator's own message: one validator, two sou
 import ctypes
 import hashlib
 import json
+import os
 import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from vidgen_rt.errors import BundleError
 from vidgen_rt.export import export_bundle
 from vidgen_rt.runtime.native import Runtime, library_path, ort_search_dir
 
+ROOT = Path(__file__).resolve().parents[1]
 THREADS = 1  # the same intra-op thread count everywhere: ORT's kernels partition work by it
 ACTIONS = [(i // 3) % 5 for i in range(24)]
 
@@ -98,6 +101,22 @@ def test_the_c_abi_opens_a_pack_from_memory(bundle, pack, monkeypatch):
     short = ctypes.create_string_buffer(data[:1000], 1000)
     assert lib.vgrt_model_open_memory(short, 1000, None, ctypes.byref(model)) == -3  # VGRT_ERROR_BUNDLE
     assert b"past the end of the 1000-byte pack" in lib.vgrt_last_error()
+
+
+def test_the_pack_driver_plays_the_pack_and_refuses_every_damaged_container(bundle, pack, tmp_path):
+    """native/tests/pack_driver.c, which `make test-sanitize` also runs under AddressSanitizer."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "no C compiler (cc or gcc) on PATH"
+    lib = library_path()
+    driver = tmp_path / "pack_driver"
+    built = subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'native' / 'include'}",
+                            str(ROOT / "native" / "tests" / "pack_driver.c"), "-o", str(driver), str(lib),
+                            f"-Wl,-rpath,{lib.parent}"], capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    env = dict(os.environ, VGRT_ORT_LIBRARY=str(sorted(Path(ort_search_dir()).glob("libonnxruntime.so*"))[-1]))
+    ran = subprocess.run([driver, bundle, pack], capture_output=True, text=True, env=env, timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "pack_driver: all checks passed" in ran.stdout and "damaged packs refused" in ran.stdout
 
 
 # ---- damaged packs -------------------------------------------------------------------------------

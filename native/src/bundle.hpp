@@ -2,8 +2,10 @@
 // acceptable (docs/architecture.md §4, §9). `read_bundle` reads manifest.json once, checks every
 // field against the model config it carries and the cache layout, every listed file (a regular
 // file inside the bundle, sha256 unless the caller opts out, nothing unlisted beside it), each
-// graph's ONNX signature against the manifest, and the default context's raw tensors. Python's
-// load_bundle reads the manifest text this validator accepted (vgrt_bundle_check).
+// graph's ONNX signature against the manifest, and the default context's raw tensors. The files
+// come from a bundle directory or a packed bundle in memory (bundle_source.hpp); the rules are the
+// same for both. Python's load_bundle reads the manifest text this validator accepted
+// (vgrt_bundle_check, vgrt_bundle_check_memory).
 #pragma once
 
 #include <cstdint>

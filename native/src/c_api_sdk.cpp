@@ -2,7 +2,9 @@
 // bundles opened from memory and the manifest accessor. The defaults write nothing unless the
 // caller's stamp is this library's, so a struct from another header never gets this library's
 // layout written over it (vidgen_rt.h, "ABI rule").
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "bundle.hpp"
 #include "c_api_support.hpp"
