@@ -13,18 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expect.h"
 #include "vidgen_rt.h"
-
-static int failures = 0;
-
-#define EXPECT(condition, what)                                                                   \
-    do {                                                                                          \
-        if (!(condition)) {                                                                       \
-            fprintf(stderr, "FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, what,        \
-                    vgrt_last_error());                                                           \
-            ++failures;                                                                           \
-        }                                                                                         \
-    } while (0)
 
 static unsigned char* read_file(const char* path, size_t* size) {
     FILE* file = fopen(path, "rb");

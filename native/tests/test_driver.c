@@ -19,25 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "expect.h"
 #include "vidgen_rt.h"
-
-static int failures = 0;
-
-#define EXPECT(condition, what)                                                                   \
-    do {                                                                                          \
-        if (!(condition)) {                                                                       \
-            fprintf(stderr, "FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, what,        \
-                    vgrt_last_error());                                                           \
-            ++failures;                                                                           \
-        }                                                                                         \
-    } while (0)
-
-#define EXPECT_STATUS(call, status) EXPECT((call) == (status), #call " == " #status)
-#define EXPECT_ERROR(call, status)                                                                \
-    do {                                                                                          \
-        EXPECT_STATUS(call, status);                                                              \
-        EXPECT(vgrt_last_error()[0] != '\0', "an error message for " #call);                      \
-    } while (0)
 
 static void sleep_us(long us) {
     struct timespec t;
