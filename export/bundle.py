@@ -50,7 +50,7 @@ def sha256_of(path: Path) -> str:
 
 @dataclass
 class Bundle:
-    path: Path             # the bundle directory, or the .vgrtpack file of a packed bundle
+    path: Path | None      # the bundle directory, the .vgrtpack file of a packed bundle, None from bytes
     manifest: dict
     pack_index: dict | None = None  # a packed bundle's files: name -> (offset, size)
 
@@ -123,6 +123,8 @@ class Bundle:
         return arrays
 
     def _read(self, name: str) -> bytes:
+        if self.path is None:
+            raise BundleError(f"{name}: a bundle opened from bytes (Runtime.from_bytes) has no files to read here")
         if self.pack_index is None:
             return (self.path / name).read_bytes()
         offset, size = self.pack_index[name]
@@ -141,7 +143,7 @@ def load_bundle(path, verify_checksums: bool = True) -> Bundle:
             manifest = json.loads(_native.read_bundle(data, verify_checksums=verify_checksums))
         except BundleError as error:
             raise relabel(error, path) from None
-        bundle = Bundle(path=path, manifest=manifest, pack_index=_pack_index(data))
+        bundle = Bundle(path=path, manifest=manifest, pack_index=pack_index(path))
     else:
         manifest = json.loads(_native.read_bundle(str(path), verify_checksums=verify_checksums))
         bundle = Bundle(path=path, manifest=manifest)
@@ -152,11 +154,12 @@ def load_bundle(path, verify_checksums: bool = True) -> Bundle:
     return bundle
 
 
-def _pack_index(data: bytes) -> dict:
-    """name -> (offset, size) of a pack the native validator has accepted (the header and index are
-    known to be intact)."""
-    (index_size,) = struct.unpack_from("<Q", data, 16)
-    index = json.loads(data[PACK_HEADER:PACK_HEADER + index_size])
+def pack_index(path: Path) -> dict:
+    """name -> (offset, size) of the files of a pack the native validator has accepted (its header
+    and index are known to be intact); reads only those."""
+    with open(path, "rb") as handle:
+        (index_size,) = struct.unpack_from("<Q", handle.read(PACK_HEADER), 16)
+        index = json.loads(handle.read(index_size))
     return {entry["name"]: (entry["offset"], entry["size"]) for entry in index["files"]}
 
 

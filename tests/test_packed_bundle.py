@@ -63,6 +63,8 @@ def test_a_pack_plays_the_frames_of_its_directory(bundle, pack):
     assert np.array_equal(np.stack([stepper.step(a) for a in ACTIONS]), reference[1])
     stepper = vidgen_rt.open_stepper(from_bytes, intra_op_threads=THREADS)
     assert stepper.info.action_names == tuple(from_bytes.manifest["actions"]["names"])
+    for name, array in from_file.bundle.context().items():  # the loaded Runtime's view of its pack
+        assert np.array_equal(array, directory.bundle.context()[name])
 
 
 def test_load_bundle_reads_a_pack_as_its_directory(bundle, pack):

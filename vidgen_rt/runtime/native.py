@@ -109,10 +109,12 @@ class Runtime:
 
     @property
     def bundle(self):
-        """The loaded bundle as a `vidgen_rt.export.Bundle` (its manifest; `path` None from bytes)."""
-        from vidgen_rt.export.bundle import Bundle
+        """The loaded bundle as a `vidgen_rt.export.Bundle`, without validating it again (`path`
+        None when opened from bytes: its manifest only)."""
+        from vidgen_rt.export.bundle import Bundle, pack_index
 
-        return Bundle(path=self.path, manifest=self.manifest)
+        packed = self.path is not None and self.path.is_file()
+        return Bundle(path=self.path, manifest=self.manifest, pack_index=pack_index(self.path) if packed else None)
 
     @property
     def actions(self) -> list[str]:
@@ -140,8 +142,9 @@ class Runtime:
 
     def __repr__(self) -> str:
         info = self.info
-        return (f"Runtime({str(self.path or '<bytes>')!r}: {info['width']}x{info['height']}, {len(info['actions'])} actions, "
-                f"batch sizes {info['batch_sizes']}, {info['backend']} from {info['backend_library']})")
+        return (f"Runtime({str(self.path or '<bytes>')!r}: {info['width']}x{info['height']}, "
+                f"{len(info['actions'])} actions, batch sizes {info['batch_sizes']}, {info['backend']} from "
+                f"{info['backend_library']})")
 
 
 class Stream:
