@@ -79,8 +79,11 @@ void walk(const std::string& root, const std::string& relative, int depth, const
 std::string real_directory(const std::string& directory) {
     struct stat info;
     const std::string out = directory.empty() ? "" : real_path(directory);
-    if (out.empty() || stat(out.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
-        bundle_error(directory + ": no such bundle directory");
+    const bool found = !out.empty() && stat(out.c_str(), &info) == 0;
+    if (found && S_ISREG(info.st_mode))
+        bundle_error(directory + ": a file, not a bundle directory (a packed bundle NAME.vgrtpack opens from its "
+                                 "bytes: vgrt_model_open_memory)");
+    if (!found || !S_ISDIR(info.st_mode)) bundle_error(directory + ": no such bundle directory");
     return out;
 }
 

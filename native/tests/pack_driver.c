@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
         fprintf(stderr, "pack_driver: cannot read %s\n", argv[2]);
         return 1;
     }
+    EXPECT(vgrt_bundle_check(argv[2], 1, NULL) == VGRT_ERROR_BUNDLE &&
+               strstr(vgrt_last_error(), "vgrt_model_open_memory") != NULL,
+           "the directory loader given a pack's path says how to open it");
     test_frames(argv[1], pack, size, argc > 3 ? atoi(argv[3]) : 30);
     test_damage(pack, size);
     free(pack);
