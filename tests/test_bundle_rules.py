@@ -264,9 +264,9 @@ def doors(path: str, verify: bool) -> dict:
 
     lib = ctypes.CDLL(str(library_path()))
     lib.vgrt_last_error.restype = ctypes.c_char_p
-    lib.vgrt_model_options_default.restype = ModelOptions
-    options = lib.vgrt_model_options_default()
-    assert options.struct_size == ctypes.sizeof(ModelOptions), "ModelOptions out of date with vidgen_rt.h"
+    options = ModelOptions()  # stamped with this declaration's ABI and size (vidgen_rt.h, "ABI rule")
+    assert lib.vgrt_model_options_init(ctypes.byref(options), 4, ctypes.sizeof(ModelOptions)) == 0, \
+        f"ModelOptions out of date with vidgen_rt.h: {lib.vgrt_last_error().decode()}"
     search_dir = ort_search_dir().encode()
     options.ort_search_dir, options.verify_checksums, options.intra_op_threads = search_dir, int(verify), 1
     out = {"c_check": [lib.vgrt_bundle_check(path.encode(), int(verify), None), lib.vgrt_last_error().decode()]}

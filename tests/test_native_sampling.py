@@ -39,15 +39,22 @@ def lib():
     lib.vgrt_stream_open.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.vgrt_stream_close.argtypes = [ctypes.c_void_p]
     lib.vgrt_model_destroy.argtypes = [ctypes.c_void_p]
-    lib.vgrt_stream_options_default.restype = StreamOptions
     return lib
 
 
 class StreamOptions(ctypes.Structure):
-    """vgrt_stream_options of vidgen_rt.h (ABI 3)."""
+    """vgrt_stream_options of vidgen_rt.h (ABI 4)."""
     _fields_ = [("struct_size", ctypes.c_uint32), ("abi_version", ctypes.c_uint32), ("batch", ctypes.c_int32),
                 ("context", ctypes.c_void_p), ("seed", ctypes.c_uint64), ("temperature", ctypes.c_float),
                 ("sampling_steps", ctypes.c_int32)]
+
+
+def stream_options(lib) -> StreamOptions:
+    """The library's defaults in this declaration, stamped with its ABI and size (vidgen_rt.h, "ABI rule")."""
+    options = StreamOptions()
+    assert lib.vgrt_stream_options_init(ctypes.byref(options), 4, ctypes.sizeof(StreamOptions)) == 0, \
+        lib.vgrt_last_error()
+    return options
 
 
 def native_bits(lib, seed, draw, count):
@@ -180,13 +187,13 @@ def test_bad_options_through_the_c_abi(lib, tiny_flow_bundle, monkeypatch):
     model, stream = ctypes.c_void_p(), ctypes.c_void_p()
     assert lib.vgrt_model_create(str(tiny_flow_bundle).encode(), None, ctypes.byref(model)) == 0, lib.vgrt_last_error()
     try:
-        options = lib.vgrt_stream_options_default()
+        options = stream_options(lib)
         assert (options.seed, options.temperature, options.sampling_steps) == (0, 1.0, 0)
         for field, value, words in (("temperature", math.inf, b"temperature = inf"),
                                     ("temperature", 4.01, b"expected a finite number in [0, 4]"),
                                     ("sampling_steps", 9, b"sampling_steps = 9: expected 1..8"),
                                     ("sampling_steps", -1, b"sampling_steps = -1")):
-            bad = lib.vgrt_stream_options_default()
+            bad = stream_options(lib)
             setattr(bad, field, value)
             assert lib.vgrt_stream_open(model, ctypes.byref(bad), ctypes.byref(stream)) == -1
             assert words in lib.vgrt_last_error() and not stream.value
