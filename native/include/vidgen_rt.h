@@ -144,7 +144,8 @@ typedef struct vgrt_model_options {
     const char* ort_search_dir;   /* then a directory holding libonnxruntime.so* (the Python layer
                                      passes the onnxruntime wheel's capi/), then the system loader */
     int32_t intra_op_threads;     /* 0: ONNX Runtime's default (one per physical core) */
-    int32_t allow_spinning;       /* 1 (default): pool threads spin between ops, lower latency */
+    int32_t allow_spinning;       /* 0 (default): pool threads sleep between runs, as a game sharing
+                                     its cores wants; 1: they busy-wait (a benchmark on idle cores) */
     int32_t device_id;            /* GPU for cuda/tensorrt */
     int32_t verify_checksums;     /* 1 (default): check the sha256 of every file the manifest lists
                                      before loading; 0 skips only that rule (every other bundle rule

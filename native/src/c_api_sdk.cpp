@@ -58,7 +58,7 @@ VGRT_API int vgrt_model_options_init(vgrt_model_options* out, uint32_t abi_versi
         init_header(out, abi_version, struct_size, "vgrt_model_options");
         out->backend = "ort";
         out->provider = "cpu";
-        out->allow_spinning = 1;
+        out->allow_spinning = 0;  // a host shares its cores (docs/embedding.md §5); benches opt in
         out->verify_checksums = 1;
     });
 }
