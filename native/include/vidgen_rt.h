@@ -349,51 +349,27 @@ VGRT_API int vgrt_stream_get_postprocess(const vgrt_stream* stream, vgrt_postpro
 VGRT_API int vgrt_stream_get_stats(const vgrt_stream* stream, vgrt_stats* out_stats);
 VGRT_API int vgrt_stream_get_batch(const vgrt_stream* stream, int32_t* out_batch);
 
-/* ---- struct defaults, stamped with this header's ABI (see "ABI rule" at the top) -------------- */
-static inline vgrt_model_options vgrt_model_options_default(void) {
-    vgrt_model_options value;
-    memset(&value, 0, sizeof value);
-    value.struct_size = (uint32_t)sizeof value;
-    value.abi_version = VGRT_ABI_VERSION;
-    vgrt_model_options_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);
-    return value;
-}
+/* ---- struct defaults, stamped with this header's ABI (see "ABI rule" at the top) --------------
+ * VGRT_STAMPED_DEFAULT(T) defines `static inline T T_default(void)`: a zeroed T carrying this
+ * header's VGRT_ABI_VERSION and sizeof(T), filled by the library's T_init, which refuses (and
+ * leaves the defaults unset) when the library was built for another ABI. Defined below:
+ * vgrt_model_options_default, vgrt_stream_options_default, vgrt_postprocess_default,
+ * vgrt_model_info_default, vgrt_stats_default. */
+#define VGRT_STAMPED_DEFAULT(T)                                        \
+    static inline T T##_default(void) {                                \
+        T value;                                                       \
+        memset(&value, 0, sizeof value);                               \
+        value.struct_size = (uint32_t)sizeof value;                    \
+        value.abi_version = VGRT_ABI_VERSION;                          \
+        T##_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);    \
+        return value;                                                  \
+    }
 
-static inline vgrt_stream_options vgrt_stream_options_default(void) {
-    vgrt_stream_options value;
-    memset(&value, 0, sizeof value);
-    value.struct_size = (uint32_t)sizeof value;
-    value.abi_version = VGRT_ABI_VERSION;
-    vgrt_stream_options_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);
-    return value;
-}
-
-static inline vgrt_postprocess vgrt_postprocess_default(void) {
-    vgrt_postprocess value;
-    memset(&value, 0, sizeof value);
-    value.struct_size = (uint32_t)sizeof value;
-    value.abi_version = VGRT_ABI_VERSION;
-    vgrt_postprocess_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);
-    return value;
-}
-
-static inline vgrt_model_info vgrt_model_info_default(void) {
-    vgrt_model_info value;
-    memset(&value, 0, sizeof value);
-    value.struct_size = (uint32_t)sizeof value;
-    value.abi_version = VGRT_ABI_VERSION;
-    vgrt_model_info_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);
-    return value;
-}
-
-static inline vgrt_stats vgrt_stats_default(void) {
-    vgrt_stats value;
-    memset(&value, 0, sizeof value);
-    value.struct_size = (uint32_t)sizeof value;
-    value.abi_version = VGRT_ABI_VERSION;
-    vgrt_stats_init(&value, VGRT_ABI_VERSION, (uint32_t)sizeof value);
-    return value;
-}
+VGRT_STAMPED_DEFAULT(vgrt_model_options)
+VGRT_STAMPED_DEFAULT(vgrt_stream_options)
+VGRT_STAMPED_DEFAULT(vgrt_postprocess)
+VGRT_STAMPED_DEFAULT(vgrt_model_info)
+VGRT_STAMPED_DEFAULT(vgrt_stats)
 
 #ifdef __cplusplus
 }
