@@ -17,8 +17,8 @@ from PIL import Image
 
 from conftest import CLI
 from vidgen_rt.errors import ConfigError
-from vidgen_rt.viewer.controls import (ActionKeys, MotionKeys, command_keys, gamepad_actions, gamepad_choices,
-                                       gamepad_inputs, parse_bindings, parse_key_script)
+from vidgen_rt.viewer.controls import (ActionKeys, command_keys, gamepad_actions, gamepad_choices, gamepad_inputs,
+                                       motion_keys, parse_bindings, parse_key_script)
 
 XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1024x768x24"]
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -207,16 +207,16 @@ def test_held_keys_resolve_to_the_latest_bound_key():
 
 
 def test_motion_keys_steer_with_the_keys_the_world_leaves_free():
-    keys = MotionKeys.free_of(parse_bindings({"names": ["none", "jump"], "key_bindings": {"jump": ["Z"]}}))
-    assert keys.motion() == "still" and "Z" not in keys.keys and keys.keys["X"] == "zoom_out"
+    keys = motion_keys(parse_bindings({"names": ["none", "jump"], "key_bindings": {"jump": ["Z"]}}))
+    assert keys.action() == "still" and "Z" not in keys.bindings and keys.bindings["X"] == "zoom_out"
     keys.press("RIGHT")
     keys.press("UP")
     keys.press("Z")                                     # the world's jump key, not a zoom
-    assert keys.motion() == "up"
+    assert keys.action() == "up"
     keys.release("UP")
-    assert keys.motion() == "right"
+    assert keys.action() == "right"
     keys.release("RIGHT")
-    assert keys.motion() == "still"
+    assert keys.action() == "still"
 
 
 def test_commands_yield_letters_that_the_world_binds():

@@ -134,12 +134,9 @@ class StreamController:
 
     def set_guide(self, guide: np.ndarray) -> None:
         """The guide map (G, H, W) of every player's next frames; a guided world needs one before
-        the first frame and keeps it until the next call."""
+        the first frame and keeps it until the next call (call it when the guide changes)."""
         guide = np.asarray(guide, np.float32)
-        tiled = np.ascontiguousarray(np.broadcast_to(guide, (self.stepper.batch, *guide.shape)))
-        if self.guide is not None and np.array_equal(tiled, self.guide):
-            return
-        self.guide = tiled
+        self.guide = np.ascontiguousarray(np.broadcast_to(guide, (self.stepper.batch, *guide.shape)))
         if self.running:
             self.stepper.set_conditions(guide=self.guide)
 

@@ -83,10 +83,10 @@ def command_keys(bindings: dict[str, int]) -> dict[str, str]:
 
 @dataclass
 class ActionKeys:
-    """Held keys (and gamepad) -> the current action."""
+    """Held keys (and gamepad) -> the current action: an action id, or for `motion_keys` a motion name."""
 
-    bindings: dict[str, int]
-    default: int = 0
+    bindings: dict[str, int | str]
+    default: int | str = 0
     held: list[str] = field(default_factory=list)  # bound keys, oldest press first
     gamepad: list[int] = field(default_factory=list)  # actions the gamepad asks for
 
@@ -109,28 +109,10 @@ class ActionKeys:
         return self.default
 
 
-@dataclass
-class MotionKeys:
-    """Held motion keys -> the motion of a flow-guided world ("still" with none held)."""
-
-    keys: dict[str, str]
-    held: list[str] = field(default_factory=list)
-
-    @classmethod
-    def free_of(cls, bindings: dict[str, int]) -> "MotionKeys":
-        """The motion keys that the world does not bind to actions."""
-        return cls({key: motion for key, motion in MOTION_KEYS.items() if key not in bindings})
-
-    def press(self, key: str) -> None:
-        if key in self.keys and key not in self.held:
-            self.held.append(key)
-
-    def release(self, key: str) -> None:
-        if key in self.held:
-            self.held.remove(key)
-
-    def motion(self) -> str:
-        return self.keys[self.held[-1]] if self.held else "still"
+def motion_keys(bindings: dict[str, int]) -> ActionKeys:
+    """Held motion keys -> the motion name of a flow-guided world ("still" with none held), through
+    the same most-recent-held-key rule as actions; keys the world binds to actions are left out."""
+    return ActionKeys({key: motion for key, motion in MOTION_KEYS.items() if key not in bindings}, default="still")
 
 
 def gamepad_inputs(buttons: dict[str, bool], axes: dict[str, float]) -> set[str]:

@@ -21,8 +21,8 @@ import numpy as np
 
 from vidgen_rt.data.flow import MOTIONS, is_flow_guided, motion_field
 from vidgen_rt.errors import VidgenError
-from vidgen_rt.viewer.controls import (KEY_NAMES, ActionKeys, MotionKeys, command_keys, gamepad_actions,
-                                       gamepad_choices, gamepad_inputs)
+from vidgen_rt.viewer.controls import (KEY_NAMES, ActionKeys, command_keys, gamepad_actions,
+                                       gamepad_choices, gamepad_inputs, motion_keys)
 
 MOUSE_DEGREES_PER_PIXEL = 0.15
 GAMEPAD_BUTTONS = ("a", "b", "x", "y", "left_bumper", "right_bumper", "back", "start", "guide", "left_thumb",
@@ -147,7 +147,7 @@ class Viewer:
         self.commands = command_keys(bindings)
         self.choices = gamepad_choices(self.names, bindings)
         guide = (manifest["conditions"] or {}).get("guide") or {}
-        self.motion_keys = MotionKeys.free_of(bindings) if is_flow_guided(guide.get("names")) else None
+        self.motion_keys = motion_keys(bindings) if is_flow_guided(guide.get("names")) else None
         self.motion_fields = ({name: motion_field(name, guide["height"], guide["width"], options.motion_pixels)
                                for name in MOTIONS} if self.motion_keys else {})
         self.motion = "still"
@@ -270,12 +270,15 @@ class Viewer:
                 break
 
     def _steer(self, controller) -> None:
-        """A flow-guided world: the motion of the next frame, scripted or from the held keys."""
+        """A flow-guided world: the motion of the next frame, scripted or from the held keys; the
+        stream gets a new guide only when the motion changes."""
         if not self.motion_keys:
             return
         script = self.options.motion_script
-        self.motion = script[controller.generated % len(script)] if script else self.motion_keys.motion()
-        controller.set_guide(self.motion_fields[self.motion])
+        motion = script[controller.generated % len(script)] if script else self.motion_keys.action()
+        if motion != self.motion or controller.guide is None:
+            controller.set_guide(self.motion_fields[motion])
+            self.motion = motion
 
     def _draw_frame(self, renderer, width: int, height: int) -> None:
         o = self.options
