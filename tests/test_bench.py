@@ -205,6 +205,10 @@ def test_floor_arithmetic_on_made_up_numbers():
     assert row["floor_fraction"] == pytest.approx(0.83)
     assert row["floor_fps"] == pytest.approx(4 * 1000.0 / 166.0, abs=0.01)
     assert floor_fields(MODEL, "fp16", 1, None, False, None, 1.0, 40.0)["floor_fraction"] is None
+    # a microsecond floor (3 GFLOP at 1.2 PFLOP/s = 0.0025 ms) keeps its figures: fraction 0.0025 / 0.83 ms
+    row = floor_fields(MODEL, "fp32", 1, None, False, 1.2e6, 1000.0, mean_ms=0.83)
+    assert row["floor_ms"] == pytest.approx(0.0025, rel=1e-5)
+    assert row["floor_fraction"] == pytest.approx(0.0025 / 0.83, rel=1e-5)
 
 
 def test_perf_table_renders_readme_section(bundle, tmp_path):

@@ -53,8 +53,14 @@ def floor_fields(model_info: dict, precision: str, batch: int, sampling_steps: i
         return {"bytes_per_frame": read, "floor_ms": None, "floor_fps": None, "floor_fraction": None,
                 "floor_bound": None}
     bound = floor(flops, read, peak_gflops, bandwidth_gbs)
-    return {"bytes_per_frame": read, "floor_ms": round(bound["floor_ms"], 5),
-            "floor_fps": round(batch * 1000.0 / bound["floor_ms"], 2),
-            "floor_fraction": round(bound["floor_ms"] / mean_ms, 5), "floor_bound": bound["floor_bound"],
-            "floor_compute_ms": round(bound["floor_compute_ms"], 5),
-            "floor_memory_ms": round(bound["floor_memory_ms"], 5)}
+    return {"bytes_per_frame": read, "floor_ms": significant(bound["floor_ms"]),
+            "floor_fps": significant(batch * 1000.0 / bound["floor_ms"]),
+            "floor_fraction": significant(bound["floor_ms"] / mean_ms), "floor_bound": bound["floor_bound"],
+            "floor_compute_ms": significant(bound["floor_compute_ms"]),
+            "floor_memory_ms": significant(bound["floor_memory_ms"])}
+
+
+def significant(value: float, digits: int = 6) -> float:
+    """`value` to `digits` significant figures: a tiny model's floor is microseconds, where rounding to
+    decimal places would keep one digit of it."""
+    return float(f"{value:.{digits}g}")
