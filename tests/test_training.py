@@ -140,6 +140,9 @@ def test_warm_start_across_heads_keeps_the_shared_weights(tiny_run, tiny_store, 
     for name, tensor in flow.state_dict().items():
         if name not in fresh:
             assert torch.equal(tensor, theirs[name]), name
+    told_noise = WorldModel(dataclasses.replace(config.model, context_noise_embedding=True))
+    assert {name.split(".")[1] for name in _load_matching_weights(told_noise, source, "tiny", head_changes=True)} \
+        == {"noise_embedding"}
     wider = WorldModel(dataclasses.replace(config.model, head="flow_mlp", mlp_ratio=config.model.mlp_ratio * 2))
     with pytest.raises(ConfigError, match="only the head may change"):
         _load_matching_weights(wider, source, "tiny", head_changes=True)
@@ -149,3 +152,8 @@ def test_warm_start_across_heads_keeps_the_shared_weights(tiny_run, tiny_store, 
             "--init-from", tiny_run, "--set", "model.head=flow_mlp", "--set", "train.dynamics_steps=2",
             "--set", "train.tokenizer_steps=30")
     assert json.loads((run / "config.json").read_text())["model"]["head"] == "flow_mlp"
+    told = _vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", tmp_path / "told", "--stage",
+                   "dynamics", "--init-from", run, "--set", "model.head=flow_mlp",
+                   "--set", "model.context_noise_embedding=true", "--set", "train.dynamics_steps=2",
+                   "--set", "train.tokenizer_steps=30")
+    assert "model.context_noise_embedding False -> True" in told.stdout

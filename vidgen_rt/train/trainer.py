@@ -95,10 +95,12 @@ class Trainer:
             raise ConfigError(f"--init-from {spec}: that model takes cond_dim={theirs.cond_dim}, "
                               f"guide_channels={theirs.guide_channels}, but the store and config here give "
                               f"cond_dim={ours.cond_dim}, guide_channels={ours.guide_channels}")
-        fresh = _load_matching_weights(self.model, source, spec, head_changes=ours.head != theirs.head)
+        changes = [f"model.{key} {getattr(theirs, key)} -> {getattr(ours, key)}" for key in HEAD_OPTIONS
+                   if getattr(ours, key) != getattr(theirs, key)]
+        fresh = _load_matching_weights(self.model, source, spec, head_changes=bool(changes))
         if fresh and not self.quiet:
-            print(f"--init-from {spec}: model.head {theirs.head} -> {ours.head}; "
-                  f"{len(fresh)} head tensors start fresh ({', '.join(sorted({k.split('.')[1] for k in fresh}))})")
+            print(f"--init-from {spec}: {', '.join(changes)}; "
+                  f"{len(fresh)} tensors start fresh ({', '.join(sorted({k.split('.')[1] for k in fresh}))})")
         # Stages asked for run again (fine-tuning); the others count as done by the source.
         self.state["completed"] = [s for s in source_state.get("completed", []) if s not in self.stages]
         self.state["train_seconds"] = float(source_state.get("train_seconds", 0.0))
@@ -387,8 +389,10 @@ def _with_store_conditions(store: EpisodeStore, config: Config) -> Config:
     return resolved
 
 
-# Parameters that belong to one head (docs/architecture.md §3): a run may warm-start from a world
-# trained with another head, keeping the tokenizer and transformer and starting these fresh.
+# Model options --init-from may change (docs/architecture.md §3): the head, and the context-noise
+# embedding that drift control adds in front of the transformer. They add or replace only the
+# parameters below, which start fresh; the tokenizer and transformer carry over.
+HEAD_OPTIONS = ("head", "context_noise_embedding")
 HEAD_PARAMETERS = ("dynamics.head.", "dynamics.sampler.", "dynamics.current_in.", "dynamics.noise_embedding.")
 
 
