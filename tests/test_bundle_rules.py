@@ -140,10 +140,12 @@ ROWS = {
                       "relative path inside the bundle"),
     "one_file_named_twice": (lambda p, o: edit_manifest(p, lambda m: m["graphs"]["1"]["encode"].update(
         file="decode.onnx")), "named twice"),
-    "kv_cache_shape_vs_cache_layout": (lambda p, o: edit_manifest(p, lambda m: step_input(m, "kv_cache")["shape"]
-                                                                   .__setitem__(0, 3)), "kv_cache"),
-    "kv_cache_dtype_vs_cache_dtype": (lambda p, o: edit_manifest(p, lambda m: step_input(m, "kv_cache").update(
-        dtype="float16")), "kv_cache"),
+    "past_key_shape_vs_cache_layout": (lambda p, o: edit_manifest(p, lambda m: step_input(m, "past_key_0")["shape"]
+                                                                   .__setitem__(2, 3)), "past_key_0"),
+    "past_value_dtype_vs_cache_dtype": (lambda p, o: edit_manifest(p, lambda m: step_input(m, "past_value_1").update(
+        dtype="float16")), "past_value_1"),
+    "past_key_renamed": (lambda p, o: edit_manifest(p, lambda m: step_input(m, "past_key_1").update(name="kv_cache")),
+                         "a tensor named \"past_key_1\""),
     "cache_n_layers_vs_config": (lambda p, o: edit_manifest(p, lambda m: m["cache"].update(n_layers=3)),
                                  "config.model.n_layers"),
     "cache_lag_sentinel_vs_config": (lambda p, o: edit_manifest(p, lambda m: m["cache"].update(lag_sentinel=99)),
@@ -165,7 +167,10 @@ ROWS = {
                           "unsupported version"),
     "format_version_1_says_reexport": (lambda p, o: edit_manifest(p, lambda m: m.update(format_version=1)),
                                        "re-export the bundle: vidgen export"),
-    "format_version_a_string": (lambda p, o: edit_manifest(p, lambda m: m.update(format_version="2")),
+    "format_version_2_says_reexport": (lambda p, o: edit_manifest(p, lambda m: m.update(format_version=2)),
+                                       "one kv_cache input, this runtime binds one past_key_{l} / past_value_{l} "
+                                       "input per layer; re-export the bundle: vidgen export"),
+    "format_version_a_string": (lambda p, o: edit_manifest(p, lambda m: m.update(format_version="3")),
                                 "unsupported version"),
     "unknown_top_level_field": (lambda p, o: edit_manifest(p, lambda m: m.update(layers=2)), "field 'layers'"),
     "exporter_provenance_missing": (lambda p, o: edit_manifest(p, lambda m: m.pop("exporter")),
@@ -253,7 +258,8 @@ class ModelOptions(ctypes.Structure):
                 ("backend", ctypes.c_char_p), ("provider", ctypes.c_char_p), ("ort_library", ctypes.c_char_p),
                 ("ort_search_dir", ctypes.c_char_p), ("intra_op_threads", ctypes.c_int32),
                 ("allow_spinning", ctypes.c_int32), ("device_id", ctypes.c_int32),
-                ("verify_checksums", ctypes.c_int32)]
+                ("verify_checksums", ctypes.c_int32), ("compute_precision", ctypes.c_char_p),
+                ("openvino_library", ctypes.c_char_p), ("openvino_search_dir", ctypes.c_char_p)]
 
 
 def doors(path: str, verify: bool) -> dict:
@@ -265,7 +271,7 @@ def doors(path: str, verify: bool) -> dict:
     lib = ctypes.CDLL(str(library_path()))
     lib.vgrt_last_error.restype = ctypes.c_char_p
     options = ModelOptions()  # stamped with this declaration's ABI and size (vidgen_rt.h, "ABI rule")
-    assert lib.vgrt_model_options_init(ctypes.byref(options), 4, ctypes.sizeof(ModelOptions)) == 0, \
+    assert lib.vgrt_model_options_init(ctypes.byref(options), 5, ctypes.sizeof(ModelOptions)) == 0, \
         f"ModelOptions out of date with vidgen_rt.h: {lib.vgrt_last_error().decode()}"
     search_dir = ort_search_dir().encode()
     options.ort_search_dir, options.verify_checksums, options.intra_op_threads = search_dir, int(verify), 1

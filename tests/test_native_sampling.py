@@ -43,7 +43,7 @@ def lib():
 
 
 class StreamOptions(ctypes.Structure):
-    """vgrt_stream_options of vidgen_rt.h (ABI 4)."""
+    """vgrt_stream_options of vidgen_rt.h (ABI 5)."""
     _fields_ = [("struct_size", ctypes.c_uint32), ("abi_version", ctypes.c_uint32), ("batch", ctypes.c_int32),
                 ("context", ctypes.c_void_p), ("seed", ctypes.c_uint64), ("temperature", ctypes.c_float),
                 ("sampling_steps", ctypes.c_int32)]
@@ -52,7 +52,7 @@ class StreamOptions(ctypes.Structure):
 def stream_options(lib) -> StreamOptions:
     """The library's defaults in this declaration, stamped with its ABI and size (vidgen_rt.h, "ABI rule")."""
     options = StreamOptions()
-    assert lib.vgrt_stream_options_init(ctypes.byref(options), 4, ctypes.sizeof(StreamOptions)) == 0, \
+    assert lib.vgrt_stream_options_init(ctypes.byref(options), 5, ctypes.sizeof(StreamOptions)) == 0, \
         lib.vgrt_last_error()
     return options
 

@@ -63,6 +63,9 @@ namespace VidgenRt.Native
         public int allow_spinning;
         public int device_id;
         public int verify_checksums;
+        public IntPtr compute_precision;   // const char*: "" (the bundle's) or "bf16"
+        public IntPtr openvino_library;    // const char*
+        public IntPtr openvino_search_dir; // const char*
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -163,7 +166,7 @@ namespace VidgenRt.Native
 
     public static class Abi
     {
-        public const int VGRT_ABI_VERSION = 4;
+        public const int VGRT_ABI_VERSION = 5;
         public const int VGRT_MAX_BATCH_SIZES = 16;
         public const int VGRT_NAME_CAPACITY = 64;
     }

@@ -213,14 +213,17 @@ namespace VidgenRt
 
     public sealed class ModelOptions
     {
-        public string Backend;        // "ort" or "tensorrt"
+        public string Backend;        // "ort", "openvino" or "tensorrt"
         public string Provider;       // "cpu", "cuda", "tensorrt"
         public string OrtLibrary;     // an explicit libonnxruntime path, or null
         public string OrtSearchDir;   // a directory holding libonnxruntime*, or null
-        public int IntraOpThreads;    // 0: ONNX Runtime's default (one per physical core)
+        public int IntraOpThreads;    // 0: the backend's default (ONNX Runtime: one per physical core)
         public bool AllowSpinning;
         public int DeviceId;
         public bool VerifyChecksums;
+        public string ComputePrecision;   // "" (the bundle's precision) or "bf16" (backend "openvino")
+        public string OpenvinoLibrary;    // an explicit libopenvino_c path, or null
+        public string OpenvinoSearchDir;  // a directory holding libopenvino_c*, or null
 
         public ModelOptions()
         {
@@ -233,6 +236,9 @@ namespace VidgenRt
             AllowSpinning = d.allow_spinning != 0;
             DeviceId = d.device_id;
             VerifyChecksums = d.verify_checksums != 0;
+            ComputePrecision = Strings.Read(d.compute_precision);
+            OpenvinoLibrary = Strings.Read(d.openvino_library);
+            OpenvinoSearchDir = Strings.Read(d.openvino_search_dir);
         }
 
         internal vgrt_model_options ToNative(Pins pins)
@@ -246,6 +252,9 @@ namespace VidgenRt
             o.allow_spinning = AllowSpinning ? 1 : 0;
             o.device_id = DeviceId;
             o.verify_checksums = VerifyChecksums ? 1 : 0;
+            o.compute_precision = pins.Pin(Strings.Utf8(ComputePrecision));
+            o.openvino_library = pins.Pin(Strings.Utf8(OpenvinoLibrary));
+            o.openvino_search_dir = pins.Pin(Strings.Utf8(OpenvinoSearchDir));
             return o;
         }
     }

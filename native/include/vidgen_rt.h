@@ -50,8 +50,8 @@
  * any number of threads. Calls on one stream are serialised inside it; while the stream runs
  * asynchronously (vgrt_stream_start) the host may call push_action, acquire_latest, wait_frame, frame_release,
  * get_stats, set_postprocess, set_sampling, snapshot and restore from any thread, and vgrt_stream_step fails with
- * VGRT_ERROR_STATE. In synchronous mode the runtime starts no thread of its own besides ONNX
- * Runtime's pool and never sleeps. vgrt_last_error() is per thread.
+ * VGRT_ERROR_STATE. In synchronous mode the runtime starts no thread of its own besides the
+ * backend's pool (ONNX Runtime's or OpenVINO's) and never sleeps. vgrt_last_error() is per thread.
  *
  * A packed bundle (NAME.vgrtpack, one file written by `vidgen export --pack`; docs/export.md) opens
  * from memory: vgrt_model_open_memory(bytes, size, &mo, &model). It passes the same validator as a
@@ -92,7 +92,7 @@
 extern "C" {
 #endif
 
-#define VGRT_ABI_VERSION 4
+#define VGRT_ABI_VERSION 5
 #define VGRT_MAX_BATCH_SIZES 16
 #define VGRT_NAME_CAPACITY 64
 
@@ -101,7 +101,7 @@ typedef enum vgrt_status {
     VGRT_ERROR_INVALID_ARGUMENT = -1, /* a NULL pointer, a wrong size, an action out of range, NaN */
     VGRT_ERROR_INVALID_HANDLE = -2,   /* NULL, destroyed or never created handle */
     VGRT_ERROR_BUNDLE = -3,           /* missing or corrupt bundle file, manifest field */
-    VGRT_ERROR_BACKEND = -4,          /* ONNX Runtime / TensorRT failed or could not be loaded */
+    VGRT_ERROR_BACKEND = -4,          /* ONNX Runtime / OpenVINO / TensorRT failed or could not be loaded */
     VGRT_ERROR_UNSUPPORTED = -5,      /* e.g. a provider the loaded library lacks, a batch not exported */
     VGRT_ERROR_STATE = -6,            /* the call does not fit the object's state (step while async) */
     VGRT_ERROR_ABI_MISMATCH = -7,     /* a struct from a header of another ABI version */
@@ -137,19 +137,28 @@ typedef void (*vgrt_log_fn)(int level, const char* message, void* user_data);
 typedef struct vgrt_model_options {
     uint32_t struct_size;
     uint32_t abi_version;
-    const char* backend;          /* "ort" (ONNX Runtime, default) or "tensorrt" (if built with it) */
+    const char* backend;          /* "ort" (ONNX Runtime, default), "openvino" (OpenVINO's CPU plugin,
+                                     where built with its headers) or "tensorrt" (if built with it) */
     const char* provider;         /* ORT execution provider: "cpu" (default), "cuda", "tensorrt" */
     const char* ort_library;      /* explicit libonnxruntime.so path; else $VGRT_ORT_LIBRARY, else
                                      libonnxruntime.so* beside libvidgen_rt.so (an installed SDK) */
     const char* ort_search_dir;   /* then a directory holding libonnxruntime.so* (the Python layer
                                      passes the onnxruntime wheel's capi/), then the system loader */
-    int32_t intra_op_threads;     /* 0: ONNX Runtime's default (one per physical core) */
+    int32_t intra_op_threads;     /* threads per graph; 0: the backend's default (ONNX Runtime: one
+                                     per physical core; OpenVINO: its own choice) */
     int32_t allow_spinning;       /* 0 (default): pool threads sleep between runs, as a game sharing
                                      its cores wants; 1: they busy-wait (a benchmark on idle cores) */
     int32_t device_id;            /* GPU for cuda/tensorrt */
     int32_t verify_checksums;     /* 1 (default): check the sha256 of every file the manifest lists
                                      before loading; 0 skips only that rule (every other bundle rule
                                      still applies), for hosts that verified the bundle already */
+    const char* compute_precision; /* "" or NULL (default): compute in the bundle's precision; "bf16":
+                                     compute in bfloat16 where the backend can (openvino only; the
+                                     others refuse it with VGRT_ERROR_UNSUPPORTED) */
+    const char* openvino_library; /* explicit libopenvino_c.so path; else $VGRT_OPENVINO_LIBRARY, else
+                                     libopenvino_c.so* beside libvidgen_rt.so */
+    const char* openvino_search_dir; /* then a directory holding libopenvino_c.so* (the Python layer
+                                     passes the openvino wheel's libs/), then the system loader */
 } vgrt_model_options;
 
 typedef struct vgrt_postprocess {
@@ -290,7 +299,8 @@ VGRT_API int vgrt_model_get_info(const vgrt_model* model, vgrt_model_info* out_i
 /* Name and default keys (comma-separated GLFW key names, may be "") of action `index`. */
 VGRT_API int vgrt_model_get_action(const vgrt_model* model, int32_t index, const char** out_name,
                                    const char** out_keys);
-/* The path of the ONNX Runtime library in use ("" for other backends). */
+/* The library behind the backend: the path of the ONNX Runtime or OpenVINO library in use, or
+ * TensorRT's name and major version. */
 VGRT_API int vgrt_model_get_backend_library(const vgrt_model* model, const char** out_path);
 /* The manifest.json text the model was validated from (lives as long as the model). */
 VGRT_API int vgrt_model_get_manifest(const vgrt_model* model, const char** out_text);

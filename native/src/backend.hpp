@@ -43,6 +43,9 @@ public:
 
 std::unique_ptr<Backend> make_backend(const Manifest& manifest, const vgrt_model_options& options);
 std::unique_ptr<Backend> make_ort_backend(const Manifest& manifest, const vgrt_model_options& options);
+#ifdef VGRT_WITH_OPENVINO
+std::unique_ptr<Backend> make_openvino_backend(const Manifest& manifest, const vgrt_model_options& options);
+#endif
 #ifdef VGRT_WITH_TENSORRT
 std::unique_ptr<Backend> make_tensorrt_backend(const Manifest& manifest, const vgrt_model_options& options);
 #endif

@@ -24,6 +24,9 @@ vgrt_model_options resolve_model_options(const vgrt_model_options* options) {
         invalid("options.verify_checksums = " + std::to_string(resolved.verify_checksums) + ": expected 0 or 1");
     if (resolved.intra_op_threads < 0 || resolved.intra_op_threads > 1024)
         invalid("options.intra_op_threads = " + std::to_string(resolved.intra_op_threads) + ": expected 0..1024");
+    const std::string precision = resolved.compute_precision ? resolved.compute_precision : "";
+    if (!precision.empty() && precision != "bf16")
+        invalid("options.compute_precision = \"" + precision + "\": expected \"\" (the bundle's precision) or \"bf16\"");
     return resolved;
 }
 
@@ -58,6 +61,7 @@ VGRT_API int vgrt_model_options_init(vgrt_model_options* out, uint32_t abi_versi
         init_header(out, abi_version, struct_size, "vgrt_model_options");
         out->backend = "ort";
         out->provider = "cpu";
+        out->compute_precision = "";
         out->allow_spinning = 0;  // a host shares its cores (docs/embedding.md §5); benches opt in
         out->verify_checksums = 1;
     });

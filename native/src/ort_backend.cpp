@@ -9,12 +9,8 @@
 // execution, one inter-op thread, intra-op threads from the options, spinning for the step only), so
 // both compute the same bits. Each stream binds its own buffers through an OrtIoBinding once; a step is then a
 // RunWithBinding on fixed addresses.
-#include <dirent.h>
 #include <dlfcn.h>
-#include <link.h>
 
-#include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <mutex>
 
@@ -22,6 +18,7 @@
 #include "errors.hpp"
 #include "log.hpp"
 #include "onnxruntime_c_api.h"
+#include "shared_library.hpp"
 
 namespace vgrt {
 namespace {
@@ -53,55 +50,14 @@ void check(const OrtApi* api, OrtStatus* status, const std::string& what) {
          "ONNX Runtime: " + what + ": " + message);
 }
 
-std::string loaded_path(void* handle, const std::string& fallback) {
-    struct link_map* map = nullptr;
-    if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && *map->l_name) return map->l_name;
-    return fallback;
-}
-
-// libonnxruntime.so* in `directory`, the unversioned name first.
-std::vector<std::string> candidates_in(const std::string& directory) {
-    std::vector<std::string> names;
-    if (DIR* dir = opendir(directory.c_str())) {
-        while (dirent* entry = readdir(dir)) {
-            std::string name = entry->d_name;
-            if (name.rfind("libonnxruntime.so", 0) == 0) names.push_back(name);
-        }
-        closedir(dir);
-    }
-    std::sort(names.begin(), names.end());
-    std::vector<std::string> paths;
-    for (const std::string& name : names) paths.push_back(directory + "/" + name);
-    return paths;
-}
-
-// The directory libvidgen_rt.so was loaded from: an installed SDK keeps libonnxruntime.so beside it.
-std::string own_directory() {
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void*>(&own_directory), &info) == 0 || !info.dli_fname) return {};
-    const std::string path = info.dli_fname;
-    const size_t slash = path.rfind('/');
-    return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-}
-
 OrtLibrary& load_library(const vgrt_model_options& options) {
     static std::mutex mutex;
     static std::map<std::string, OrtLibrary> loaded;  // by the path asked for; never unloaded
     std::lock_guard<std::mutex> lock(mutex);
 
-    std::vector<std::string> attempts;
-    const char* env = std::getenv("VGRT_ORT_LIBRARY");
-    if (options.ort_library && *options.ort_library) attempts = {options.ort_library};
-    else if (env && *env) attempts = {env};
-    else {
-        attempts = candidates_in(own_directory());
-        if (options.ort_search_dir && *options.ort_search_dir) {
-            std::vector<std::string> more = candidates_in(options.ort_search_dir);
-            attempts.insert(attempts.end(), more.begin(), more.end());
-        }
-        attempts.push_back("libonnxruntime.so");
-        attempts.push_back("libonnxruntime.so.1");
-    }
+    const std::vector<std::string> attempts =
+        library_attempts(options.ort_library, "VGRT_ORT_LIBRARY", "libonnxruntime.so", options.ort_search_dir,
+                         {"libonnxruntime.so", "libonnxruntime.so.1"});
     std::string tried;
     for (const std::string& path : attempts) {
         auto it = loaded.find(path);

@@ -45,6 +45,15 @@ py::dict build_info() {
                                std::to_string(PYBIND11_VERSION_PATCH);
     info["runtime_version"] = vgrt_version();
     info["abi_version"] = vgrt_abi_version();
+    py::list backends;  // the native backends compiled in (CMakeLists.txt finds their headers)
+    backends.append("ort");
+#ifdef VGRT_WITH_OPENVINO
+    backends.append("openvino");
+#endif
+#ifdef VGRT_WITH_TENSORRT
+    backends.append("tensorrt");
+#endif
+    info["backends"] = backends;
     return info;
 }
 
@@ -209,7 +218,8 @@ public:
     // `source`: a bundle directory (str) or a packed bundle's bytes.
     PyModel(const py::object& source, int intra_op_threads, const std::string& provider, const std::string& backend,
             const std::string& ort_library, const std::string& ort_search_dir, bool allow_spinning, int device_id,
-            bool verify_checksums) {
+            bool verify_checksums, const std::string& compute_precision, const std::string& openvino_library,
+            const std::string& openvino_search_dir) {
         vgrt_model_options options = vgrt_model_options_default();
         options.intra_op_threads = intra_op_threads;
         options.provider = provider.c_str();
@@ -219,6 +229,9 @@ public:
         options.allow_spinning = allow_spinning ? 1 : 0;
         options.device_id = device_id;
         options.verify_checksums = verify_checksums ? 1 : 0;
+        options.compute_precision = compute_precision.c_str();
+        options.openvino_library = openvino_library.c_str();
+        options.openvino_search_dir = openvino_search_dir.c_str();
         if (py::isinstance<py::str>(source)) {
             const std::string path = source.cast<std::string>();
             py::gil_scoped_release release;
@@ -348,10 +361,12 @@ PYBIND11_MODULE(_native, m) {
 
     py::class_<PyModel>(m, "Model")
         .def(py::init<const py::object&, int, const std::string&, const std::string&, const std::string&,
-                      const std::string&, bool, int, bool>(),
+                      const std::string&, bool, int, bool, const std::string&, const std::string&,
+                      const std::string&>(),
              py::arg("source"), py::arg("intra_op_threads") = 0, py::arg("provider") = "cpu", py::arg("backend") = "ort",
              py::arg("ort_library") = "", py::arg("ort_search_dir") = "", py::arg("allow_spinning") = true,
-             py::arg("device_id") = 0, py::arg("verify_checksums") = true)
+             py::arg("device_id") = 0, py::arg("verify_checksums") = true, py::arg("compute_precision") = "",
+             py::arg("openvino_library") = "", py::arg("openvino_search_dir") = "")
         .def("info", &PyModel::info)
         .def("manifest", &PyModel::manifest, "The manifest.json text the model was validated from.")
         .def("open_stream", &PyModel::open_stream, py::arg("batch") = 1, py::arg("frames") = py::none(),

@@ -1,0 +1,28 @@
+// Finding a backend's shared library at run time: the ONNX Runtime and OpenVINO backends dlopen()
+// theirs (never link them) from the same kinds of places — an explicit path, a directory beside
+// libvidgen_rt.so (an installed SDK), a directory the Python layer passes (a wheel's folder of
+// libraries), the system loader — and report the file the loader actually chose.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace vgrt {
+
+// Files in `directory` whose names start with `prefix` ("libonnxruntime.so"), sorted, so the
+// unversioned name comes before its versioned ones; empty when the directory cannot be read.
+std::vector<std::string> libraries_in(const std::string& directory, const std::string& prefix);
+
+// The directory libvidgen_rt.so itself was loaded from ("" when the loader cannot say).
+std::string own_directory();
+
+// The paths to try in order: `explicit_path` alone when set, else $`variable` alone when set, else
+// the `prefix`* files beside libvidgen_rt.so, then those in `search_dir`, then `system_names` for the
+// loader's own search.
+std::vector<std::string> library_attempts(const char* explicit_path, const char* variable, const std::string& prefix,
+                                          const char* search_dir, const std::vector<std::string>& system_names);
+
+// The path the loader resolved for `handle` (a bare name becomes the file found), else `fallback`.
+std::string loaded_path(void* handle, const std::string& fallback);
+
+}  // namespace vgrt
