@@ -36,11 +36,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def torch_runner(model, bf16: bool):
     inputs = step_inputs(model.config, 1, torch.float32)
-    inputs["kv_cache"].normal_()
+    past = [(inputs[f"past_key_{layer}"].normal_(), inputs[f"past_value_{layer}"].normal_())
+            for layer in range(model.config.n_layers)]
 
     def run():
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            model.dynamics.step(inputs["latents"], inputs["action"], None, None, inputs["kv_cache"], inputs["lags"])
+            model.dynamics.step(inputs["latents"], inputs["action"], None, None, past, inputs["lags"])
     return run
 
 
@@ -49,7 +50,10 @@ def ort_runner(bundle, threads: int, spinning: bool):
                                    providers=["CPUExecutionProvider"])
     dtype = bundle.cache_dtype
     feeds = {io["name"]: np.zeros(io["shape"], dtype=io["dtype"]) for io in bundle.graph("step")["inputs"]}
-    feeds["kv_cache"] = np.random.default_rng(0).standard_normal(feeds["kv_cache"].shape).astype(dtype)
+    rng = np.random.default_rng(0)
+    for name in feeds:
+        if name.startswith("past_"):
+            feeds[name] = rng.standard_normal(feeds[name].shape).astype(dtype)
     feeds["lags"] = np.arange(1, len(feeds["lags"]) + 1, dtype=np.int64)
     return lambda: session.run(None, feeds)
 

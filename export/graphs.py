@@ -76,8 +76,8 @@ class StepGraph(nn.Module):
         rest = list(rest)
         cond = rest.pop(0) if self.has_cond else None
         guide = rest.pop(0) if self.has_guide else None
-        kv_cache, lags = rest
-        return self.dynamics.step(latents, action, cond, guide, kv_cache, lags)
+        *past, lags = rest  # past_key_0, past_value_0, past_key_1, ...
+        return self.dynamics.step(latents, action, cond, guide, list(zip(past[0::2], past[1::2])), lags)
 
 
 class NoiseGraph(nn.Module):
@@ -118,8 +118,12 @@ def step_inputs(config: ModelConfig, batch: int, dtype: torch.dtype) -> dict[str
     if config.guide_channels:
         inputs["guide"] = torch.zeros(batch, config.guide_channels, config.frame_height, config.frame_width,
                                       dtype=dtype)
-    inputs["kv_cache"] = torch.zeros(config.n_layers, 2, batch, config.n_heads, config.cache_slots,
-                                     config.tokens_per_frame, config.head_dim, dtype=dtype)
+    # One input per layer and kind, each a contiguous block (l, 0) or (l, 1) of the runtime's ring
+    # [L, 2, B, heads, S, N, head_dim], so a runtime binds it by address (docs/architecture.md §4).
+    block = (batch, config.n_heads, config.cache_slots, config.tokens_per_frame, config.head_dim)
+    for layer in range(config.n_layers):
+        inputs[f"past_key_{layer}"] = torch.zeros(block, dtype=dtype)
+        inputs[f"past_value_{layer}"] = torch.zeros(block, dtype=dtype)
     inputs["lags"] = torch.arange(1, config.cache_slots + 1, dtype=torch.int64)
     return inputs
 

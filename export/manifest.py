@@ -1,8 +1,10 @@
 """The bundle manifest: what a runtime needs to drive the graphs without PyTorch
 (docs/architecture.md §4).
 
-`build_manifest` writes it from a trained model's config (format version 2: the cache keys use the
-config's words, the context is raw tensors). Reading and validating a manifest is the native
+`build_manifest` writes it from a trained model's config (format version 3: the cache keys use the
+config's words, the context is raw tensors, and step.onnx takes the cache as one `past_key_{l}` /
+`past_value_{l}` input per layer, blocks of the ring the runtime binds in place; version 2 took one
+`kv_cache` input, and a runtime refuses it with a word to re-export). Reading and validating a manifest is the native
 loader's job alone (native/src/bundle.cpp, docs/architecture.md §9); `load_bundle` asks it.
 """
 
@@ -18,7 +20,7 @@ from vidgen_rt.model.world_model import GUIDE_SCALES
 from vidgen_rt.runtime.noise import BITS_PER_VALUE
 
 FORMAT = "vidgen_rt.bundle"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 GRAPH_NAMES = ("encode", "step", "decode")  # an "mse" bundle's graphs
 FLOW_GRAPH_NAMES = ("encode", "step", "noise", "sample", "decode")
 NOISE_SPEC = {"generator": "philox4x32-10", "bits_per_value": BITS_PER_VALUE, "layout": "see docs/architecture.md §4"}

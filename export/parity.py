@@ -131,7 +131,8 @@ def reference_errors(stepper, latents: np.ndarray, probe: dict) -> float:
         for name, value in (("cond", cond), ("guide", guide)):
             if value is not None:
                 feeds[name] = value.astype(stepper.dtype)
-        feeds["kv_cache"], feeds["lags"], slot = stepper.kv.copy(), stepper.lags.copy(), stepper.next_slot
+        feeds.update({name: block.copy() for name, block in stepper.past.items()})
+        feeds["lags"], slot = stepper.lags.copy(), stepper.next_slot
         reference = evaluator.run(None, feeds)
         ort_outputs = (stepper.run_step(feeds["latents"], action, cond, guide), stepper.kv[:, :, :, :, slot])
         worst = max(worst, *(float(np.abs(r.astype(np.float64) - o).max()) for r, o in zip(reference, ort_outputs)))

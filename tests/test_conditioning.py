@@ -150,7 +150,8 @@ def test_guided_world_survives_export_with_ort_parity(guided_run, tmp_path):
     bundle = load_bundle(export_bundle(guided_run, tmp_path / "guided.vgrt", quiet=True))
     guide_spec = bundle.manifest["conditions"]["guide"]
     assert guide_spec["names"] == GUIDE_NAMES and guide_spec["channels"] == 2
-    assert [io["name"] for io in bundle.graph("step")["inputs"]] == ["latents", "action", "guide", "kv_cache", "lags"]
+    past = [f"past_{kind}_{layer}" for layer in range(bundle.config.model.n_layers) for kind in ("key", "value")]
+    assert [io["name"] for io in bundle.graph("step")["inputs"]] == ["latents", "action", "guide", *past, "lags"]
     assert bundle.context()["guide"].shape == (5, 2, 32, 32)  # frames 1..K-1 of a window-6 context
     report = verify_bundle(bundle, checkpoint=guided_run, steps=64, quiet=True)
     assert report["teacher_forced_max_abs"] <= THRESHOLDS["teacher_forced_max_abs"]

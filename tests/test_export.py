@@ -28,11 +28,13 @@ def test_bundle_holds_the_contract(tiny_bundle):
     assert files == sorted(["manifest.json", "context/frames.u8", "context/actions.i64", "encode.onnx", "step.onnx",
                             "decode.onnx", "encode_b4.onnx", "step_b4.onnx", "decode_b4.onnx"])
     m, config = bundle.manifest, bundle.config.model
-    assert m["format_version"] == 2 and m["precision"] == "fp32" and bundle.batches == [1, 4]
+    assert m["format_version"] == 3 and m["precision"] == "fp32" and bundle.batches == [1, 4]
     step = bundle.graph("step", 4)
     shapes = {io["name"]: io["shape"] for io in step["inputs"] + step["outputs"]}
     L, H, S, N, D = config.n_layers, config.n_heads, config.window - 1, config.tokens_per_frame, config.head_dim
-    assert shapes["kv_cache"] == [L, 2, 4, H, S, N, D]
+    past = [f"past_{kind}_{layer}" for layer in range(L) for kind in ("key", "value")]  # the ring's blocks, in order
+    assert [io["name"] for io in step["inputs"]] == ["latents", "action", *past, "lags"]
+    assert all(shapes[name] == [4, H, S, N, D] for name in past)
     assert shapes["new_kv"] == [L, 2, 4, H, N, D]
     assert shapes["lags"] == [S] and shapes["action"] == [4]
     assert bundle.graph("decode")["outputs"][0] == {"name": "frames", "shape": [1, 32, 32, 4], "dtype": "uint8"}

@@ -12,7 +12,7 @@
 namespace vgrt {
 namespace {
 
-constexpr int64_t kFormatVersion = 2;
+constexpr int64_t kFormatVersion = 3;
 constexpr int64_t kMaxDim = int64_t(1) << 20;
 constexpr int64_t kMaxTensorBytes = int64_t(16) << 30;
 constexpr int64_t kMaxBatch = 256;  // export/writer.py MAX_BATCH
@@ -148,7 +148,7 @@ void check_graphs(const Fields& f, const Manifest& m, int b, const std::map<std:
     require(f, encode, true, "frames", {b, m.height, m.width, 3}, DType::uint8, where + ".encode");
     require(f, encode, false, "latents", latents, m.latent_dtype, where + ".encode");
     const GraphSpec& step = graphs.at("step");
-    size_t expected_inputs = 4 + (m.cond_dim > 0) + (m.guide_channels > 0);
+    size_t expected_inputs = 3 + 2 * size_t(c.n_layers) + (m.cond_dim > 0) + (m.guide_channels > 0);
     if (step.inputs.size() != expected_inputs || step.outputs.size() != 2)
         f.fail(where + ".step", std::to_string(expected_inputs) + " inputs and 2 outputs");
     require(f, step, true, "latents", latents, m.latent_dtype, where + ".step");
@@ -156,8 +156,11 @@ void check_graphs(const Fields& f, const Manifest& m, int b, const std::map<std:
     if (m.cond_dim) require(f, step, true, "cond", {b, m.cond_dim}, m.latent_dtype, where + ".step");
     if (m.guide_channels)
         require(f, step, true, "guide", {b, m.guide_channels, m.height, m.width}, m.latent_dtype, where + ".step");
-    require(f, step, true, "kv_cache", {c.n_layers, 2, b, c.n_heads, c.cache_slots, c.tokens_per_frame, c.head_dim},
-            c.dtype, where + ".step");
+    // One input per block (l, 0) / (l, 1) of the ring [L, 2, B, heads, S, N, head_dim] (docs/architecture.md §4).
+    const std::vector<int64_t> block{b, c.n_heads, c.cache_slots, c.tokens_per_frame, c.head_dim};
+    for (int64_t layer = 0; layer < c.n_layers; ++layer)
+        for (const char* kind : {"past_key_", "past_value_"})
+            require(f, step, true, kind + std::to_string(layer), block, c.dtype, where + ".step");
     require(f, step, true, "lags", {c.cache_slots}, DType::int64, where + ".step");
     if (m.head.flow())
         require(f, step, false, "head_cond", {b, c.tokens_per_frame, m.head.features}, m.latent_dtype, where + ".step");
@@ -201,7 +204,9 @@ void read_top_level(const Fields& f, const json::Value& root) {
         {"source", json::Value::Kind::object}, {"engines", json::Value::Kind::object},
         {"head", json::Value::Kind::object}};
     for (const auto& [key, value] : root.object())
-        if (!fields.count(key)) f.fail(key, "no such field (a bundle holds only the fields of format version 2)");
+        if (!fields.count(key))
+            f.fail(key, "no such field (a bundle holds only the fields of format version " + std::to_string(kFormatVersion) +
+                            ")");
     for (const auto& [key, kind] : fields) {
         if (f.get(root, key, "").kind() == kind) continue;
         f.fail(key, kind == json::Value::Kind::string   ? "a string"
@@ -213,12 +218,16 @@ void read_top_level(const Fields& f, const json::Value& root) {
 void read_version(const Fields& f, const json::Value& root, const std::string& file) {
     if (f.string(root, "format", "") != "vidgen_rt.bundle") f.fail("format", "\"vidgen_rt.bundle\"");
     const json::Value& version = f.get(root, "format_version", "");
-    if (version.is_number() && version.number() == 1) {
+    if (version.is_number() && (version.number() == 1 || version.number() == 2)) {
         const json::Value* source = root.find("source");
         const json::Value* checkpoint = source ? source->find("checkpoint") : nullptr;
         std::string from = checkpoint && checkpoint->is_string() ? checkpoint->string() : "CHECKPOINT";
-        bundle_error(file + ": field 'format_version': version 1 keeps its context in a ZIP (context.npz) that this "
-                            "runtime no longer reads; re-export the bundle: vidgen export " + from + " -o DIR");
+        const char* why = version.number() == 1
+                              ? "version 1 keeps its context in a ZIP (context.npz) that this runtime no longer reads"
+                              : "version 2's step graph takes the whole cache as one kv_cache input, this runtime "
+                                "binds one past_key_{l} / past_value_{l} input per layer";
+        bundle_error(file + ": field 'format_version': " + why + "; re-export the bundle: vidgen export " + from +
+                     " -o DIR");
     }
     if (!version.is_number() || version.number() != double(kFormatVersion))
         f.fail("format_version", std::to_string(kFormatVersion) + " (unsupported version " +

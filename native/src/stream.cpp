@@ -117,9 +117,15 @@ Stream::Stream(std::shared_ptr<Model> model, int batch, const vgrt_context* cont
     std::vector<BufferRef> step_inputs = {
         {"latents", latents_.data(), latents_.size()},
         {"action", actions_.data(), actions_.size()},
-        {"kv_cache", ring_.cache(), ring_.cache_bytes()},
         {"lags", ring_.lags(), ring_.lag_bytes()},
     };
+    // past_key_{l} / past_value_{l} are the ring's contiguous blocks (l, 0) / (l, 1), bound by
+    // address: the step reads the cache where it lies (docs/architecture.md §4).
+    const size_t ring_blocks = 2 * size_t(manifest_.cache.n_layers);
+    const size_t block_bytes = ring_.cache_bytes() / ring_blocks;
+    for (size_t block = 0; block < ring_blocks; ++block)
+        step_inputs.push_back({(block % 2 ? "past_value_" : "past_key_") + std::to_string(block / 2),
+                               static_cast<uint8_t*>(ring_.cache()) + block * block_bytes, block_bytes});
     if (manifest_.cond_dim) step_inputs.push_back({"cond", cond_.data(), cond_.size()});
     if (manifest_.guide_channels) step_inputs.push_back({"guide", guide_.data(), guide_.size()});
     sampling_ = checked(sampling);

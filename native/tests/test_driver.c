@@ -49,9 +49,9 @@ static void test_bad_bundles(void) {
     if (!mkdtemp(dir)) return;
     EXPECT_ERROR(vgrt_model_create(dir, NULL, &model), VGRT_ERROR_BUNDLE); /* no manifest.json */
     snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
-    write_file(manifest, "{\"format\": \"vidgen_rt.bundle\", \"format_version\": 2, [");
+    write_file(manifest, "{\"format\": \"vidgen_rt.bundle\", \"format_version\": 3, [");
     EXPECT_ERROR(vgrt_model_create(dir, NULL, &model), VGRT_ERROR_BUNDLE); /* not JSON */
-    write_file(manifest, "{\"format\": \"vidgen_rt.bundle\", \"format_version\": 2, \"precision\": \"fp32\"}");
+    write_file(manifest, "{\"format\": \"vidgen_rt.bundle\", \"format_version\": 3, \"precision\": \"fp32\"}");
     EXPECT_ERROR(vgrt_model_create(dir, NULL, &model), VGRT_ERROR_BUNDLE); /* fields missing */
     write_file(manifest, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]");
     EXPECT_ERROR(vgrt_model_create(dir, NULL, &model), VGRT_ERROR_BUNDLE); /* too deep */
@@ -76,7 +76,7 @@ static void test_bundle_check(const char* bundle) {
     EXPECT_ERROR(vgrt_bundle_check("/nonexistent/bundle.vgrt", 1, &manifest), VGRT_ERROR_BUNDLE);
     EXPECT_STATUS(vgrt_bundle_check(bundle, 0, NULL), VGRT_OK);
     EXPECT_STATUS(vgrt_bundle_check(bundle, 1, &manifest), VGRT_OK);
-    EXPECT(manifest && strstr(manifest, "\"format_version\": 2"), "the validated manifest text comes back");
+    EXPECT(manifest && strstr(manifest, "\"format_version\": 3"), "the validated manifest text comes back");
 }
 
 static void test_null_handles(void) {

@@ -87,22 +87,27 @@ class LagBiasedAttention(nn.Module):
         out = F.scaled_dot_product_attention(q_aug, k_aug, v_pad, attn_mask=mask, scale=hd ** -0.5)
         return self._merge(out[..., :hd]), k, v
 
-    def step(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor, lags: torch.Tensor):
-        """x (B, N, d); past_k/v (B, heads, S, N, head_dim); lags (S,) -> out, k, v of this frame."""
+    def step(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor, bias: torch.Tensor):
+        """x (B, N, d); past_k/v (B, heads, S, N, head_dim), read in place; bias (1, heads, 1, (S+1)·N)
+        from `FrameCausalTransformer.lag_bias` -> out (B, N, d) and this frame's kv (B, 2·heads, N, head_dim).
+
+        The past and the frame's own keys are scored separately and only the small score blocks are
+        joined, so the graph never copies the cache (docs/architecture.md §4). Spelled out rather than
+        fused: the exported step stays plain MatMul/Softmax, which every ONNX backend (TensorRT
+        included) runs.
+        """
         B, N, _ = x.shape
-        S = past_k.shape[2]
-        q, k, v = self._qkv(x)
-        keys = torch.cat([past_k.reshape(B, self.n_heads, S * N, self.head_dim), k], dim=2)  # (B, heads, (S+1)N, hd)
-        values = torch.cat([past_v.reshape(B, self.n_heads, S * N, self.head_dim), v], dim=2)
-        table = self.bias_table()
-        past_bias = table[:, lags].unsqueeze(-1).expand(self.n_heads, S, N).reshape(self.n_heads, S * N)
-        own_bias = table[:, :1].expand(self.n_heads, N)
-        bias = torch.cat([past_bias, own_bias], dim=1)  # (heads, (S+1)N)
-        # Spelled out rather than fused: the exported step becomes plain MatMul/Softmax, which every
-        # ONNX backend (TensorRT included) runs, and the graph needs no attention decomposition.
-        scores = q @ keys.transpose(-1, -2) * self.head_dim ** -0.5 + bias[None, :, None, :].to(q.dtype)
-        out = scores.softmax(dim=-1) @ values  # (B, heads, N, head_dim)
-        return self._merge(out), k, v
+        H, S, hd = self.n_heads, past_k.shape[2], self.head_dim
+        # Heads of q, k and v side by side: one transpose, and k, v together are this frame's kv.
+        qkv = self.qkv(x).reshape(B, N, 3 * H, hd).transpose(1, 2)  # (B, 3·heads, N, hd)
+        q, k, v = qkv.split(H, dim=1)  # each (B, heads, N, hd)
+        q = q * hd ** -0.5
+        past_keys = past_k.reshape(B, H, S * N, hd)  # a view of the ring block: (B, heads, S*N, hd)
+        past_values = past_v.reshape(B, H, S * N, hd)
+        scores = torch.cat([q @ past_keys.transpose(-1, -2), q @ k.transpose(-1, -2)], dim=-1) + bias
+        past_probs, own_probs = scores.softmax(dim=-1).split([S * N, N], dim=-1)  # of (B, heads, N, (S+1)N)
+        out = past_probs @ past_values + own_probs @ v  # (B, heads, N, hd)
+        return self._merge(out), qkv[:, H:]
 
 
 class Block(nn.Module):
@@ -119,10 +124,10 @@ class Block(nn.Module):
         x = x + attended
         return x + self.mlp(self.ln2(x)), k, v
 
-    def step(self, x, past_k, past_v, lags):
-        attended, k, v = self.attn.step(self.ln1(x), past_k, past_v, lags)
+    def step(self, x, past_k, past_v, bias):
+        attended, kv = self.attn.step(self.ln1(x), past_k, past_v, bias)
         x = x + attended
-        return x + self.mlp(self.ln2(x)), k, v
+        return x + self.mlp(self.ln2(x)), kv
 
 
 class FrameCausalTransformer(nn.Module):
@@ -236,20 +241,34 @@ class FrameCausalTransformer(nn.Module):
         prediction = self._output(x.reshape(B, T, N, -1), latents)
         return (prediction, keys_values) if return_kv else prediction
 
-    def step(self, latents, action, cond, guide, kv_cache, lags):
+    def lag_bias(self, lags: torch.Tensor) -> torch.Tensor:
+        """Every layer's attention bias for one step, looked up once: lags (S,) int64 of the cached
+        frames -> (L, heads, 1, (S+1)·N), the S frames' tokens then the frame's own (lag 0)."""
+        L, H, N = self.config.n_layers, self.config.n_heads, self.config.tokens_per_frame
+        tables = torch.stack([block.attn.bias_table() for block in self.blocks])  # (L, heads, window + 1)
+        frame_lags = torch.cat([lags, lags.new_zeros(1)])  # (S+1,)
+        bias = tables.index_select(2, frame_lags)  # (L, heads, S+1)
+        S1 = frame_lags.shape[0]
+        return bias[:, :, None, :, None].expand(L, H, 1, S1, N).reshape(L, H, 1, S1 * N)
+
+    def step(self, latents, action, cond, guide, past, lags):
         """One cached step (docs/architecture.md §4).
 
         latents (B, C, h, w) of frame t; action (B,) int64; cond (B, Dc) or None; guide (B, G, H, W)
-        or None; kv_cache (L, 2, B, heads, S, N, head_dim); lags (S,) int64, sentinel = window.
+        or None; past: per layer its (past_key, past_value), each (B, heads, S, N, head_dim) — a list
+        of pairs, or the ring (L, 2, B, heads, S, N, head_dim) itself; lags (S,) int64, sentinel = window.
         Returns the output for frame t+1 — next_latents (B, C, h, w) for "mse", head_cond (B, N, d) for
         a flow head — and new_kv (L, 2, B, heads, N, head_dim).
         """
         x = self._embed(latents.unsqueeze(1), action.unsqueeze(1),
                         None if cond is None else cond.unsqueeze(1),
                         None if guide is None else guide.unsqueeze(1), None).squeeze(1)  # (B, N, d)
+        biases = self.lag_bias(lags).split(1)  # L of (1, heads, 1, (S+1)N)
         new_kv = []
-        for layer, block in enumerate(self.blocks):
-            x, k, v = block.step(x, kv_cache[layer, 0], kv_cache[layer, 1], lags)
-            new_kv.append(torch.stack([k, v]))  # (2, B, heads, N, head_dim)
+        for block, (past_k, past_v), bias in zip(self.blocks, past, biases):
+            x, kv = block.step(x, past_k, past_v, bias)
+            new_kv.append(kv)  # (B, 2·heads, N, head_dim)
         output = self._output(x.unsqueeze(1), latents.unsqueeze(1)).squeeze(1)
-        return output, torch.stack(new_kv)  # (L, 2, B, heads, N, head_dim)
+        B, _, N, hd = new_kv[0].shape
+        new_kv = torch.cat(new_kv, dim=1).reshape(B, len(new_kv), 2, -1, N, hd)  # (B, L, 2, heads, N, hd)
+        return output, new_kv.permute(1, 2, 0, 3, 4, 5)  # (L, 2, B, heads, N, head_dim)

@@ -3,7 +3,8 @@
 It is the executable definition of the step contract (docs/architecture.md §4) that the native
 runtime must match bit for bit, so it stays short and does everything the plain way:
 - the ring `kv [n_layers, 2, B, n_heads, cache_slots, tokens_per_frame, head_dim]` and `lags
-  [cache_slots]` start empty (every lag = lag_sentinel);
+  [cache_slots]` start empty (every lag = lag_sentinel); step.onnx reads the ring's blocks (l, 0) and
+  (l, 1) as its inputs `past_key_{l}` and `past_value_{l}`;
 - a step runs `step.onnx` on the current latents, then copies `new_kv` into slot `next_slot` (the
   oldest; slots are used round-robin from 0), ages every lag by one up to the sentinel, sets that
   slot's lag to 1 and advances `next_slot`;
@@ -57,6 +58,9 @@ class OrtStepper(LatentStepper):
         self.kv = np.zeros(self.bundle.cache_shape(batch), dtype=self.dtype)
         self.lags = np.full(self.kv.shape[4], self.sentinel, dtype=np.int64)
         self.next_slot = 0
+        # Views into the ring, never copies: reset and restore write the ring in place.
+        self.past = {f"past_{kind}_{layer}": self.kv[layer, index]
+                     for layer in range(self.kv.shape[0]) for index, kind in enumerate(("key", "value"))}
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """RGB uint8 (B, H, W, 3) -> latents (B, C, h, w)."""
@@ -112,7 +116,8 @@ class OrtStepper(LatentStepper):
         for name, value in zip(("cond", "guide"), check_step_conditions(self.info, self.batch, cond, guide)):
             if value is not None:
                 feeds[name] = value.astype(self.dtype)
-        feeds["kv_cache"], feeds["lags"] = self.kv, self.lags
+        feeds.update(self.past)
+        feeds["lags"] = self.lags
         output, new_kv = self.sessions["step"].run(None, feeds)
         self.lags = np.minimum(self.lags + 1, self.sentinel)
         self.kv[:, :, :, :, self.next_slot] = new_kv
