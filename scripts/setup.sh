@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a checkout for development, tests and the demo: system packages (as root), the .venv with
 # torch and an editable install of vidgen_rt (native module included), and the ONNX Runtime headers
-# the native runtime builds against. Idempotent: a second run checks and returns in seconds; the
+# the native runtime builds against. OpenVINO's C API headers (the OpenVINO backend) come with the
+# pinned `openvino` wheel, a build requirement in pyproject.toml, installed before the build. Idempotent: a second run checks and returns in seconds; the
 # project is reinstalled only when its build inputs (pyproject.toml, CMakeLists.txt, native/, the
 # version) change or the install is missing or broken.
 # Environment: PYTHON (interpreter for a new .venv, default python3), ONNXRUNTIME_ROOT (an ONNX
@@ -195,7 +196,7 @@ EOF
     "$PY" -m pip install -q --progress-bar off --no-build-isolation -e ".[test,viewer,envs]"
     install_ok || die "vidgen_rt installed but 'import vidgen_rt._native' fails from outside the repo"
     echo "$hash" >"$STAMP"
-    log "vidgen_rt $("$PY" -c 'import vidgen_rt._native as n; print(n.version())') installed"
+    log "vidgen_rt $("$PY" -c 'import vidgen_rt._native as n; print(n.version())') installed (native backends: $("$PY" -c 'import vidgen_rt._native as n; print(", ".join(n.build_info()["backends"]))'))"
 }
 
 install_system_packages

@@ -11,9 +11,13 @@ host steps it:
 - `ort-python`: the reference driver `OrtStepper` (numpy + ONNX Runtime from Python);
 - `native`, `native-int8`: libvidgen_rt on the fp32 / int8 bundle, synchronous `step` (step, then
   decode, per call); `native-trt`: its TensorRT backend;
-- `native-async`, `native-int8-async`: the same bundles in the runtime's asynchronous mode, as a game
+- `native-openvino`, `native-openvino-bf16`: libvidgen_rt's OpenVINO backend on the fp32 bundle,
+  computing in fp32 / in bf16 (OpenVINO's inference precision; the row's precision, so its floor is
+  the bf16 one); skipped with the reason where OpenVINO cannot load;
+- `native-async`, `native-int8-async`, `native-openvino-async`, `native-openvino-bf16-async`: the
+  same in the runtime's asynchronous mode, as a game
   host plays it: a generation thread steps as fast as it can while a decode thread decodes the
-  previous frame, each stage's ONNX Runtime pool getting half the cores. The host pushes one action
+  previous frame, each stage's thread pool getting half the cores. The host pushes one action
   and waits for the next frame (`wait_frame`), so its samples are frame intervals (the frame rate a
   host gets); the latency of a frame, step start to frame handed over, comes from the runtime's
   stats (`latency` in the breakdown).
@@ -37,10 +41,11 @@ from typing import Callable
 import numpy as np
 
 from vidgen_rt.errors import VidgenError
-from vidgen_rt.runtime.factory import open_stepper
+from vidgen_rt.runtime.factory import NATIVE_CPU_BACKENDS, open_stepper
 from vidgen_rt.runtime.stats import latency_summary
 
 BACKENDS = ("torch-eager", "torch-bf16", "ort-python", "native", "native-int8", "native-async", "native-int8-async",
+            "native-openvino", "native-openvino-bf16", "native-openvino-async", "native-openvino-bf16-async",
             "native-trt")
 ASYNC_WAIT_S = 10.0  # a frame later than this means the generation thread is stuck or failed
 DEFAULT_BACKENDS = ("torch-eager", "torch-bf16", "ort-python", "native")
@@ -231,10 +236,8 @@ def build_backends(names, workload, threads: int, no_cache: bool, sampling_steps
                 backend.sampling_steps = k
                 backends.append(backend)
             except VidgenError as error:
-                precision = {"native-int8": "int8", "native-int8-async": "int8", "torch-bf16": "bf16",
-                             "native-trt": "fp16"}.get(name, "fp32")
                 prefix = "TensorRT not available: " if name == "native-trt" else ""
-                backends.append(Backend(name, precision, skipped=f"{prefix}{error}", sampling_steps=k))
+                backends.append(Backend(name, _row_precision(name), skipped=f"{prefix}{error}", sampling_steps=k))
     return backends
 
 
@@ -254,21 +257,37 @@ def _backend(name: str, workload, threads: int, sampling: dict) -> Backend:
         return Backend(name, _precision(bundle),
                        lambda batch: StepperRun(opener, batch, workload.context(), model_config))
     if name.startswith("native"):
+        pipelined = name.endswith("-async")
+        variant = name.removesuffix("-async")
+        compute_precision = ""
         if name == "native-trt":
             bundle, kind = _tensorrt_bundle(workload), "tensorrt"
+        elif variant in NATIVE_CPU_BACKENDS:
+            bundle = _bundle_for(workload, "fp32")
+            kind, compute_precision = NATIVE_CPU_BACKENDS[variant]
         else:
-            bundle, kind = _bundle_for(workload, "int8" if "int8" in name else "fp32"), "ort"
-        pipelined = name.endswith("-async")
+            bundle, kind = _bundle_for(workload, "int8"), "ort"
         if pipelined:  # two stages run at once: each gets half of the cores
             threads = max(1, (threads or os.cpu_count() or 2) // 2)
-        with open_stepper(bundle, "native", 1, threads, native_backend=kind) as first:
+        with open_stepper(bundle, "native", 1, threads, native_backend=kind,
+                          compute_precision=compute_precision) as first:
             runtime = first.runtime  # loaded once; every run opens its streams on it
         run = AsyncNativeRun if pipelined else StepperRun
         opener = functools.partial(open_stepper, runtime, "native", **sampling)
-        return Backend(name, _precision(bundle), lambda batch: run(opener, batch, workload.context(), model_config),
+        return Backend(name, compute_precision or _precision(bundle),
+                       lambda batch: run(opener, batch, workload.context(), model_config),
                        details={"backend_library": runtime.info.get("backend_library"),
                                 "intra_op_threads": threads or "default"})
     raise ValueError(name)
+
+
+def _row_precision(name: str) -> str:
+    """The precision a backend's row reports before its bundle is known (a skipped row's)."""
+    if name in ("native-int8", "native-int8-async"):
+        return "int8"
+    if name in ("torch-bf16", "native-openvino-bf16", "native-openvino-bf16-async"):
+        return "bf16"
+    return "fp16" if name == "native-trt" else "fp32"
 
 
 def _bundle_for(workload, precision: str):

@@ -15,7 +15,9 @@ bf16 autocast), ort-python (OrtStepper: numpy + ONNX Runtime), native (libvidgen
 native-int8 (int8 bundle), native-async and native-int8-async (the runtime's asynchronous mode as a
 game host plays it: decode of one frame overlaps the step to the next, each stage on half the cores;
 fps is the rate frames reach the host, `latency` in the row is step start to frame handed over),
-native-trt (TensorRT; reported as skipped where the runtime lacks it).
+native-openvino and native-openvino-bf16 (libvidgen_rt's OpenVINO backend on the fp32 bundle,
+computing in fp32 or bf16; -async variants as above; skipped with the reason where OpenVINO cannot
+load), native-trt (TensorRT; reported as skipped where the runtime lacks it).
 --no-cache adds torch-eager-nocache: the same model recomputing its whole window every frame.
 A world with a flow head runs each backend once per --sampling-steps K (default: the world's K),
 each a row with its K; --temperature scales the head's noise (default 1).
@@ -30,6 +32,7 @@ examples:
       --json bench/results/bench-single-2026-11-24.json --plot bench/results/bench-single-2026-11-24.png
   vidgen bench maze --scenario multi --backends native,native-int8 --target-fps 30
   vidgen bench maze.vgrt --scenario offline --frames 200 --threads 2
+  vidgen bench maze --backends torch-eager,native,native-openvino,native-openvino-bf16
   vidgen bench maze --backends torch-eager,native,native-async --sampling-steps 1,2,4
 """
 

@@ -1,6 +1,7 @@
 """Print what a host needs to know about a bundle (a directory or a packed NAME.vgrtpack): frame
 size, actions with their ids and default keys, conditions, exported batch sizes, graph files,
-precision, format version, sampling head.
+precision, format version, sampling head, and the native backends that can run it here (OpenVINO:
+available or why not, and its version).
 
 The bundle is validated first by the native validator (every rule of docs/architecture.md §9,
 checksums included), so a bad bundle gives one line naming the file and the field, and what is
@@ -62,6 +63,7 @@ def summarise(bundle) -> dict:
     """The facts of a loaded `Bundle` a host needs, in one flat-ish dict (the --json output); graphs
     in the order a step runs them."""
     from vidgen_rt.export.manifest import graph_names
+    from vidgen_rt.runtime.native import openvino_status
 
     manifest, sizes = bundle.manifest, _file_sizes(bundle)
     cache, frame, head = manifest["cache"], manifest["frame"], manifest["head"]
@@ -97,6 +99,7 @@ def summarise(bundle) -> dict:
                            for name in graph_names(head["kind"])}
                    for batch, graphs in sorted(manifest["graphs"].items(), key=lambda item: int(item[0]))},
         "source": manifest.get("source", {}),
+        "backends": {"ort": {"available": True}, "openvino": openvino_status()},
     }
 
 
@@ -119,6 +122,7 @@ def format_summary(s: dict) -> str:
         f"conditions  {_conditions(s['conditions'])}",
         f"context     {s['context_frames']} frames",
         "postprocess " + ", ".join(f"{key} {value:g}" for key, value in s["postprocess"].items()),
+        f"backends    ort; openvino {_openvino(s['backends']['openvino'])}",
         "graphs",
     ]
     for batch, graphs in s["graphs"].items():
@@ -130,6 +134,12 @@ def format_summary(s: dict) -> str:
         default = "  (default: no key held)" if row["default"] else ""
         lines.append(f"  {row['id']:>3}  {row['name']:<{width}}  {', '.join(row['keys']) or '-'}{default}")
     return "\n".join(lines) + "\n"
+
+
+def _openvino(status: dict) -> str:
+    if status["available"]:
+        return status["version"] or "(version unknown: loaded through VGRT_OPENVINO_LIBRARY)"
+    return f"not available: {status['reason']}"
 
 
 def action_table_markdown(actions: list[dict]) -> str:

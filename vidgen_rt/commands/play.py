@@ -1,6 +1,7 @@
 """Play a world in a window: the native runtime generates frames on its own thread while the window
-draws the newest one every display refresh (`--backend ort-python`, the Python reference driver,
-steps synchronously once per display frame instead). WORLD is a shipped world name, a run or checkpoint
+draws the newest one every display refresh (`--backend native` runs it on ONNX Runtime,
+`native-openvino` on OpenVINO, `native-openvino-bf16` on OpenVINO computing in bf16; `ort-python`, the
+Python reference driver, steps synchronously once per display frame instead). WORLD is a shipped world name, a run or checkpoint
 directory (exported once to a cached bundle under ~/.cache/vidgen_rt/bundles/), or a bundle
 directory (NAME.vgrt). Needs a display; without one, render a video with `vidgen generate`.
 
@@ -28,6 +29,7 @@ with one "yaw pitch" line in degrees per display frame), reprojected every displ
 examples:
   vidgen play maze
   vidgen play maze.vgrt --backend ort-python --no-vsync
+  vidgen play maze --backend native-openvino-bf16
   vidgen play maze --seed 7 --temperature 0.8 --sampling-steps 2
   xvfb-run -a vidgen play maze --frames 120 --actions "forward*40,turn_left*20" --screenshot shot.png
   vidgen play maze360 --vr --stereo --size 1280x640
@@ -44,7 +46,7 @@ from pathlib import Path
 from vidgen_rt.data.flow import DEFAULT_MOTION_PIXELS, MOTIONS
 
 HELP = "play a world in a window (keyboard, gamepad, HUD, VR panoramas)"
-BACKENDS = ("native", "ort-python")
+BACKENDS = ("native", "native-openvino", "native-openvino-bf16", "ort-python")
 
 
 def configure(parser) -> None:
@@ -68,11 +70,11 @@ def configure(parser) -> None:
     parser.add_argument("--max-fps", type=float, default=120.0,
                         help="display refresh cap without vsync; 0: none (default: 120)")
     parser.add_argument("--backend", choices=BACKENDS, default="native",
-                        help="native runtime (C++, asynchronous) or the Python ONNX Runtime driver "
-                             "(synchronous: one step per display frame)")
+                        help="native runtime (C++, asynchronous; on ONNX Runtime, OpenVINO, or OpenVINO in "
+                             "bf16) or the Python ONNX Runtime driver (synchronous: one step per display frame)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="ONNX Runtime threads per graph (default: native, half the cores, since live "
-                             "play decodes one frame while the next steps; ort-python, one per core)")
+                        help="threads per graph (default: native*, half the cores, since live play decodes one "
+                             "frame while the next steps; ort-python, one per core)")
     parser.add_argument("--fps", type=float, default=None,
                         help="generation rate when playing live (default: as fast as it goes)")
     parser.add_argument("--seed", type=int, default=0, help="a flow head's noise seed, 0..2^64-1 (default 0)")
@@ -119,18 +121,21 @@ def run(args) -> int:
         raise ConfigError(f"--vr needs an equirectangular world (width = 2 x height); {bundle.path} is {width}x{height}")
     check_playable_conditions(manifest, args, bundle.path)
     options = view_options(args, manifest, bindings)
-    from vidgen_rt.runtime.factory import open_stepper
+    from vidgen_rt.runtime.factory import NATIVE_CPU_BACKENDS, open_stepper
     from vidgen_rt.viewer.controller import StreamController
     from vidgen_rt.viewer.window import Viewer
 
     threads = args.threads
-    if threads is None and args.backend == "native":  # the async stream runs its step and decode at once
+    native = args.backend in NATIVE_CPU_BACKENDS
+    if threads is None and native:  # the async stream runs its step and decode at once
         threads = max(1, (os.cpu_count() or 2) // 2)
-    stepper = open_stepper(bundle, args.backend, intra_op_threads=threads, seed=args.seed,
+    native_backend, compute_precision = NATIVE_CPU_BACKENDS.get(args.backend, ("ort", ""))
+    stepper = open_stepper(bundle, "native" if native else args.backend, intra_op_threads=threads,
+                           native_backend=native_backend, compute_precision=compute_precision, seed=args.seed,
                            temperature=args.temperature, sampling_steps=args.sampling_steps)
     # Only the native runtime plays asynchronously; the Python driver steps once per display frame.
     lockstep = (options.frames is not None or options.script is not None or options.motion_script is not None
-                or args.backend != "native")
+                or not native)
     controller = StreamController(stepper, default_action=stepper.info.default_action, lockstep=lockstep,
                                   fps=args.fps, postprocess=manifest.get("postprocess"),
                                   temperature=args.temperature,

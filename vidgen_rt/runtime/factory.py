@@ -1,6 +1,7 @@
 """`open_stepper`: the one way every consumer gets a stepper (docs/architecture.md §4).
 
     stepper = vidgen_rt.open_stepper("maze.vgrt")                       # native runtime, 1 player
+    stepper = vidgen_rt.open_stepper("maze.vgrt", native_backend="openvino", compute_precision="bf16")
     stepper = vidgen_rt.open_stepper("maze.vgrt", "ort-python", batch=4)
     stepper = vidgen_rt.open_stepper("runs/tiny", "torch")              # a checkpoint or shipped world
     stepper = vidgen_rt.open_stepper((model, config, state), "torch", batch=8)  # a model already loaded
@@ -21,21 +22,26 @@ from vidgen_rt.errors import ConfigError
 from vidgen_rt.runtime.stepper import Stepper, StepperInfo, check_sampling, check_step_conditions
 
 BACKENDS = ("native", "ort-python", "torch")
+# The native runtime's CPU backends by the name `vidgen play --backend` and `vidgen bench` rows use:
+# (native_backend, compute_precision) for open_stepper.
+NATIVE_CPU_BACKENDS = {"native": ("ort", ""), "native-openvino": ("openvino", ""),
+                       "native-openvino-bf16": ("openvino", "bf16")}
 
 
 def open_stepper(source, backend: str = "native", batch: int = 1, intra_op_threads: int | None = None, *,
                  allow_spinning: bool = True, provider: str = "cpu", native_backend: str = "ort",
-                 precision: str = "fp32", seed: int = 0, temperature: float = 1.0,
+                 compute_precision: str = "", precision: str = "fp32", seed: int = 0, temperature: float = 1.0,
                  sampling_steps: int | None = None) -> Stepper:
     """A stepper of `batch` players on `backend`.
 
     `source`: a bundle directory, a packed bundle file (NAME.vgrtpack: native) or a loaded `Bundle`
     (native, ort-python); a loaded native `Runtime`
     (native: a new stream on the warm model); a checkpoint, run directory or shipped world name, a
-    `WorldModel`, or a loaded (model, config, state) tuple (torch). `intra_op_threads`: ONNX Runtime
-    threads per graph (None: its default); `allow_spinning`, `provider` ("cpu", "cuda", "tensorrt")
-    and `native_backend` ("ort", "tensorrt") go to the native runtime; `precision` ("fp32", "bf16")
-    to PyTorch. `seed`, `temperature` and `sampling_steps` (None: the world's default K) are the
+    `WorldModel`, or a loaded (model, config, state) tuple (torch). `intra_op_threads`: the ONNX
+    Runtime or OpenVINO threads per graph (None: its default); `allow_spinning`, `provider` ("cpu",
+    "cuda", "tensorrt"), `native_backend` ("ort", "openvino", "tensorrt") and `compute_precision` (""
+    the bundle's, "bf16" on openvino) go to the native runtime; `precision` ("fp32", "bf16") to
+    PyTorch. `seed`, `temperature` and `sampling_steps` (None: the world's default K) are the
     stream options of a flow head (docs/architecture.md §4), checked here for every backend."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
@@ -56,7 +62,7 @@ def open_stepper(source, backend: str = "native", batch: int = 1, intra_op_threa
         return OrtStepper(bundle, batch=batch, intra_op_threads=intra_op_threads, **sampling)
     # load_bundle has just checked the checksums; the native loader checks everything else again.
     runtime = Runtime(bundle.path, intra_op_threads=intra_op_threads, provider=provider, backend=native_backend,
-                      allow_spinning=allow_spinning, verify_checksums=False)
+                      allow_spinning=allow_spinning, verify_checksums=False, compute_precision=compute_precision)
     return NativeStepper(runtime, bundle, batch, **sampling)
 
 

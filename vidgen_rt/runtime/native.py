@@ -9,7 +9,8 @@ come back as (B, H, W, 4) uint8 arrays that share the runtime's memory (no copy)
 its frame alive. The GIL is released while C++ works, so a Python viewer can draw while a stream
 generates. ONNX Runtime is loaded by the C++ side: `ort_library`, else $VGRT_ORT_LIBRARY, else a
 libonnxruntime.so beside libvidgen_rt (an installed SDK), else the installed onnxruntime package's
-capi/ directory, else the system loader.
+capi/ directory, else the system loader. OpenVINO (`backend="openvino"`) the same way: `openvino_library`,
+$VGRT_OPENVINO_LIBRARY, beside libvidgen_rt, the openvino package's libs/, the system loader.
 
 A bundle is a directory (NAME.vgrt) or a packed bundle (NAME.vgrtpack, one file: `vidgen export
 --pack`), which `Runtime(path)` reads into memory and `Runtime.from_bytes(data)` opens from bytes a
@@ -45,6 +46,37 @@ def ort_search_dir() -> str:
     return ""
 
 
+def openvino_search_dir() -> str:
+    """The installed openvino wheel's libs/ folder (holding libopenvino_c.so*), found without importing
+    the package; "" when it is not installed."""
+    spec = importlib.util.find_spec("openvino")
+    if spec is not None and spec.origin:
+        libs = Path(spec.origin).parent / "libs"
+        if any(libs.glob("libopenvino_c.so*")):
+            return str(libs)
+    return ""
+
+
+def openvino_status() -> dict:
+    """Whether backend "openvino" can run here, without loading it: {"available", "version" (the
+    openvino package's, or None), "reason" (why not, or None)}. It needs a libvidgen_rt built with
+    OpenVINO's C API headers and a libopenvino_c to load (the package's, or $VGRT_OPENVINO_LIBRARY)."""
+    import importlib.metadata
+    import os
+
+    try:
+        version = importlib.metadata.version("openvino")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    reason = None
+    if "openvino" not in _native.build_info()["backends"]:
+        reason = ("libvidgen_rt was built without OpenVINO's C API headers "
+                  "(pip install openvino, then rebuild: scripts/setup.sh)")
+    elif not openvino_search_dir() and not os.environ.get("VGRT_OPENVINO_LIBRARY"):
+        reason = "no libopenvino_c to load (pip install openvino, or set VGRT_OPENVINO_LIBRARY)"
+    return {"available": reason is None, "version": version, "reason": reason}
+
+
 def library_path() -> Path:
     """libvidgen_rt.so.N (N: the C ABI version, its soname) as installed next to the module, for
     ctypes and C hosts; `vidgen sdk -o DIR` copies it into an SDK with headers and package files."""
@@ -60,10 +92,13 @@ class Frame(NamedTuple):
 class Runtime:
     """A loaded bundle, validated by the native loader first (every rule of docs/architecture.md §9;
     `verify_checksums=False` skips only the sha256 rule). `bundle_path`: a bundle directory or a
-    packed bundle file (.vgrtpack). `intra_op_threads`: ONNX Runtime intra-op threads (None: one
-    per physical core); `allow_spinning`: pool threads busy-wait between ops; `provider`: "cpu",
-    "cuda" or "tensorrt" (ORT execution providers; the library must have them); `backend`: "ort" or
-    "tensorrt" (native TensorRT, where libvidgen_rt was built with it; bundle directories only).
+    packed bundle file (.vgrtpack). `intra_op_threads`: the backend's threads per graph (None: its
+    default; ONNX Runtime: one per physical core); `allow_spinning`: ONNX Runtime's pool threads
+    busy-wait between ops; `provider`: "cpu", "cuda" or "tensorrt" (ORT execution providers; the
+    library must have them); `backend`: "ort", "openvino" (OpenVINO's CPU plugin) or "tensorrt"
+    (native TensorRT, where libvidgen_rt was built with it; bundle directories only);
+    `compute_precision`: "" (the bundle's precision) or "bf16" (backend "openvino" only: compute in
+    bfloat16); `openvino_library`: an explicit libopenvino_c.so path.
 
     `info` (a dict, read once at load): name, precision, backend, backend_library, height, width
     (frame size in pixels), actions (names; an action's id is its index), key_bindings (action name
@@ -73,14 +108,15 @@ class Runtime:
 
     def __init__(self, bundle_path, intra_op_threads: int | None = None, ort_library: str | None = None,
                  provider: str = "cpu", backend: str = "ort", allow_spinning: bool = True, device_id: int = 0,
-                 verify_checksums: bool = True):
+                 verify_checksums: bool = True, compute_precision: str = "", openvino_library: str | None = None):
         self.path = Path(bundle_path)
         # A regular file is a pack; anything else goes to the directory loader, which refuses
         # FIFOs and devices without reading them.
         source = self.path.read_bytes() if self.path.is_file() else str(self.path)
         self._open(source, self.path, intra_op_threads=intra_op_threads, ort_library=ort_library, provider=provider,
                    backend=backend, allow_spinning=allow_spinning, device_id=device_id,
-                   verify_checksums=verify_checksums)
+                   verify_checksums=verify_checksums, compute_precision=compute_precision,
+                   openvino_library=openvino_library)
 
     @classmethod
     def from_bytes(cls, data, **options) -> "Runtime":
@@ -92,12 +128,16 @@ class Runtime:
         return runtime
 
     def _open(self, source, label, intra_op_threads=None, ort_library=None, provider="cpu", backend="ort",
-              allow_spinning=True, device_id=0, verify_checksums=True) -> None:
+              allow_spinning=True, device_id=0, verify_checksums=True, compute_precision="",
+              openvino_library=None) -> None:
         try:
             self._model = _native.Model(source, intra_op_threads=intra_op_threads or 0, provider=provider,
                                         backend=backend, ort_library=str(ort_library or ""),
                                         ort_search_dir=ort_search_dir(), allow_spinning=allow_spinning,
-                                        device_id=device_id, verify_checksums=verify_checksums)
+                                        device_id=device_id, verify_checksums=verify_checksums,
+                                        compute_precision=compute_precision,
+                                        openvino_library=str(openvino_library or ""),
+                                        openvino_search_dir=openvino_search_dir())
         except VidgenError as error:
             raise relabel(error, label) from None
         self.info = self._model.info()
