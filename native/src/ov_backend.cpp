@@ -4,14 +4,14 @@
 // OpenVINO's CPU plugin, which reads ONNX itself (ov_core_read_model; a packed bundle's graphs from
 // memory). Why OpenVINO's own API rather than ONNX Runtime's OpenVINO execution provider: that
 // provider ships as a separate wheel (onnxruntime-openvino) that replaces the onnxruntime package
-// the ORT backend loads (docs/runtime.md, "Backends").
+// the ORT backend loads (docs/runtime.md, "OpenVINO backend").
 // Library search order: the openvino_library option, $VGRT_OPENVINO_LIBRARY, libopenvino_c.so*
 // beside libvidgen_rt.so, the directory the Python layer passes (the wheel's libs/), the system
 // loader. Each graph is compiled once for "CPU" with INFERENCE_NUM_THREADS = intra_op_threads,
 // PERFORMANCE_HINT LATENCY, NUM_STREAMS 1 and INFERENCE_PRECISION_HINT f32, or bf16 when the
-// options ask for compute_precision "bf16" (docs/architecture.md §5). A binding is one infer request
-// whose tensors wrap the caller's buffers (created from host pointers once, never copied per run);
-// run() infers synchronously on the calling thread.
+// options ask for compute_precision "bf16" (docs/runtime.md, "OpenVINO backend"). A binding is one
+// infer request whose tensors wrap the caller's buffers (created from host pointers once, never
+// copied per run); run() infers synchronously on the calling thread.
 #include <dlfcn.h>
 
 #include <map>
@@ -171,9 +171,11 @@ ov_element_type_e ov_type(DType dtype) {
 
 class OvBinding : public Binding {
 public:
-    OvBinding(const OvApi& api, const ov_compiled_model_t* compiled, const std::string& path, std::shared_ptr<Graph> owner)
+    OvBinding(const OvApi& api, const ov_compiled_model_t* compiled, const std::string& path,
+              std::shared_ptr<Graph> owner)
         : api_(api), path_(path), owner_(std::move(owner)) {
-        check(api_, api_.compiled_model_create_infer_request(compiled, &request_), "creating an infer request for " + path_);
+        check(api_, api_.compiled_model_create_infer_request(compiled, &request_),
+              "creating an infer request for " + path_);
     }
 
     ~OvBinding() override {
@@ -209,8 +211,8 @@ public:
         : api_(library.api), spec_(spec) {
         ov_model_t* model = nullptr;
         if (spec.bytes.data)
-            check(api_, api_.core_read_model_from_memory_buffer(library.core, reinterpret_cast<const char*>(spec.bytes.data),
-                                                                spec.bytes.size, nullptr, &model),
+            check(api_, api_.core_read_model_from_memory_buffer(
+                            library.core, reinterpret_cast<const char*>(spec.bytes.data), spec.bytes.size, nullptr, &model),
                   "reading " + spec.path);
         else
             check(api_, api_.core_read_model(library.core, spec.path.c_str(), nullptr, &model), "reading " + spec.path);
