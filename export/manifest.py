@@ -4,8 +4,9 @@
 `build_manifest` writes it from a trained model's config (format version 3: the cache keys use the
 config's words, the context is raw tensors, and step.onnx takes the cache as one `past_key_{l}` /
 `past_value_{l}` input per layer, blocks of the ring the runtime binds in place; version 2 took one
-`kv_cache` input, and a runtime refuses it with a word to re-export). Reading and validating a manifest is the native
-loader's job alone (native/src/bundle.cpp, docs/architecture.md §9); `load_bundle` asks it.
+`kv_cache` input, and a runtime refuses it with a word to re-export). Reading and validating a
+manifest is the native loader's job alone (native/src/bundle.cpp, docs/architecture.md §9);
+`load_bundle` asks it.
 """
 
 from __future__ import annotations
