@@ -2,7 +2,7 @@
 OpenVINO gives ONNX Runtime's frames, in fp32 and in bf16 within the tolerances below, a flow head's
 seeded noise included; a packed bundle loads from memory; a missing OpenVINO library and a bf16
 request ONNX Runtime cannot serve are one clear error each; `vidgen bench` reports the OpenVINO rows
-with their floors, or skips them with the reason.
+with their floors, or skips them with the reason; `vidgen play` and `vidgen info` know the backend.
 
 Tolerances, on the RGBA frames of 64 autoregressive steps (the latents stay inside the runtime):
 - fp32: every channel within 1 level of 255 and at most 0.1 % of them off at all. Both backends
@@ -12,6 +12,11 @@ Tolerances, on the RGBA frames of 64 autoregressive steps (the latents stay insi
   a compute precision) and no channel off by more than 8 levels. bf16 keeps 8 mantissa bits, so each
   matmul is off by up to ~2^-9 relative; measured here: at most 1 level, 55-58 dB.
 """
+
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -149,6 +154,17 @@ def test_bench_skips_openvino_rows_when_it_cannot_load(bundle, tmp_path, monkeyp
     for name, precision in (("native-openvino", "fp32"), ("native-openvino-bf16", "bf16")):
         assert "OpenVINO not available" in rows[name]["skipped"] and rows[name]["precision"] == precision
         assert rows[name]["fps"] is None and rows[name]["floor_fraction"] is None
+
+
+def test_play_selects_openvino(bundle, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    result = subprocess.run(["xvfb-run", "-a", sys.executable, "-m", "vidgen_rt.cli", "play", str(bundle), "--frames",
+                             "6", "--actions", "forward*3,turn_left*3", "--backend", "native-openvino-bf16",
+                             "--no-vsync", "--threads", "1", "--trace", str(trace)],
+                            capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [(line["frame"], line["action"]) for line in lines] == [(1, 1), (2, 1), (3, 1), (4, 3), (5, 3), (6, 3)]
 
 
 def test_info_shows_openvino(bundle):
