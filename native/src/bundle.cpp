@@ -205,8 +205,8 @@ void read_top_level(const Fields& f, const json::Value& root) {
         {"head", json::Value::Kind::object}};
     for (const auto& [key, value] : root.object())
         if (!fields.count(key))
-            f.fail(key, "no such field (a bundle holds only the fields of format version " + std::to_string(kFormatVersion) +
-                            ")");
+            f.fail(key, "no such field (a bundle holds only the fields of format version " +
+                            std::to_string(kFormatVersion) + ")");
     for (const auto& [key, kind] : fields) {
         if (f.get(root, key, "").kind() == kind) continue;
         f.fail(key, kind == json::Value::Kind::string   ? "a string"
