@@ -9,6 +9,7 @@ import pytest
 
 from conftest import vidgen
 from vidgen_rt.commands.info import format_summary, summarise
+from vidgen_rt.export.manifest import FORMAT_VERSION
 from vidgen_rt.export import export_bundle
 from vidgen_rt.export.bundle import load_bundle
 from vidgen_rt.export.writer import write_pack
@@ -22,7 +23,7 @@ def bundle(tiny_run, tmp_path_factory):
 def test_summary_of_a_good_bundle(bundle, tmp_path):
     text = vidgen("info", bundle).stdout
     assert "frame       32x32: RGB uint8 in, RGBA uint8 out, rows top-down" in text
-    assert "(vidgen_rt.bundle format 2, vidgen_rt " in text
+    assert f"(vidgen_rt.bundle format {FORMAT_VERSION}, vidgen_rt " in text
     assert "precision   fp32" in text and "head        mse: deterministic" in text
     assert "batch sizes 1, 2 (players per stream)" in text and "conditions  none (actions only)" in text
     assert "batch 2: encode encode_b2.onnx (" in text and ", step step_b2.onnx (" in text

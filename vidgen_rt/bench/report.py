@@ -38,13 +38,14 @@ def row_label(row: dict) -> str:
 
 def console_table(report: dict) -> str:
     multi = report["scenario"] == "multi"
-    lines = [f"{'backend':<22}{'precision':<10}{'batch':>6}{'fps':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+    width = max([22] + [len(row_label(row)) + 2 for row in report["results"]])
+    lines = [f"{'backend':<{width}}{'precision':<10}{'batch':>6}{'fps':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
              f"{'% peak':>9}{'floor fps':>20}{'% floor':>9}" + ("  players" if multi else "")]
     for row in report["results"]:
         if row.get("skipped"):
-            lines.append(f"{row_label(row):<22}{row['precision']:<10}  skipped: {row['skipped']}")
+            lines.append(f"{row_label(row):<{width}}{row['precision']:<10}  skipped: {row['skipped']}")
             continue
-        lines.append(f"{row_label(row):<22}{row['precision']:<10}{row['batch']:>6}{row['fps']:>10.1f}"
+        lines.append(f"{row_label(row):<{width}}{row['precision']:<10}{row['batch']:>6}{row['fps']:>10.1f}"
                      f"{row['p50_ms']:>9.2f}{row['p90_ms']:>9.2f}{row['p99_ms']:>9.2f}"
                      f"{_percent(row['roofline_fraction']):>9}{_floor(row):>20}{_percent(row.get('floor_fraction')):>9}"
                      + (f"{row['players']:>9}" if multi else ""))
