@@ -12,7 +12,7 @@ from conftest import vidgen
 from vidgen_rt.config import preset
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.export.bundle import load_bundle
-from vidgen_rt.export.parity import verify_bundle
+from vidgen_rt.export.parity import format_report, verify_bundle
 from vidgen_rt.export.rules import rule_violations
 from vidgen_rt.generate import generate
 from vidgen_rt.model.dynamics import FrameCausalTransformer
@@ -158,6 +158,9 @@ def test_export_parity_covers_the_sampled_path(tiny_flow_bundle, tiny_flow_run):
     report = verify_bundle(load_bundle(tiny_flow_bundle), tiny_flow_run, steps=24, quiet=True)
     assert report["passed"], report
     assert report["teacher_forced_max_abs"] <= 1e-4 and report["reference_max_abs"] <= 1e-4
+    # the thresholded rollout is the deterministic one; the sampled one is reported beside it
+    assert report["rollout_psnr"] >= 45.0 and 0.0 < report["rollout_psnr_sampled"] <= 100.0
+    assert "sampled at temperature 1 (no target)" in format_report(report)
 
 
 def test_flow_run_loss_falls(tiny_flow_run):
