@@ -2,9 +2,10 @@
 # Prepare a checkout for development, tests and the demo: system packages (as root), the .venv with
 # torch and an editable install of vidgen_rt (native module included), and the ONNX Runtime headers
 # the native runtime builds against. OpenVINO's C API headers (the OpenVINO backend) come with the
-# pinned `openvino` wheel, a build requirement in pyproject.toml, installed before the build. Idempotent: a second run checks and returns in seconds; the
-# project is reinstalled only when its build inputs (pyproject.toml, CMakeLists.txt, native/, the
-# version) change or the install is missing or broken.
+# pinned `openvino` wheel, a build requirement in pyproject.toml, installed before the build.
+# Idempotent: a second run checks and returns in seconds; the project is reinstalled only when its
+# build inputs (pyproject.toml, CMakeLists.txt, native/, the version) change or the install is
+# missing or broken.
 # Environment: PYTHON (interpreter for a new .venv, default python3), ONNXRUNTIME_ROOT (an ONNX
 # Runtime tree with include/onnxruntime_c_api.h, used instead of downloading headers).
 set -euo pipefail
