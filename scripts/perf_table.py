@@ -1,9 +1,9 @@
 """Regenerate the README's performance table from the newest `vidgen bench` results.
 
-For each scenario (single, multi, offline) the newest bench/results/bench-<scenario>-<date>.json is
-rendered as a Markdown table (backend, precision, fps, p50/p99, fraction of the measured peak, the
-per-frame floor in frames/s with its bound and the fraction of it reached, "—" in results measured
-before the floor was; players for multi, batch for offline) and written between the README's
+For each scenario (single, multi, offline) the newest bench/results/bench-<scenario>-*.json (by the
+run's recorded date) is rendered as a Markdown table (backend, precision, fps, p50/p99, fraction of
+the measured peak, the per-frame floor in frames/s with its bound and the fraction of it reached, "—"
+in results measured before the floor was; players for multi, batch for offline) and written between the README's
 `<!-- perf-table:start -->` and `<!-- perf-table:end -->` markers; nothing else is touched.
 
   python scripts/perf_table.py
@@ -23,10 +23,10 @@ SCENARIOS = ("single", "multi", "offline")
 
 
 def newest_results(results: Path) -> dict[str, Path]:
-    """scenario -> its newest results file (dates in the names sort as text)."""
+    """scenario -> its newest results file, by the time the run recorded (its "date")."""
     newest = {}
     for scenario in SCENARIOS:
-        files = sorted(results.glob(f"bench-{scenario}-*.json"))
+        files = sorted(results.glob(f"bench-{scenario}-*.json"), key=lambda f: json.loads(f.read_text())["date"])
         if files:
             newest[scenario] = files[-1]
     return newest
