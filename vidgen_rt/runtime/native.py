@@ -34,27 +34,26 @@ ORT_PACKAGES = ("onnxruntime",)
 PACK_LABEL = "[packed bundle]"  # how the native runtime names a pack opened from memory in its messages
 
 
-def ort_search_dir() -> str:
-    """The installed ONNX Runtime wheel's capi/ folder (holding libonnxruntime.so*), found without
-    importing the package; "" when it is not installed."""
-    for package in ORT_PACKAGES:
+def _wheel_library_dir(packages, folder: str, library: str) -> str:
+    """The `folder` of the first installed package among `packages` that holds `library`* files, found
+    without importing the package; "" when none is installed."""
+    for package in packages:
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.origin:
-            capi = Path(spec.origin).parent / "capi"
-            if any(capi.glob("libonnxruntime.so*")):
-                return str(capi)
+            directory = Path(spec.origin).parent / folder
+            if any(directory.glob(f"{library}*")):
+                return str(directory)
     return ""
+
+
+def ort_search_dir() -> str:
+    """The installed ONNX Runtime wheel's capi/ folder (holding libonnxruntime.so*); "" without one."""
+    return _wheel_library_dir(ORT_PACKAGES, "capi", "libonnxruntime.so")
 
 
 def openvino_search_dir() -> str:
-    """The installed openvino wheel's libs/ folder (holding libopenvino_c.so*), found without importing
-    the package; "" when it is not installed."""
-    spec = importlib.util.find_spec("openvino")
-    if spec is not None and spec.origin:
-        libs = Path(spec.origin).parent / "libs"
-        if any(libs.glob("libopenvino_c.so*")):
-            return str(libs)
-    return ""
+    """The installed openvino wheel's libs/ folder (holding libopenvino_c.so*); "" without one."""
+    return _wheel_library_dir(("openvino",), "libs", "libopenvino_c.so")
 
 
 def openvino_status() -> dict:
