@@ -224,34 +224,35 @@ private:
 
 class OrtBackend : public Backend {
 public:
-    // encode and decode (the codec) get their own options with spinning off: each session has its own intra-op
-    // pool, and a pool that spins after its Run keeps both cores busy while the next session's pool
-    // needs them (measured: 18.8 -> 9.6 ms per frame of the small world on 2 cores).
+    // Only step.onnx's pool may spin; encode, decode and a flow head's noise and sample graphs get options
+    // with spinning off: each session has its own intra-op pool, and a pool that spins after its Run keeps
+    // both cores busy while the next session's pool needs them (measured: 18.8 -> 9.6 ms per frame of the
+    // small world on 2 cores; a flow head runs noise and sample K times a frame, docs/performance.md).
     OrtBackend(OrtLibrary& library, const vgrt_model_options& options) : library_(library) {
         const OrtApi* api = library.api;
         check(api, api->CreateSessionOptions(&step_options_), "session options");
-        OrtStatus* status = api->CreateSessionOptions(&codec_options_);
+        OrtStatus* status = api->CreateSessionOptions(&quiet_options_);
         if (status) {
             api->ReleaseSessionOptions(step_options_);
             check(api, status, "session options");
         }
         try {
             configure(step_options_, options, options.allow_spinning);
-            configure(codec_options_, options, false);
+            configure(quiet_options_, options, false);
         } catch (...) {
             api->ReleaseSessionOptions(step_options_);
-            api->ReleaseSessionOptions(codec_options_);
+            api->ReleaseSessionOptions(quiet_options_);
             throw;
         }
     }
 
     ~OrtBackend() override {
         library_.api->ReleaseSessionOptions(step_options_);
-        library_.api->ReleaseSessionOptions(codec_options_);
+        library_.api->ReleaseSessionOptions(quiet_options_);
     }
 
     std::shared_ptr<Graph> load(const GraphSpec& spec, int) override {
-        return std::make_shared<OrtGraph>(library_, (spec.kind == "encode" || spec.kind == "decode") ? codec_options_ : step_options_, spec);
+        return std::make_shared<OrtGraph>(library_, spec.kind == "step" ? step_options_ : quiet_options_, spec);
     }
 
     std::string name() const override { return "ort"; }
@@ -313,7 +314,7 @@ private:
 
     OrtLibrary& library_;
     OrtSessionOptions* step_options_ = nullptr;   // step.onnx: spinning as the caller asked
-    OrtSessionOptions* codec_options_ = nullptr;  // encode.onnx, decode.onnx: never spin
+    OrtSessionOptions* quiet_options_ = nullptr;  // every other graph: never spins
 };
 
 }  // namespace
