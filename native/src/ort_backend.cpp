@@ -59,38 +59,22 @@ OrtLibrary& load_library(const vgrt_model_options& options) {
         library_attempts(options.ort_library, "VGRT_ORT_LIBRARY", "libonnxruntime.so", options.ort_search_dir,
                          {"libonnxruntime.so", "libonnxruntime.so.1"});
     std::string tried;
-    for (const std::string& path : attempts) {
-        auto it = loaded.find(path);
-        if (it != loaded.end()) return it->second;
-        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (!handle) {
-            const char* why = dlerror();
-            tried += "\n  " + path + ": " + (why ? why : "not found");
-            continue;
-        }
+    OrtLibrary* library = open_first(loaded, attempts, [](void* handle, OrtLibrary& library) -> std::string {
         auto get_base = reinterpret_cast<const OrtApiBase* (*)()>(dlsym(handle, "OrtGetApiBase"));
-        if (!get_base) {
-            tried += "\n  " + path + ": no OrtGetApiBase symbol (not ONNX Runtime)";
-            continue;
-        }
+        if (!get_base) return "no OrtGetApiBase symbol (not ONNX Runtime)";
         const OrtApiBase* base = get_base();
-        const OrtApi* api = base->GetApi(ORT_API_VERSION);
-        std::string version = base->GetVersionString();
-        if (!api) {
-            tried += "\n  " + path + ": ONNX Runtime " + version + " is older than the 1." +
-                     std::to_string(ORT_API_VERSION) + " API this runtime needs";
-            continue;
-        }
-        OrtLibrary library;
-        library.path = loaded_path(handle, path);
-        library.api = api;
-        library.version = version;
-        check(api, api->CreateEnvWithCustomLogger(ort_logger, nullptr, ORT_LOGGING_LEVEL_WARNING, "vidgen_rt",
-                                                  &library.env),
+        library.version = base->GetVersionString();
+        library.api = base->GetApi(ORT_API_VERSION);
+        if (!library.api)
+            return "ONNX Runtime " + library.version + " is older than the 1." + std::to_string(ORT_API_VERSION) +
+                   " API this runtime needs";
+        check(library.api, library.api->CreateEnvWithCustomLogger(ort_logger, nullptr, ORT_LOGGING_LEVEL_WARNING,
+                                                                  "vidgen_rt", &library.env),
               "creating the environment");
-        log(VGRT_LOG_INFO, "ONNX Runtime " + version + " from " + library.path);
-        return loaded.emplace(path, library).first->second;
-    }
+        log(VGRT_LOG_INFO, "ONNX Runtime " + library.version + " from " + library.path);
+        return "";
+    }, tried);
+    if (library) return *library;
     fail(VGRT_ERROR_BACKEND,
          "cannot load ONNX Runtime (put libonnxruntime.so beside libvidgen_rt.so as `cmake --install` and "
          "`vidgen sdk` do, set VGRT_ORT_LIBRARY or the ort_library option, or install the onnxruntime Python "

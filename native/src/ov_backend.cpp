@@ -129,30 +129,18 @@ OvLibrary& load_library(const vgrt_model_options& options) {
         library_attempts(options.openvino_library, "VGRT_OPENVINO_LIBRARY", "libopenvino_c.so",
                          options.openvino_search_dir, {"libopenvino_c.so"});
     std::string tried;
-    for (const std::string& path : attempts) {
-        auto it = loaded.find(path);
-        if (it != loaded.end()) return it->second;
-        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (!handle) {
-            const char* why = dlerror();
-            tried += "\n  " + path + ": " + (why ? why : "not found");
-            continue;
-        }
-        OvLibrary library;
+    OvLibrary* library = open_first(loaded, attempts, [](void* handle, OvLibrary& library) -> std::string {
         const std::string missing = resolve_api(handle, library.api);
-        if (!missing.empty()) {
-            tried += "\n  " + path + ": not an OpenVINO C API this runtime can use (missing " + missing + ")";
-            continue;
-        }
-        library.path = loaded_path(handle, path);
+        if (!missing.empty()) return "not an OpenVINO C API this runtime can use (missing " + missing + ")";
         ov_version_t version{};
         check(library.api, library.api.get_openvino_version(&version), "ov_get_openvino_version");
         library.version = version.buildNumber ? version.buildNumber : "";
         library.api.version_free(&version);
         check(library.api, library.api.core_create(&library.core), "ov_core_create");
         log(VGRT_LOG_INFO, "OpenVINO " + library.version + " from " + library.path);
-        return loaded.emplace(path, library).first->second;
-    }
+        return "";
+    }, tried);
+    if (library) return *library;
     fail(VGRT_ERROR_BACKEND,
          "OpenVINO not available: cannot load libopenvino_c.so (pip install openvino into this Python, set "
          "VGRT_OPENVINO_LIBRARY or the openvino_library option, or put it beside libvidgen_rt.so); tried:" + tried);

@@ -4,6 +4,9 @@
 // libraries), the system loader — and report the file the loader actually chose.
 #pragma once
 
+#include <dlfcn.h>
+
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,5 +27,34 @@ std::vector<std::string> library_attempts(const char* explicit_path, const char*
 
 // The path the loader resolved for `handle` (a bare name becomes the file found), else `fallback`.
 std::string loaded_path(void* handle, const std::string& fallback);
+
+// dlopen()s `attempts` in order and returns the first library `adopt` accepts, remembered in `loaded`
+// by the path asked for (never unloaded, as ONNX Runtime and OpenVINO require). `adopt(handle,
+// library)` gets `library` with its `path` set, fills the rest and returns "" — or why this file
+// cannot serve, which goes into `tried` as one "\n  path: why" line, as does a dlopen() failure.
+// nullptr when no attempt served.
+template <class Library, class Adopt>
+Library* open_first(std::map<std::string, Library>& loaded, const std::vector<std::string>& attempts,
+                    Adopt&& adopt, std::string& tried) {
+    for (const std::string& path : attempts) {
+        auto known = loaded.find(path);
+        if (known != loaded.end()) return &known->second;
+        void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!handle) {
+            const char* why = dlerror();
+            tried += "\n  " + path + ": " + (why ? why : "not found");
+            continue;
+        }
+        Library library;
+        library.path = loaded_path(handle, path);
+        const std::string why = adopt(handle, library);
+        if (!why.empty()) {
+            tried += "\n  " + path + ": " + why;
+            continue;
+        }
+        return &loaded.emplace(path, std::move(library)).first->second;
+    }
+    return nullptr;
+}
 
 }  // namespace vgrt
