@@ -129,7 +129,7 @@ class TorchStepper(LatentStepper):
                 raise ConfigError(f"rollout: {name} covers {len(value)} frames, the rollout needs {steps}")
         latents = self.model.encode_frames(context_frames).unsqueeze(0)  # (1, K, C, h, w)
         context = [None if c is None else c[None, :K - 1] for c in (cond, guide)]  # (1, K-1, ...)
-        current = self.start(latents, torch.as_tensor(np.asarray(context_actions), dtype=torch.int64)[None], *context)
+        current = self.start(latents, torch.tensor(np.asarray(context_actions), dtype=torch.int64)[None], *context)
         generated = []
         for t, action in enumerate(np.asarray(actions, dtype=np.int64), start=K - 1):
             step = [None if c is None else c[t:t + 1] for c in (cond, guide)]  # (1, ...) of frame t+1
