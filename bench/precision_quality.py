@@ -28,12 +28,12 @@ from tqdm import tqdm
 
 from vidgen_rt.atomic import write_json_atomic
 from vidgen_rt.bench.workload import Workload
-from vidgen_rt.data.record import play_episode
 from vidgen_rt.generate import world_of
 from vidgen_rt.machine import machine_info
-from vidgen_rt.metrics.evaluate import HELD_OUT_SEED
+from vidgen_rt.metrics.evaluate import held_out_episodes
 from vidgen_rt.metrics.image import psnr
 from vidgen_rt.runtime.factory import NATIVE_CPU_BACKENDS, open_stepper
+from vidgen_rt.worlds import HELD_OUT_SEED
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REFERENCE = "native"
@@ -41,6 +41,8 @@ REFERENCE = "native"
 BACKENDS = {name: ("fp32", native, compute) for name, (native, compute) in NATIVE_CPU_BACKENDS.items()}
 BACKENDS["native-int8"] = ("int8", "ort", "")
 QUALITY_FLOOR_DB = 40.0  # the issue's bar for a faster precision against fp32, teacher-forced
+PSNR_CAP_DB = 100.0      # identical frames have infinite PSNR; capped so a mean stays finite
+SHARE_KEY = f"share_within_{QUALITY_FLOOR_DB:.0f}_db"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -63,25 +65,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def held_out(world: str, episodes: int, frames: int, height: int, width: int) -> list[dict]:
-    """`episodes` complete episodes of `frames` frames from the held-out seeds (a game that ends
-    sooner is skipped, as in `vidgen eval`)."""
-    played, seed = [], HELD_OUT_SEED
-    while len(played) < episodes:
-        if seed - HELD_OUT_SEED >= 4 * episodes:
-            raise SystemExit(f"{world}: too few held-out episodes last {frames} frames; lower --frames")
-        episode = play_episode(world, "explore", seed, frames, height, width)
-        seed += 1
-        if len(episode["frames"]) == frames:
-            played.append(episode)
-    return played
+def positions(episodes: list[dict], window: int, stride: int) -> list[tuple[int, int]]:
+    """(episode, t) of every measured position: t is the last true context frame, t + 1 is drawn."""
+    return [(e, t) for e, ep in enumerate(episodes) for t in range(window - 1, len(ep["frames"]) - 1, stride)]
 
 
-def teacher_forced_frames(stepper, episodes: list[dict], window: int, stride: int, label: str) -> list[np.ndarray]:
+def teacher_forced_frames(stepper, episodes: list[dict], measured: list[tuple[int, int]], window: int,
+                          label: str) -> list[np.ndarray]:
     """The frame the stepper draws after each measured position's true context, RGB uint8."""
-    positions = [(e, t) for e, ep in enumerate(episodes) for t in range(window - 1, len(ep["frames"]) - 1, stride)]
     drawn = []
-    for e, t in tqdm(positions, desc=label, leave=False):
+    for e, t in tqdm(measured, desc=label, leave=False):
         frames, actions = episodes[e]["frames"], episodes[e]["actions"]
         stepper.reset(frames[t - window + 1:t + 1], actions[t - window + 1:t])
         drawn.append(np.array(stepper.step(int(actions[t]))[0, ..., :3]))
@@ -94,36 +87,39 @@ def main(argv=None) -> None:
         work = Workload(args.world, Path(scratch), [1])
         _, config, state = work.model
         m = config.model
-        world = world_of(state)
-        episodes = held_out(world, args.episodes, args.frames, m.frame_height, m.frame_width)
-        real = [ep["frames"][t + 1] for ep in episodes for t in range(m.window - 1, len(ep["frames"]) - 1, args.stride)]
+        if m.cond_dim or m.guide_channels:
+            raise SystemExit(f"{args.world}: a world with cond vectors or guide maps is not supported here")
+        episodes, _ = held_out_episodes(world_of(state), args.episodes, HELD_OUT_SEED, args.frames, m,
+                                        guided=False, quiet=False)
+        measured = positions(episodes, m.window, args.stride)
+        real = [episodes[e]["frames"][t + 1] for e, t in measured]
         drawn = {}
         for name in args.backends:
             precision, native, compute = BACKENDS[name]
             stepper = open_stepper(work.bundle(precision), "native", batch=1, intra_op_threads=args.threads,
                                    native_backend=native, compute_precision=compute, temperature=0.0)
             try:
-                drawn[name] = teacher_forced_frames(stepper, episodes, m.window, args.stride, name)
+                drawn[name] = teacher_forced_frames(stepper, episodes, measured, m.window, name)
             finally:
                 stepper.close()
     rows = {}
     for name, frames in drawn.items():
         vs_fp32 = np.array([psnr(a, b) for a, b in zip(frames, drawn[REFERENCE])])
         vs_real = np.array([psnr(a, b) for a, b in zip(frames, real)])
-        finite = np.minimum(vs_fp32, 100.0)  # identical frames have infinite PSNR; cap to average
+        finite = np.minimum(vs_fp32, PSNR_CAP_DB)
         rows[name] = {"vs_fp32_db_mean": round(float(finite.mean()), 2), "vs_fp32_db_min": round(float(finite.min()), 2),
-                      f"share_within_{QUALITY_FLOOR_DB:.0f}_db": round(float((vs_fp32 >= QUALITY_FLOOR_DB).mean()), 4),
+                      SHARE_KEY: round(float((vs_fp32 >= QUALITY_FLOOR_DB).mean()), 4),
                       "vs_real_db_mean": round(float(vs_real.mean()), 2)}
     name = Path(args.world).name
     out = args.json or RESULTS / f"precision-quality-{name}-{datetime.date.today().isoformat()}.json"
     result = {"date": datetime.date.today().isoformat(), "world": args.world, "head": m.head,
               "episodes": args.episodes, "frames_per_episode": args.frames, "stride": args.stride,
               "measured_frames": len(real), "threads": args.threads, "temperature": 0.0,
-              "reference": REFERENCE, "psnr_cap_db": 100.0, "machine": machine_info(), "results": rows}
+              "reference": REFERENCE, "psnr_cap_db": PSNR_CAP_DB, "machine": machine_info(), "results": rows}
     print(f"{'backend':24} {'vs fp32 mean':>13} {'vs fp32 min':>12} {'>= 40 dB':>9} {'vs real':>8}")
     for backend, row in rows.items():
         print(f"{backend:24} {row['vs_fp32_db_mean']:13.2f} {row['vs_fp32_db_min']:12.2f} "
-              f"{row[f'share_within_{QUALITY_FLOOR_DB:.0f}_db']:9.3f} {row['vs_real_db_mean']:8.2f}")
+              f"{row[SHARE_KEY]:9.3f} {row['vs_real_db_mean']:8.2f}")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out, result)
     print(f"wrote {out}")

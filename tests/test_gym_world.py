@@ -12,7 +12,7 @@ from conftest import vidgen
 from vidgen_rt.config import preset
 from vidgen_rt.data.record import play_episode, require_context
 from vidgen_rt.errors import ConfigError
-from vidgen_rt.metrics.evaluate import _held_out_episodes
+from vidgen_rt.metrics.evaluate import held_out_episodes
 from vidgen_rt.train.checkpoint import load_checkpoint
 from vidgen_rt.worlds import HELD_OUT_SEED
 
@@ -41,7 +41,7 @@ def test_the_checkpoint_names_its_game_as_world(pong_run):
     assert state["world"] == "gym:ALE/Pong-v5"
 
 
-def test_eval_plays_held_out_episodes_of_the_game(pong_run, tmp_path):
+def test_eval_playsheld_out_episodes_of_the_game(pong_run, tmp_path):
     out = tmp_path / "eval.json"
     vidgen("eval", pong_run, "--episodes", "2", "--stability-frames", "100", "--json", out, "--quiet")
     result = json.loads(out.read_text())
@@ -67,7 +67,7 @@ def test_games_that_end_too_soon_are_refused_by_name():
     # A random CartPole player drops the pole within a few dozen steps, never 70 frames.
     model = preset("tiny").model
     with pytest.raises(ConfigError, match="CartPole-v1: only .* lasted the 70 frames"):
-        _held_out_episodes("gym:CartPole-v1", 2, HELD_OUT_SEED, 70, model, False, True)
+        held_out_episodes("gym:CartPole-v1", 2, HELD_OUT_SEED, 70, model, False, True)
 
 
 def test_an_episode_shorter_than_the_context_is_refused_by_name():

@@ -31,8 +31,8 @@ std::string loaded_path(void* handle, const std::string& fallback);
 // dlopen()s `attempts` in order and returns the first library `adopt` accepts, remembered in `loaded`
 // by the path asked for (never unloaded, as ONNX Runtime and OpenVINO require). `adopt(handle,
 // library)` gets `library` with its `path` set, fills the rest and returns "" — or why this file
-// cannot serve, which goes into `tried` as one "\n  path: why" line, as does a dlopen() failure.
-// nullptr when no attempt served.
+// cannot serve, which goes into `tried` as one "\n  path: why" line (the file is closed again), as
+// does a dlopen() failure. nullptr when no attempt served.
 template <class Library, class Adopt>
 Library* open_first(std::map<std::string, Library>& loaded, const std::vector<std::string>& attempts,
                     Adopt&& adopt, std::string& tried) {
@@ -50,6 +50,7 @@ Library* open_first(std::map<std::string, Library>& loaded, const std::vector<st
         const std::string why = adopt(handle, library);
         if (!why.empty()) {
             tried += "\n  " + path + ": " + why;
+            dlclose(handle);
             continue;
         }
         return &loaded.emplace(path, std::move(library)).first->second;

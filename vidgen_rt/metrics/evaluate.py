@@ -74,7 +74,7 @@ def evaluate_with_samples(model, config, state: dict, world: str = "maze", episo
     context, horizon = m.window, max(HORIZONS)
     length = context + horizon
     guided = m.guide_channels > 0
-    recorded, next_seed = _held_out_episodes(world, episodes, seed, length, m, guided, quiet)
+    recorded, next_seed = held_out_episodes(world, episodes, seed, length, m, guided, quiet)
     frames = np.stack([r["frames"] for r in recorded])  # (E, T, H, W, 3)
     actions = torch.from_numpy(np.stack([r["actions"] for r in recorded]))  # (E, T)
     latents = torch.stack([model.encode_frames(f) for f in frames])  # (E, T, C, h, w)
@@ -104,7 +104,7 @@ def evaluate_with_samples(model, config, state: dict, world: str = "maze", episo
     return result, samples
 
 
-def _held_out_episodes(world: str, episodes: int, seed: int, length: int, m, guided: bool, quiet: bool):
+def held_out_episodes(world: str, episodes: int, seed: int, length: int, m, guided: bool, quiet: bool):
     """`episodes` episodes of `length` frames from seeds `seed` onwards, and the next unused seed. A
     game (gym:ENV_ID) can end sooner; such an episode is skipped, up to 4 tries per episode wanted."""
     recorded, next_seed = [], seed
@@ -112,7 +112,7 @@ def _held_out_episodes(world: str, episodes: int, seed: int, length: int, m, gui
         while len(recorded) < episodes:
             if next_seed - seed >= 4 * episodes:
                 raise ConfigError(f"{world}: only {len(recorded)} of {next_seed - seed} held-out episodes from seed "
-                                  f"{seed} lasted the {length} frames evaluation needs (window + {max(HORIZONS)})")
+                                  f"{seed} lasted the {length} frames asked for")
             played = play_episode(world, "explore", next_seed, length, m.frame_height, m.frame_width, guides=guided)
             next_seed += 1
             if len(played["frames"]) == length:
