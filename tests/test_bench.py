@@ -65,7 +65,8 @@ def test_single_every_backend_and_schema(bundle):
     measured = backends[:-1]
     assert {"scenario", "machine", "model", "peak_gflops", "results"} <= set(report)
     assert report["scenario"] == "single"
-    assert {"cpu", "cores", "flags", "load_average_before"} <= set(report["machine"])
+    assert {"cpu", "cores", "flags", "load_average_before", "steal_fraction"} <= set(report["machine"])
+    assert 0.0 <= report["machine"]["steal_fraction"] < 1.0  # Linux always has /proc/stat
     assert {"preset", "params", "gflops_per_frame"} <= set(report["model"])
     assert report["model"]["preset"] == "tiny" and report["model"]["gflops_per_frame"]["total"] > 0
     assert {"fp32", "bf16", "int8"} <= set(report["peak_gflops"])
@@ -176,6 +177,28 @@ def test_bad_input_is_one_line_and_exit_2(checkpoint, capsys, args, message):
 
 MODEL = {"gflops_per_frame": {"step": 1.0, "sample": 0.5, "decode": 2.0, "total": 3.0}, "gflops_per_frame_nocache": 9.0,
          "weights": {"step": 1000, "sample": 100, "decode": 500}, "kv_cache_values": 10_000}
+
+
+def test_steal_fraction_from_proc_stat_readings(monkeypatch, tmp_path):
+    # user nice system idle iowait irq softirq steal guest guest_nice: steal is the 8th number and
+    # guest time (already inside user) does not count twice.
+    readings = iter(["cpu  100 0 50 800 10 0 0 40 999 0\n", "cpu  300 0 100 1400 10 0 0 190 999 0\n"])
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        if path == "/proc/stat":
+            stat = tmp_path / "stat"
+            stat.write_text(next(readings))
+            return real_open(stat, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    from vidgen_rt.machine import cpu_ticks, steal_fraction
+
+    before, after = cpu_ticks(), cpu_ticks()
+    assert before == (40, 1000) and after == (190, 2000)
+    assert steal_fraction(before, after) == pytest.approx(150 / 1000)
+    assert steal_fraction(None, after) is None and steal_fraction(after, before) is None
 
 
 def test_floor_arithmetic_on_made_up_numbers():

@@ -36,3 +36,27 @@ def machine_info() -> dict:
     return {"cpu": cpu_model(), "cores": usable, "logical_cpus": os.cpu_count(),
             "flags": [flag for flag in INTERESTING_FLAGS if flag in flags],
             "python": platform.python_version(), "platform": platform.platform()}
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """(ticks stolen by the hypervisor, all ticks) summed over every CPU since boot, from the first
+    line of /proc/stat; None where it cannot be read. The difference of two readings gives the share
+    of CPU time a virtual machine did not get during that interval."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    # cpu user nice system idle iowait irq softirq steal guest guest_nice; guest time is already
+    # counted in user and nice, so the total stops at steal.
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    ticks = [int(value) for value in fields[1:9]]
+    return ticks[7], sum(ticks)
+
+
+def steal_fraction(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Share of CPU time stolen between two `cpu_ticks()` readings; None without both."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])

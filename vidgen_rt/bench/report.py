@@ -28,7 +28,10 @@ def _measured(report: dict) -> str:
     peaks = ", ".join(f"{k} {v:.0f}" for k, v in report["peak_gflops"].items())
     bandwidth = report.get("bandwidth_gbs")
     measured = "not measured" if bandwidth is None else f"{bandwidth:.1f} GB/s"
-    return f"peak GFLOP/s {peaks}; read bandwidth {measured}"
+    stolen = report["machine"].get("steal_fraction")
+    # A virtual machine whose host is busy loses CPU time to it; figures then swing between runs.
+    steal = "" if stolen is None else f"; CPU time stolen by the host {100 * stolen:.1f} %"
+    return f"peak GFLOP/s {peaks}; read bandwidth {measured}{steal}"
 
 
 def row_label(row: dict) -> str:

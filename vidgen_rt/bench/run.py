@@ -12,6 +12,7 @@ from vidgen_rt.bench.peak import measure_bandwidth, measure_peaks
 from vidgen_rt.bench.scenarios import SCENARIOS, Scenario, Settings
 from vidgen_rt.bench.workload import Workload
 from vidgen_rt.errors import ConfigError
+from vidgen_rt.machine import cpu_ticks, steal_fraction
 from vidgen_rt.runtime.stepper import check_sampling
 
 MULTI_BATCHES = (1, 2, 4, 8, 16)
@@ -53,6 +54,7 @@ def run_bench(source, scenario: str = "single", backends=("torch-eager", "native
     torch.set_num_threads(threads)
     sizes = [1] if scenario == "single" else sorted(set(batches or MULTI_BATCHES))
     load_before = os.getloadavg()
+    ticks_before = cpu_ticks()
     with tempfile.TemporaryDirectory(prefix="vidgen-bench-") as scratch:
         workload = Workload(source, scratch, sizes)
         model_info = workload.model_info()
@@ -67,7 +69,7 @@ def run_bench(source, scenario: str = "single", backends=("torch-eager", "native
     report = {
         "scenario": scenario,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(load_before),
+        "machine": _machine(load_before, ticks_before),
         "model": model_info,
         "peak_gflops": peaks, "peak_method": methods,
         "bandwidth_gbs": bandwidth, "bandwidth_method": bandwidth_method,
@@ -82,11 +84,13 @@ def run_bench(source, scenario: str = "single", backends=("torch-eager", "native
     return report, run.latencies
 
 
-def _machine(load_before) -> dict:
+def _machine(load_before, ticks_before) -> dict:
     from vidgen_rt.machine import machine_info
 
+    stolen = steal_fraction(ticks_before, cpu_ticks())
     return {**machine_info(), "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "steal_fraction": None if stolen is None else round(stolen, 4)}
 
 
 def _versions() -> dict:

@@ -23,7 +23,8 @@ A world with a flow head runs each backend once per --sampling-steps K (default:
 each a row with its K; --temperature scales the head's noise (default 1).
 Every result has the FLOPs per frame and the fraction of this machine's measured matmul peak, and
 its per-frame floor, max(FLOPs / peak, bytes a frame reads / measured read bandwidth), with the
-fraction of it reached (docs/benchmarks.md).
+fraction of it reached (docs/benchmarks.md). On a virtual machine the share of CPU time its host
+took during the run (steal) is recorded too, with a warning above 5 %.
 
 examples:
   vidgen bench maze
@@ -36,7 +37,10 @@ examples:
   vidgen bench maze --backends torch-eager,native,native-async --sampling-steps 1,2,4
 """
 
+import sys
 from pathlib import Path
+
+NOISY_STEAL = 0.05  # above this share of CPU time taken by a VM's host, a run's figures are noisy
 
 HELP = "benchmark frames/s and latency of a world: backends side by side, scenarios, roofline"
 
@@ -92,6 +96,11 @@ def run(args) -> int:
                                   warmup=args.warmup, quiet=args.quiet, sampling_steps=sampling_steps,
                                   temperature=args.temperature)
     print(console_table(report))
+    stolen = report["machine"].get("steal_fraction")
+    if stolen is not None and stolen > NOISY_STEAL:
+        print(f"warning: the host took {100 * stolen:.0f} % of this machine's CPU time during the run (steal); "
+              "its figures are noisier than usual: compare rows of this run with each other, not with "
+              "other runs", file=sys.stderr)
     if args.json:
         write_json(report, args.json)
         print(f"wrote {args.json}")
