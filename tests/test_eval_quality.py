@@ -16,6 +16,7 @@ from vidgen_rt.metrics.persistence import object_persistence
 from vidgen_rt.metrics.quality import (LONG_SAMPLED_FRAMES, long_kept_horizons, long_strips,
                                        quality_figures)
 from vidgen_rt.metrics.sharpness import sharpness
+from test_quality_metrics import ball_clip
 from vidgen_rt.worlds import HELD_OUT_SEED
 
 LEVEL = "maze:level=1,cells=6"
@@ -49,6 +50,18 @@ def test_real_frames_against_themselves_score_as_real(episodes):
     persistence = figures["object_persistence"]
     assert len(persistence["curve"]) == 64 and persistence["long_rollouts"] == {"score": object_persistence(walk, walk)["score"],
                                                                       "objects": object_persistence(walk, walk)["objects"]}
+
+
+def test_persistence_reports_the_tokenizer_bound():
+    # Two episodes of a bouncing ball (context + 64 frames); the "tokenizer" erases the ball from
+    # the second half of every reconstruction, the rollouts keep it everywhere.
+    real = np.stack([ball_clip(CONTEXT + 64), ball_clip(CONTEXT + 64)[::-1]])
+    recon = np.stack([ball_clip(CONTEXT + 64, erase_from=CONTEXT + 32)] * 2)
+    figures = quality_figures("maze", real, recon, real[:, CONTEXT:], CONTEXT, [_run(real[0])], persistence=True)
+    persistence = figures["object_persistence"]
+    assert persistence["worst_1_64"] == 1.0 and persistence["tokenizer"] == pytest.approx(0.5, abs=0.03)
+    faithful = quality_figures("maze", real, real, real[:, CONTEXT:], CONTEXT, [_run(real[0])], persistence=True)
+    assert faithful["object_persistence"]["tokenizer"] == 1.0
 
 
 def test_blurred_rollouts_score_below_one(episodes):

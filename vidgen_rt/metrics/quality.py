@@ -48,7 +48,7 @@ def quality_figures(world: str, frames, recon, generated, context: int, runs: li
     result = {"sharpness": _sharpness(real, recon, frames, generated, runs),
               "realism": _realism(world, real, recon[:, context:], generated, runs)}
     if persistence:
-        result["object_persistence"] = _persistence(real, generated, runs)
+        result["object_persistence"] = _persistence(real, recon[:, context:], generated, runs)
     else:
         result["object_persistence"] = {"skipped": f"{world}: off by default for built-in worlds "
                                                    f"(vidgen eval --object-persistence turns it on)"}
@@ -145,16 +145,19 @@ def _poses(runs, matched) -> dict:
     return result
 
 
-def _persistence(real, generated, runs) -> dict:
+def _persistence(real, recon, generated, runs) -> dict:
     """Per horizon 1..64: the generated rate of each real object over its rate in all real frames
-    (real play has no horizon, so its frames are pooled); then the long rollouts as one clip."""
+    (real play has no horizon, so its frames are pooled); then the long rollouts as one clip; and
+    the tokenizer's reconstructions of the same real frames, the bound any head sits under: a ball
+    the decoder cannot draw is missing from every generated frame too."""
     pooled = object_persistence(_flat(generated), _flat(real))
     counts = object_counts(_flat(generated), background(_flat(real))).reshape(generated.shape[:2])  # (E, 64)
     curve = [min((float(np.mean(counts[:, h] >= j + 1)) / rate for j, rate in enumerate(pooled["real_rate"])),
                  default=float("nan")) for h in range(counts.shape[1])]
     result = {"horizons": {str(h): _round(curve[h - 1]) for h in SHORT_HORIZONS if h <= len(curve)},
               "curve": [_round(v) for v in curve], "worst_1_64": _round(min(curve)),
-              "objects": pooled["objects"], "real_rate": [_round(r) for r in pooled["real_rate"]]}
+              "objects": pooled["objects"], "real_rate": [_round(r) for r in pooled["real_rate"]],
+              "tokenizer": _round(object_persistence(_flat(recon), _flat(real))["score"])}
     long_generated = np.concatenate([run["generated"] for run in runs])
     long_real = np.concatenate([run["real"] for run in runs])
     if len(long_real):

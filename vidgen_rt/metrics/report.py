@@ -109,6 +109,9 @@ def _plot_realism(axis, result: dict) -> None:
     elif "curve" in persistence:
         axis.plot(*_curve(persistence["curve"]), label="generated / real rate of the rarest object")
         axis.axhline(1.0, color="gray", linestyle="--", label="as present as in real play")
+        if persistence.get("tokenizer") is not None:
+            axis.axhline(persistence["tokenizer"], color="green", linestyle=":",
+                         label="tokenizer reconstructions of real frames")
         axis.set_ylabel("object persistence")
     else:
         axis.set_axis_off()
