@@ -64,6 +64,23 @@ def test_persistence_reports_the_tokenizer_bound():
     assert faithful["object_persistence"]["tokenizer"] == 1.0
 
 
+def test_persistence_compares_each_horizon_with_the_same_real_horizon():
+    # The ball comes into play late (as Breakout's after FIRE): absent from the first 24 generated
+    # horizons of the real episodes too. Real rollouts must score 1.0, not 0 where the ball is not
+    # yet in play; rollouts that never draw it score 0 wherever the real frames show it.
+    late_ball = ball_clip(CONTEXT + 64, erase_from=40)[::-1].copy()     # ball from frame 30 on
+    real = np.stack([late_ball, late_ball])
+    figures = quality_figures("maze", real, real, real[:, CONTEXT:], CONTEXT, [_run(real[0])], persistence=True)
+    persistence = figures["object_persistence"]
+    assert persistence["objects"] == 1 and persistence["worst_1_64"] == 1.0
+    assert persistence["horizons"]["1"] is None and persistence["horizons"]["64"] == 1.0
+    assert persistence["bands"] == {"1-16": None, "17-64": 1.0}
+    no_ball = np.full_like(real[:, CONTEXT:], 90)
+    no_ball[:, :, 4:20, 2:4] = 20
+    gone = quality_figures("maze", real, real, no_ball, CONTEXT, [_run(real[0])], persistence=True)["object_persistence"]
+    assert gone["worst_1_64"] == 0.0 and gone["bands"]["17-64"] == 0.0 and gone["horizons"]["1"] is None
+
+
 def test_blurred_rollouts_score_below_one(episodes):
     blurred = np.stack([np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in e]) for e in episodes])
     figures = quality_figures("maze", episodes, blurred, blurred[:, CONTEXT:], CONTEXT,

@@ -146,17 +146,26 @@ def _poses(runs, matched) -> dict:
 
 
 def _persistence(real, recon, generated, runs) -> dict:
-    """Per horizon 1..64: the generated rate of each real object over its rate in all real frames
-    (real play has no horizon, so its frames are pooled); then the long rollouts as one clip; and
-    the tokenizer's reconstructions of the same real frames, the bound any head sits under: a ball
-    the decoder cannot draw is missing from every generated frame too."""
+    """Per horizon 1..64 and per band: the generated rate of each of the world's objects over the
+    real rate at the same horizons of the same held-out episodes (a game's objects come and go with
+    time: Breakout's ball is not in play in its first frames); then the long rollouts as one clip;
+    and the tokenizer's reconstructions of the same real frames, the bound any head sits under: a
+    ball the decoder cannot draw is missing from every generated frame too."""
     pooled = object_persistence(_flat(generated), _flat(real))
-    counts = object_counts(_flat(generated), background(_flat(real))).reshape(generated.shape[:2])  # (E, 64)
-    curve = [min((float(np.mean(counts[:, h] >= j + 1)) / rate for j, rate in enumerate(pooled["real_rate"])),
-                 default=float("nan")) for h in range(counts.shape[1])]
+    static = background(_flat(real))
+    generated_counts = object_counts(_flat(generated), static).reshape(generated.shape[:2])  # (E, 64)
+    real_counts = object_counts(_flat(real), static).reshape(real.shape[:2])
+    objects = pooled["objects"]
+    curve = [_persistence_ratio(generated_counts[:, h], real_counts[:, h], objects)
+             for h in range(generated_counts.shape[1])]
+    bands = {f"{first}-{last}": _round(_persistence_ratio(generated_counts[:, first - 1:last].ravel(),
+                                                          real_counts[:, first - 1:last].ravel(), objects))
+             for first, last in ((1, 16), (17, 64)) if last <= generated_counts.shape[1]}
+    measured = [v for v in curve if not np.isnan(v)]
     result = {"horizons": {str(h): _round(curve[h - 1]) for h in SHORT_HORIZONS if h <= len(curve)},
-              "curve": [_round(v) for v in curve], "worst_1_64": _round(min(curve)),
-              "objects": pooled["objects"], "real_rate": [_round(r) for r in pooled["real_rate"]],
+              "bands": bands, "curve": [_round(v) for v in curve],
+              "worst_1_64": _round(min(measured) if measured else float("nan")),
+              "objects": objects, "real_rate": [_round(r) for r in pooled["real_rate"]],
               "tokenizer": _round(object_persistence(_flat(recon), _flat(real))["score"])}
     long_generated = np.concatenate([run["generated"] for run in runs])
     long_real = np.concatenate([run["real"] for run in runs])
@@ -164,6 +173,14 @@ def _persistence(real, recon, generated, runs) -> dict:
         long = object_persistence(long_generated, long_real)
         result["long_rollouts"] = {"score": _round(long["score"]), "objects": long["objects"]}
     return result
+
+
+def _persistence_ratio(generated_counts, real_counts, objects: int) -> float:
+    """The lowest (rate of generated frames with >= j small objects) / (the same rate in real frames)
+    over the world's objects j = 1..objects that the real frames show; NaN when they show none."""
+    ratios = [np.mean(generated_counts >= j) / np.mean(real_counts >= j)
+              for j in range(1, objects + 1) if np.any(real_counts >= j)]
+    return float(min(ratios)) if ratios else float("nan")
 
 
 def long_strips(runs: list[dict]) -> dict | None:
