@@ -1,11 +1,13 @@
 # Developer entry points. `make test` is the project's test command (CI runs it through .ci/run);
 # every target first runs scripts/setup.sh, which returns in seconds when nothing changed.
 #   make test PYTEST_ARGS='tests/test_native.py -x'   extra pytest arguments
+#   make test TEST_WORKERS=0                          one process (default: one worker per usable core)
 #   make demo DEMO_ARGS='--frames 600'                extra arguments for scripts/demo.sh
 #   make test-sanitize                                native tests under ASan+UBSan, then TSan
 # `clean` removes build outputs and caches; it keeps .venv/ and .deps/ (slow to recreate).
 
 PYTEST_ARGS ?=
+TEST_WORKERS ?= $(shell nproc)
 DEMO_ARGS ?=
 
 .PHONY: setup test test-sanitize demo clean
@@ -15,9 +17,10 @@ setup:
 
 # pytest through its console script, so the repository root is not on sys.path and the tests see
 # the package as installed; with no paths in PYTEST_ARGS, pyproject's testpaths selects tests/.
-# Exit status 5 (no tests collected) is a failure here, not a pass.
+# Exit status 5 (no tests collected) is a failure here, not a pass. pytest-xdist runs one worker per
+# core and hands out whole files (--dist loadfile), so a module's fixtures are built once.
 test: setup
-	@status=0; .venv/bin/pytest $(PYTEST_ARGS) || status=$$?; \
+	@status=0; .venv/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
