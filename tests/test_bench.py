@@ -201,6 +201,17 @@ def test_steal_fraction_from_proc_stat_readings(monkeypatch, tmp_path):
     assert steal_fraction(None, after) is None and steal_fraction(after, before) is None
 
 
+@pytest.mark.parametrize("stolen, warned", [(0.2, True), (0.01, False), (None, False)])
+def test_a_run_on_a_busy_host_warns(monkeypatch, capsys, stolen, warned):
+    report = {"machine": {"steal_fraction": stolen}}
+    monkeypatch.setattr("vidgen_rt.bench.run.run_bench", lambda *args, **kwargs: (report, {}))
+    monkeypatch.setattr("vidgen_rt.bench.report.console_table", lambda report: "the table")
+    assert main(["bench", "maze", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert "the table" in out
+    assert ("took 20 % of this machine's CPU time" in err) == warned, err
+
+
 def test_floor_arithmetic_on_made_up_numbers():
     # K = 2 sample steps, batch 3: FLOPs per player 1 + 2·0.5 + 2 GFLOP; weights read once, caches per player
     flops, read = frame_work(MODEL, "bf16", 3, 2)
