@@ -52,6 +52,21 @@ def object_counts(frames: np.ndarray, static: np.ndarray, difference: int = DIFF
     return counts
 
 
+def world_objects(real_counts: np.ndarray) -> int:
+    """How many small objects a world has: object j counts when at least `MIN_REAL_RATE` of the real
+    frames hold j or more (the rate falls with j, so the objects are 1..n)."""
+    return sum(1 for j in range(1, int(real_counts.max(initial=0)) + 1)
+               if np.mean(real_counts >= j) >= MIN_REAL_RATE)
+
+
+def persistence_ratio(generated_counts: np.ndarray, real_counts: np.ndarray, objects: int) -> float:
+    """The lowest (rate of generated frames with >= j small objects) / (the same rate in the real
+    frames) over objects j = 1..`objects` that the real frames show; NaN when they show none."""
+    ratios = [np.mean(generated_counts >= j) / np.mean(real_counts >= j)
+              for j in range(1, objects + 1) if np.any(real_counts >= j)]
+    return float(min(ratios)) if ratios else float("nan")
+
+
 def object_persistence(generated: np.ndarray, real: np.ndarray, difference: int = DIFFERENCE,
                        max_area: float = MAX_AREA) -> dict:
     """{"score", "objects", "real_rate", "generated_rate", "ratio"} of generated against real frames
@@ -62,9 +77,9 @@ def object_persistence(generated: np.ndarray, real: np.ndarray, difference: int 
     static = background(real)
     real_counts = object_counts(real, static, difference, max_area)
     generated_counts = object_counts(generated, static, difference, max_area)
-    objects = [j for j in range(1, int(real_counts.max()) + 1) if np.mean(real_counts >= j) >= MIN_REAL_RATE]
-    real_rate = [float(np.mean(real_counts >= j)) for j in objects]
-    generated_rate = [float(np.mean(generated_counts >= j)) for j in objects]
+    objects = world_objects(real_counts)
+    real_rate = [float(np.mean(real_counts >= j)) for j in range(1, objects + 1)]
+    generated_rate = [float(np.mean(generated_counts >= j)) for j in range(1, objects + 1)]
     ratio = [g / r for g, r in zip(generated_rate, real_rate)]
-    return {"score": min(ratio) if ratio else float("nan"), "objects": len(objects),
+    return {"score": persistence_ratio(generated_counts, real_counts, objects), "objects": objects,
             "real_rate": real_rate, "generated_rate": generated_rate, "ratio": ratio}

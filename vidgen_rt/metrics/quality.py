@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from vidgen_rt.metrics.nearest_view import ViewBank, close_up_rate, distinct_cells
-from vidgen_rt.metrics.persistence import background, object_counts, object_persistence
+from vidgen_rt.metrics.persistence import (background, object_counts, object_persistence, persistence_ratio,
+                                            world_objects)
 from vidgen_rt.metrics.realism import NEIGHBOURS, PixelPCA, knn_precision_recall
 from vidgen_rt.metrics.sharpness import sharpness, sharpness_by_band, sharpness_by_horizon
 from vidgen_rt.worlds import parse_world
@@ -151,36 +152,28 @@ def _persistence(real, recon, generated, runs) -> dict:
     time: Breakout's ball is not in play in its first frames); then the long rollouts as one clip;
     and the tokenizer's reconstructions of the same real frames, the bound any head sits under: a
     ball the decoder cannot draw is missing from every generated frame too."""
-    pooled = object_persistence(_flat(generated), _flat(real))
     static = background(_flat(real))
-    generated_counts = object_counts(_flat(generated), static).reshape(generated.shape[:2])  # (E, 64)
-    real_counts = object_counts(_flat(real), static).reshape(real.shape[:2])
-    objects = pooled["objects"]
-    curve = [_persistence_ratio(generated_counts[:, h], real_counts[:, h], objects)
+    real_counts = object_counts(_flat(real), static).reshape(real.shape[:2])   # (E, 64)
+    generated_counts = object_counts(_flat(generated), static).reshape(generated.shape[:2])
+    recon_counts = object_counts(_flat(recon), static)
+    objects = world_objects(real_counts)
+    curve = [persistence_ratio(generated_counts[:, h], real_counts[:, h], objects)
              for h in range(generated_counts.shape[1])]
-    bands = {f"{first}-{last}": _round(_persistence_ratio(generated_counts[:, first - 1:last].ravel(),
-                                                          real_counts[:, first - 1:last].ravel(), objects))
+    bands = {f"{first}-{last}": _round(persistence_ratio(generated_counts[:, first - 1:last],
+                                                         real_counts[:, first - 1:last], objects))
              for first, last in ((1, 16), (17, 64)) if last <= generated_counts.shape[1]}
     measured = [v for v in curve if not np.isnan(v)]
     result = {"horizons": {str(h): _round(curve[h - 1]) for h in SHORT_HORIZONS if h <= len(curve)},
               "bands": bands, "curve": [_round(v) for v in curve],
               "worst_1_64": _round(min(measured) if measured else float("nan")),
-              "objects": objects, "real_rate": [_round(r) for r in pooled["real_rate"]],
-              "tokenizer": _round(object_persistence(_flat(recon), _flat(real))["score"])}
+              "objects": objects, "real_rate": [_round(np.mean(real_counts >= j)) for j in range(1, objects + 1)],
+              "tokenizer": _round(persistence_ratio(recon_counts, real_counts, objects))}
     long_generated = np.concatenate([run["generated"] for run in runs])
     long_real = np.concatenate([run["real"] for run in runs])
     if len(long_real):
         long = object_persistence(long_generated, long_real)
         result["long_rollouts"] = {"score": _round(long["score"]), "objects": long["objects"]}
     return result
-
-
-def _persistence_ratio(generated_counts, real_counts, objects: int) -> float:
-    """The lowest (rate of generated frames with >= j small objects) / (the same rate in real frames)
-    over the world's objects j = 1..objects that the real frames show; NaN when they show none."""
-    ratios = [np.mean(generated_counts >= j) / np.mean(real_counts >= j)
-              for j in range(1, objects + 1) if np.any(real_counts >= j)]
-    return float(min(ratios)) if ratios else float("nan")
 
 
 def long_strips(runs: list[dict]) -> dict | None:
