@@ -41,7 +41,7 @@ def test_the_checkpoint_names_its_game_as_world(pong_run):
     assert state["world"] == "gym:ALE/Pong-v5"
 
 
-def test_eval_playsheld_out_episodes_of_the_game(pong_run, tmp_path):
+def test_eval_plays_held_out_episodes_of_the_game(pong_run, tmp_path):
     out = tmp_path / "eval.json"
     vidgen("eval", pong_run, "--episodes", "2", "--stability-frames", "100", "--json", out, "--quiet")
     result = json.loads(out.read_text())

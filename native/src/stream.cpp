@@ -2,14 +2,12 @@
 // mode lives in stream_async.cpp.
 #include "stream.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 
 #include "errors.hpp"
 #include "half.hpp"
-#include "log.hpp"
 #include "philox.hpp"
 
 namespace vgrt {
