@@ -13,6 +13,7 @@ Tolerances, on the RGBA frames of 64 autoregressive steps (the latents stay insi
   matmul is off by up to ~2^-9 relative; measured here: at most 1 level, 55-58 dB.
 """
 
+import ctypes
 import json
 import os
 import subprocess
@@ -28,7 +29,7 @@ from vidgen_rt.errors import ConfigError, VidgenError
 from vidgen_rt.export import export_bundle
 from vidgen_rt.export.writer import write_pack
 from vidgen_rt.runtime.factory import open_stepper
-from vidgen_rt.runtime.native import Runtime, openvino_status
+from vidgen_rt.runtime.native import Runtime, library_path, openvino_status
 
 FRAMES = 64
 OPENVINO_ROWS = ["native-openvino", "native-openvino-bf16", "native-openvino-async", "native-openvino-bf16-async"]
@@ -108,6 +109,36 @@ def test_open_stepper_selects_openvino(bundle):
     with open_stepper(bundle, "native", 1, 1, native_backend="openvino", compute_precision="bf16") as stepper:
         assert stepper.runtime.info["backend"] == "openvino"
         assert stepper.step(np.array([1])).shape == (1, 32, 32, 4)
+
+
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+LOG_INFO, LOG_WARNING = 1, 2
+
+
+def runtime_messages(load) -> list[str]:
+    """The runtime's info messages while `load()` runs, caught through the C ABI's log callback."""
+    library = ctypes.CDLL(str(library_path()))  # the library the Python module already loaded
+    messages = []
+    callback = LOG_FN(lambda level, text, user_data: messages.append(text.decode()))
+    library.vgrt_set_log_callback(callback, None, LOG_INFO)
+    try:
+        load()
+    finally:
+        library.vgrt_set_log_callback(None, None, LOG_WARNING)
+    return messages
+
+
+def test_openvino_leaves_thread_placement_to_the_host(bundle):
+    # With pinning on, OpenVINO pinned a graph's thread to a core it chose alone, and the asynchronous
+    # stream's stepping and decoding threads could end up sharing one core (docs/performance.md,
+    # attempt 10). The settings are read back from the compiled graphs, not from what was asked.
+    messages = runtime_messages(lambda: Runtime(bundle, intra_op_threads=1, backend="openvino",
+                                                compute_precision="bf16"))
+    compiled = [text for text in messages if text.startswith("OpenVINO compiled ")]
+    assert len(compiled) == 3, messages  # encode, step, decode of the smallest batch size
+    for text in compiled:
+        assert "ENABLE_CPU_PINNING NO" in text and "INFERENCE_NUM_THREADS 1" in text, text
+    assert "INFERENCE_PRECISION_HINT bf16" in compiled[1], compiled[1]
 
 
 def test_a_missing_library_says_what_to_install(bundle, tmp_path, monkeypatch):

@@ -9,7 +9,10 @@
 // beside libvidgen_rt.so, the directory the Python layer passes (the wheel's libs/), the system
 // loader. Each graph is compiled once for "CPU" with INFERENCE_NUM_THREADS = intra_op_threads,
 // PERFORMANCE_HINT LATENCY, NUM_STREAMS 1 and INFERENCE_PRECISION_HINT f32, or bf16 when the
-// options ask for compute_precision "bf16" (docs/runtime.md, "OpenVINO backend"). A binding is one
+// options ask for compute_precision "bf16" (docs/runtime.md, "OpenVINO backend"), and with
+// ENABLE_CPU_PINNING NO: each compiled graph pins its stream to cores it picks alone, so two graphs
+// that run at once (the asynchronous stream's stepping and decoding threads) landed on the same
+// core (docs/performance.md, attempt 10). A binding is one
 // infer request whose tensors wrap the caller's buffers (created from host pointers once, never
 // copied per run); run() infers synchronously on the calling thread.
 #include <dlfcn.h>
@@ -45,6 +48,7 @@ struct OvApi {
     decltype(&::ov_compiled_model_output_by_name) compiled_model_output_by_name = nullptr;
     decltype(&::ov_compiled_model_create_infer_request) compiled_model_create_infer_request = nullptr;
     decltype(&::ov_compiled_model_free) compiled_model_free = nullptr;
+    decltype(&::ov_compiled_model_get_property) compiled_model_get_property = nullptr;
     decltype(&::ov_port_get_element_type) port_get_element_type = nullptr;
     decltype(&::ov_const_port_get_shape) const_port_get_shape = nullptr;
     decltype(&::ov_output_const_port_free) output_const_port_free = nullptr;
@@ -107,6 +111,7 @@ std::string resolve_api(void* handle, OvApi& api) {
     resolve(handle, "ov_compiled_model_output_by_name", api.compiled_model_output_by_name, missing);
     resolve(handle, "ov_compiled_model_create_infer_request", api.compiled_model_create_infer_request, missing);
     resolve(handle, "ov_compiled_model_free", api.compiled_model_free, missing);
+    resolve(handle, "ov_compiled_model_get_property", api.compiled_model_get_property, missing);
     resolve(handle, "ov_port_get_element_type", api.port_get_element_type, missing);
     resolve(handle, "ov_const_port_get_shape", api.const_port_get_shape, missing);
     resolve(handle, "ov_output_const_port_free", api.output_const_port_free, missing);
@@ -205,12 +210,13 @@ public:
         else
             check(api_, api_.core_read_model(library.core, spec.path.c_str(), nullptr, &model), "reading " + spec.path);
         const ov_status_e status = api_.core_compile_model(
-            library.core, model, "CPU", 8, &compiled_, "INFERENCE_NUM_THREADS", threads.c_str(), "PERFORMANCE_HINT",
-            "LATENCY", "NUM_STREAMS", "1", "INFERENCE_PRECISION_HINT", precision.c_str());
+            library.core, model, "CPU", 10, &compiled_, "INFERENCE_NUM_THREADS", threads.c_str(), "PERFORMANCE_HINT",
+            "LATENCY", "NUM_STREAMS", "1", "INFERENCE_PRECISION_HINT", precision.c_str(), "ENABLE_CPU_PINNING", "NO");
         api_.model_free(model);
         check(api_, status, "compiling " + spec.path + " for CPU (" + precision + ")");
         validate(true);
         validate(false);
+        log(VGRT_LOG_INFO, "OpenVINO compiled " + spec.path + ": " + settings());
     }
 
     ~OvGraph() override {
@@ -225,6 +231,18 @@ public:
     }
 
 private:
+    // The settings the CPU plugin compiled with, read back from it (what it did, not what was asked).
+    std::string settings() const {
+        std::string text;
+        for (const char* key : {"INFERENCE_NUM_THREADS", "INFERENCE_PRECISION_HINT", "ENABLE_CPU_PINNING"}) {
+            char* value = nullptr;
+            check(api_, api_.compiled_model_get_property(compiled_, key, &value), std::string("reading ") + key);
+            text += std::string(text.empty() ? "" : ", ") + key + " " + value;
+            api_.free(value);
+        }
+        return text;
+    }
+
     // The compiled model's inputs/outputs must be exactly those the manifest promised, found by name.
     void validate(bool inputs) {
         const std::vector<TensorSpec>& expected = inputs ? spec_.inputs : spec_.outputs;
