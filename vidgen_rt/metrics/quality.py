@@ -18,7 +18,7 @@ import numpy as np
 
 from vidgen_rt.metrics.nearest_view import ViewBank, close_up_rate, distinct_cells
 from vidgen_rt.metrics.persistence import (background, object_counts, object_persistence, persistence_ratio,
-                                            world_objects)
+                                            presence_rates, world_objects)
 from vidgen_rt.metrics.realism import NEIGHBOURS, PixelPCA, knn_precision_recall
 from vidgen_rt.metrics.sharpness import sharpness, sharpness_by_band, sharpness_by_horizon
 from vidgen_rt.worlds import parse_world
@@ -166,7 +166,7 @@ def _persistence(real, recon, generated, runs) -> dict:
     result = {"horizons": {str(h): _round(curve[h - 1]) for h in SHORT_HORIZONS if h <= len(curve)},
               "bands": bands, "curve": [_round(v) for v in curve],
               "worst_1_64": _round(min(measured) if measured else float("nan")),
-              "objects": objects, "real_rate": [_round(np.mean(real_counts >= j)) for j in range(1, objects + 1)],
+              "objects": objects, "real_rate": [_round(r) for r in presence_rates(real_counts, objects)],
               "tokenizer": _round(persistence_ratio(recon_counts, real_counts, objects))}
     long_generated = np.concatenate([run["generated"] for run in runs])
     long_real = np.concatenate([run["real"] for run in runs])
