@@ -12,9 +12,9 @@
 // options ask for compute_precision "bf16" (docs/runtime.md, "OpenVINO backend"), and with
 // ENABLE_CPU_PINNING NO: each compiled graph pins its stream to cores it picks alone, so two graphs
 // that run at once (the asynchronous stream's stepping and decoding threads) landed on the same
-// core (docs/performance.md, attempt 10). A binding is one
-// infer request whose tensors wrap the caller's buffers (created from host pointers once, never
-// copied per run); run() infers synchronously on the calling thread.
+// core (docs/performance.md, attempt 10). A binding is one infer request whose tensors wrap the
+// caller's buffers (created from host pointers once, never copied per run); run() infers
+// synchronously on the calling thread.
 #include <dlfcn.h>
 
 #include <map>
