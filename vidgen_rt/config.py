@@ -84,6 +84,12 @@ class TrainConfig:
                                          # term starts (the critic itself trains from step 0)
     dynamics_steps: int = 2000
     dynamics_lr: float = 1e-3
+    decoder_steps: int = 0               # stage `decoder` (train/decoder_stage.py): the decoder tuned on
+                                         # the dynamics' own samples after the dynamics; 0 = skipped
+    decoder_lr: float = 2e-4
+    decoder_batch_size: int = 4          # clips of sequence_frames per decoder step
+    decoder_detail_weight: float = 4.0   # detail term on decoded samples and reconstructions
+    decoder_truth_weight: float = 1.0    # weight of the term that keeps the tokenizer's reconstructions
     warmup_steps: int = 100
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -228,10 +234,10 @@ RANGES = {
     "train": {
         **dict.fromkeys(("batch_size", "tokenizer_batch_size", "tokenizer_steps", "dynamics_steps", "tokenizer_lr",
                          "dynamics_lr", "grad_clip", "eval_every", "checkpoint_every", "log_every",
-                         "flow_repeats"), _POSITIVE),
+                         "flow_repeats", "decoder_lr", "decoder_batch_size"), _POSITIVE),
         **dict.fromkeys(("seed", "tokenizer_edge_weight", "tokenizer_detail_weight", "tokenizer_adv_weight",
-                         "warmup_steps", "weight_decay", "context_noise", "rollout_passes", "max_minutes"),
-                        _NON_NEGATIVE),
+                         "warmup_steps", "weight_decay", "context_noise", "rollout_passes", "max_minutes",
+                         "decoder_steps", "decoder_detail_weight", "decoder_truth_weight"), _NON_NEGATIVE),
         "sequence_frames": (lambda v: v >= 2, ">= 2"),
         **dict.fromkeys(("rollout_start", "tokenizer_adv_start"), _FRACTION),
     },

@@ -1,4 +1,5 @@
-"""Train a world model on an episode store: the tokenizer first, then the dynamics transformer.
+"""Train a world model on an episode store: the tokenizer first, then the dynamics transformer, then
+(with train.decoder_steps > 0) the decoder tuned on the dynamics' own samples (docs/model.md).
 
 The run directory gets config.json, log.jsonl (losses, frames/s, validation) and checkpoints/ with
 latest.json pointing at the newest complete checkpoint. Override any config field with
@@ -9,11 +10,13 @@ examples:
   vidgen train --preset tiny --data /tmp/tiny --out /tmp/run --set train.dynamics_steps=50
   vidgen train --preset small --data data/maze --out runs/maze-small --resume
   vidgen train --preset small --data data/maze --out runs/ft --stage dynamics --init-from runs/maze-small
+  vidgen train --preset small --data data/maze --out runs/sharp --stage decoder --init-from runs/maze-small \
+      --set train.decoder_steps=1000
 """
 
 from pathlib import Path
 
-HELP = "train a world model (tokenizer, then dynamics) on an episode store"
+HELP = "train a world model (tokenizer, then dynamics, optionally the decoder) on an episode store"
 
 
 def configure(parser) -> None:
@@ -22,8 +25,9 @@ def configure(parser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="run directory for logs and checkpoints")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a config field, e.g. train.batch_size=8 (repeatable)")
-    parser.add_argument("--stage", choices=["all", "tokenizer", "dynamics"], default="all",
-                        help="train one stage only (dynamics needs a trained tokenizer via --init-from or --resume)")
+    parser.add_argument("--stage", choices=["all", "tokenizer", "dynamics", "decoder"], default="all",
+                        help="train one stage only (dynamics needs a trained tokenizer, decoder a trained world, "
+                             "via --init-from or --resume; decoder also train.decoder_steps > 0)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     parser.add_argument("--init-from", metavar="CKPT", help="start from the weights of another checkpoint or run")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -45,8 +49,11 @@ def run(args) -> int:
         raise ConfigError(f"{args.out} already holds a run; pass --resume to continue it or choose another --out")
     if args.resume:
         resolve_checkpoint(args.out)
-    if stages == ("dynamics",) and not (args.resume or args.init_from):
-        raise ConfigError("--stage dynamics needs a trained tokenizer: pass --init-from CKPT or --resume")
+    if stages in (("dynamics",), ("decoder",)) and not (args.resume or args.init_from):
+        needed = "tokenizer" if stages == ("dynamics",) else "world (tokenizer and dynamics)"
+        raise ConfigError(f"--stage {stages[0]} needs a trained {needed}: pass --init-from CKPT or --resume")
+    if stages == ("decoder",) and config.train.decoder_steps == 0:
+        raise ConfigError("--stage decoder trains nothing with train.decoder_steps=0: pass --set train.decoder_steps=N")
     trainer = Trainer(config, args.data, args.out, stages=stages, resume=args.resume,
                       init_from=args.init_from, quiet=args.quiet)
     state = trainer.run()

@@ -19,7 +19,7 @@ from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import DataError
 from vidgen_rt.model.world_model import guide_to_tensor
 
-STAGE_IDS = {"tokenizer": 1, "dynamics": 2, "validation": 3}
+STAGE_IDS = {"tokenizer": 1, "dynamics": 2, "validation": 3, "decoder": 4}
 
 
 def batch_rng(seed: int, stage: str, step: int, rank: int = 0) -> np.random.Generator:
@@ -65,43 +65,51 @@ class FrameSampler:
 
 
 class Clips(NamedTuple):
-    """A batch of clips; cond and guide are None when the store has none."""
+    """A batch of clips; cond and guide are None when the store has none, frames when not asked for."""
 
-    latents: torch.Tensor               # (B, T, C, h, w)
+    latents: torch.Tensor | None        # (B, T, C, h, w); None when the sampler holds frames only
     actions: torch.Tensor               # (B, T) int64
     cond: torch.Tensor | None = None    # (B, T, Dc) float32
     guide: torch.Tensor | None = None   # (B, T, G, H, W) float32, normalised
+    frames: np.ndarray | None = None    # (B, T, H, W, 3) uint8
 
 
 class ClipSampler:
-    """Clips of `length` consecutive latents with their actions, cond vectors and guide maps.
+    """Clips of `length` consecutive latents (or frames) with their actions, cond vectors and guide maps.
 
     conds and guides hold one array per episode (the store's, memory-mapped), or are None; guide
-    maps are normalised per clip, so a large store's maps are never all loaded at once.
+    maps are normalised per clip, so a large store's maps are never all loaded at once. `frames`
+    (one array per episode) adds each clip's frames; latents may then be None (the decoder stage
+    encodes its clips itself).
     """
 
-    def __init__(self, latents: list[torch.Tensor], actions: list[np.ndarray], length: int,
+    def __init__(self, latents: list[torch.Tensor] | None, actions: list[np.ndarray], length: int,
                  conds: list[np.ndarray] | None = None, guides: list[np.ndarray] | None = None,
-                 guide_names: list[str] | None = None):
+                 guide_names: list[str] | None = None, frames: list[np.ndarray] | None = None):
         self.latents, self.actions, self.length = latents, actions, length
-        self.conds, self.guides, self.guide_names = conds, guides, guide_names
-        starts = np.array([len(z) - length + 1 for z in latents], dtype=np.float64)
+        self.conds, self.guides, self.guide_names, self.frames = conds, guides, guide_names, frames
+        self.sequences = latents if latents is not None else frames
+        starts = np.array([len(z) - length + 1 for z in self.sequences], dtype=np.float64)
         self.weights = starts / starts.sum()
 
     def sample(self, rng: np.random.Generator, batch: int) -> Clips:
-        episodes = rng.choice(len(self.latents), size=batch, p=self.weights)
-        clips, acts, conds, guides = [], [], [], []
+        episodes = rng.choice(len(self.sequences), size=batch, p=self.weights)
+        clips, acts, conds, guides, frames = [], [], [], [], []
         for e in episodes:
-            start = int(rng.integers(0, len(self.latents[e]) - self.length + 1))
+            start = int(rng.integers(0, len(self.sequences[e]) - self.length + 1))
             span = slice(start, start + self.length)
-            clips.append(self.latents[e][span])
+            if self.latents is not None:
+                clips.append(self.latents[e][span])
+            if self.frames is not None:
+                frames.append(np.asarray(self.frames[e][span]))
             acts.append(torch.from_numpy(np.array(self.actions[e][span])))  # stores memory-map read-only
             if self.conds is not None:
                 conds.append(torch.from_numpy(np.array(self.conds[e][span], dtype=np.float32)))
             if self.guides is not None:
                 guides.append(guide_to_tensor(self.guides[e][span], self.guide_names))
-        return Clips(torch.stack(clips), torch.stack(acts),
-                     torch.stack(conds) if conds else None, torch.stack(guides) if guides else None)
+        return Clips(torch.stack(clips) if clips else None, torch.stack(acts),
+                     torch.stack(conds) if conds else None, torch.stack(guides) if guides else None,
+                     np.stack(frames) if frames else None)
 
 
 def episode_actions(store: EpisodeStore, index: int, n_actions: int) -> np.ndarray:

@@ -33,17 +33,19 @@ from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from vidgen_rt.config import Config
+from vidgen_rt.config import Config, from_dict
 from vidgen_rt.data.store import UNCONDITIONAL_ACTIONS, EpisodeStore
 from vidgen_rt.errors import CheckpointError, ConfigError
 from vidgen_rt.metrics.sharpness import sharpness
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train import checkpoint as ckpt
 from vidgen_rt.train.batches import ClipSampler, Clips, EpisodeSplit, FrameSampler, batch_rng, episode_actions
+from vidgen_rt.train.decoder_stage import (SampleDecoder, decoded_sample_figures, decoder_loss_fn,
+                                           freeze_all_but_decoder)
 from vidgen_rt.train.objective import DynamicsObjective
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic, adaptive_weight, reconstruction_loss
 
-STAGES = ("tokenizer", "dynamics")
+STAGES = ("tokenizer", "dynamics", "decoder")
 
 
 class Trainer:
@@ -79,7 +81,8 @@ class Trainer:
     def _resume(self) -> None:
         path = ckpt.resolve_checkpoint(self.run_dir)
         state = ckpt.read_state(path)
-        if state["config"] != self.config.to_dict():
+        # Through from_dict, so a run saved before a setting existed compares with that setting's default.
+        if from_dict(state["config"]).to_dict() != self.config.to_dict():
             raise CheckpointError(f"{path}: saved config differs from the requested one; "
                                   f"resume with the same preset and overrides")
         ckpt.load_weights(self.model, path / "model.safetensors")
@@ -122,12 +125,13 @@ class Trainer:
 
     def run(self) -> dict:
         for stage in self.stages:
-            if stage in self.state["completed"]:
+            if stage in self.state["completed"] or self._total(stage) == 0:  # decoder_steps 0: skipped
                 continue
             if self.state["stage"] != stage:
                 self.state.update(stage=stage, step=0)
                 self.optimizer_state = None
-            (self._train_tokenizer if stage == "tokenizer" else self._train_dynamics)()
+            {"tokenizer": self._train_tokenizer, "dynamics": self._train_dynamics,
+             "decoder": self._train_decoder}[stage]()
             self.state["completed"].append(stage)
             self._checkpoint(optimizer=None)
         if self.world_size > 1:
@@ -208,7 +212,7 @@ class Trainer:
         return bool(over.item())
 
     def _total(self, stage: str) -> int:
-        return self.config.train.tokenizer_steps if stage == "tokenizer" else self.config.train.dynamics_steps
+        return getattr(self.config.train, f"{stage}_steps")
 
     def _log(self, entry: dict) -> None:
         if self.rank != 0:
@@ -265,20 +269,23 @@ class Trainer:
 
     # ---------------------------------------------------------------- stage 2: dynamics
 
-    def _clip_sampler(self, indices) -> ClipSampler:
-        """Encode the episodes once (the tokenizer is frozen by now) and sample clips from them."""
+    def _clip_sampler(self, indices, encode: bool = True) -> ClipSampler:
+        """Encode the episodes once (the tokenizer is frozen by now) and sample clips from them; with
+        `encode` off, clips of frames instead (the decoder stage encodes its own)."""
         self.model.tokenizer.eval()
-        latents, actions, conds, guides = [], [], [], []
-        for i in tqdm(indices, desc="encode", unit="episode", disable=self.quiet):
+        latents, frames, actions, conds, guides = [], [], [], [], []
+        for i in tqdm(indices, desc="encode", unit="episode", disable=self.quiet or not encode):
             episode = self.store.episode(i)
-            latents.append(self.model.encode_frames(episode.frames))
+            if encode:
+                latents.append(self.model.encode_frames(episode.frames))
+            frames.append(episode.frames)
             actions.append(episode_actions(self.store, i, self.config.model.n_actions))
             conds.append(episode.cond)
             guides.append(episode.guide)
-        return ClipSampler(latents, actions, self.config.train.sequence_frames,
+        return ClipSampler(latents if encode else None, actions, self.config.train.sequence_frames,
                            conds=conds if self.config.model.cond_dim else None,
                            guides=guides if self.config.model.guide_channels else None,
-                           guide_names=self.store.guide_names)
+                           guide_names=self.store.guide_names, frames=None if encode else frames)
 
     def _train_dynamics(self) -> None:
         train, model = self.config.train, self.config.model
@@ -315,6 +322,34 @@ class Trainer:
                    train.batch_size * (train.sequence_frames - 1))
         self.state["metrics"].update(self._validate("dynamics"))
 
+    # ---------------------------------------------------------------- stage 3: decoder (optional)
+
+    def _train_decoder(self) -> None:
+        train = self.config.train
+        freeze_all_but_decoder(self.model)
+        sampler = self._clip_sampler(self.split.train, encode=False)
+        figures = self._decoded_sample_figures()
+        if self.state["step"] == 0:
+            self._log({"stage": "decoder", "step": 0, "before": True, **figures})
+        self.model.dynamics.eval()
+        self.model.tokenizer.train()
+        loss_fn = decoder_loss_fn(self.model, sampler, train, self._autocast, _target_conditions)
+        self._loop("decoder", SampleDecoder(self.model), train.decoder_steps, train.decoder_lr, loss_fn,
+                   train.decoder_batch_size * (train.sequence_frames - 1))
+        validation = self._validate("decoder")
+        self.state["metrics"].update(tokenizer_psnr=validation.pop("val_psnr"),
+                                     tokenizer_sharpness=validation.pop("val_sharpness"), **validation)
+
+    def _decoded_sample_figures(self) -> dict:
+        """decoder_stage.decoded_sample_figures on 16 fixed validation clips."""
+        was_training = self.model.training
+        self.model.eval()
+        sampler = self._clip_sampler(self.split.validation or self.split.train[:1], encode=False)
+        batch = sampler.sample(batch_rng(0, "validation", 0), 16)
+        figures = decoded_sample_figures(self.model, batch, batch_rng(0, "validation", 1), _target_conditions(batch))
+        self.model.train(was_training)
+        return figures
+
     @torch.no_grad()
     def _self_rollout_inputs(self, inputs, actions, levels, conditions: dict, passes: int, rng) -> torch.Tensor:
         """Stack the clip's inputs with `passes` variants where each frame's input is the model's own
@@ -337,7 +372,9 @@ class Trainer:
         indices = self.split.validation or self.split.train[:1]
         was_training = self.model.training
         self.model.eval()
-        if stage == "tokenizer":
+        if stage == "decoder":
+            result = {**self._validate("tokenizer"), **self._decoded_sample_figures()}
+        elif stage == "tokenizer":
             frames = FrameSampler(self.store, indices).sample(batch_rng(0, "validation", 0), 64)
             recon = self.model.decode_latents(self.model.encode_frames(frames))
             mse = ((recon.astype("float64") - frames) ** 2).mean()
