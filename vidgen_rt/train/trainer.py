@@ -328,9 +328,8 @@ class Trainer:
         train = self.config.train
         freeze_all_but_decoder(self.model)
         sampler = self._clip_sampler(self.split.train, encode=False)
-        figures = self._decoded_sample_figures()
-        if self.state["step"] == 0:
-            self._log({"stage": "decoder", "step": 0, "before": True, **figures})
+        if self.state["step"] == 0:  # the figures the stage starts from, beside its final ones
+            self._log({"stage": "decoder", "step": 0, "before": True, **self._decoded_sample_figures()})
         self.model.dynamics.eval()
         self.model.tokenizer.train()
         loss_fn = decoder_loss_fn(self.model, sampler, train, self._autocast, _target_conditions)
