@@ -22,7 +22,7 @@ from torch import nn
 
 from vidgen_rt.metrics.image import psnr
 from vidgen_rt.metrics.sharpness import sharpness
-from vidgen_rt.model.world_model import WorldModel, frames_to_tensor, tensor_to_frames
+from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train.batches import ClipSampler
 from vidgen_rt.train.tokenizer_losses import reconstruction_loss
 
@@ -64,9 +64,9 @@ def teacher_forced_samples(model: WorldModel, batch, rng, conditions: dict):
 def decoded_sample_figures(model: WorldModel, batch, rng, conditions: dict) -> dict:
     """PSNR (dB) and sharpness of decoded teacher-forced samples against the real next frames: what
     the stage improves, logged before and after it."""
-    real, _, samples = teacher_forced_samples(model, batch, rng, conditions)
-    decoded = tensor_to_frames(model.tokenizer.decode(samples.flatten(0, 1)))
-    truth = tensor_to_frames(real[:, 1:].flatten(0, 1))
+    _, _, samples = teacher_forced_samples(model, batch, rng, conditions)
+    decoded = model.decode_latents(samples.flatten(0, 1))
+    truth = batch.frames[:, 1:].reshape(decoded.shape)
     return {"decoded_sample_psnr": round(float(np.mean(psnr(decoded, truth))), 3),
             "decoded_sample_sharpness": round(sharpness(decoded, truth), 4)}
 

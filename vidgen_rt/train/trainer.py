@@ -278,14 +278,15 @@ class Trainer:
             episode = self.store.episode(i)
             if encode:
                 latents.append(self.model.encode_frames(episode.frames))
-            frames.append(episode.frames)
+            else:
+                frames.append(episode.frames)
             actions.append(episode_actions(self.store, i, self.config.model.n_actions))
             conds.append(episode.cond)
             guides.append(episode.guide)
-        return ClipSampler(latents if encode else None, actions, self.config.train.sequence_frames,
+        return ClipSampler(latents or None, actions, self.config.train.sequence_frames,
                            conds=conds if self.config.model.cond_dim else None,
                            guides=guides if self.config.model.guide_channels else None,
-                           guide_names=self.store.guide_names, frames=None if encode else frames)
+                           guide_names=self.store.guide_names, frames=frames or None)
 
     def _train_dynamics(self) -> None:
         train, model = self.config.train, self.config.model
