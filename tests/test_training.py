@@ -157,3 +157,15 @@ def test_warm_start_across_heads_keeps_the_shared_weights(tiny_run, tiny_store, 
                    "--set", "model.context_noise_embedding=true", "--set", "train.dynamics_steps=2",
                    "--set", "train.tokenizer_steps=30")
     assert "model.context_noise_embedding False -> True" in told.stdout
+
+
+def test_a_budget_the_source_already_spent_is_refused_before_training(tiny_run, tiny_store, tmp_path):
+    """train.max_minutes counts an --init-from source's minutes: a budget they already exceed would
+    stop the run before its first step, so it fails at once and says what to set."""
+    spent = json.loads((tiny_run / json.loads((tiny_run / "latest.json").read_text())["checkpoint"]
+                        / "state.json").read_text())["train_seconds"] / 60
+    result = _vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", tmp_path / "run", "--stage",
+                     "dynamics", "--init-from", tiny_run, "--set", f"train.max_minutes={spent / 2:.6f}",
+                     check=False)
+    assert result.returncode != 0 and "counts them too" in result.stderr, result.stderr[-500:]
+    assert not (tmp_path / "run").exists()

@@ -90,6 +90,11 @@ class TrainConfig:
     decoder_batch_size: int = 4          # clips of sequence_frames per decoder step
     decoder_detail_weight: float = 4.0   # detail term on decoded samples and reconstructions
     decoder_truth_weight: float = 1.0    # weight of the term that keeps the tokenizer's reconstructions
+    decoder_adv_weight: float = 0.0      # patch critic on decoded free-running latents, × the adaptive
+                                         # weight (train/rollout_bank.py); 0 = off
+    decoder_adv_start: float = 0.1       # fraction of decoder steps in which only the critic trains
+    decoder_critic_lr: float = 1e-3      # the critic's peak learning rate (it follows the stage's schedule)
+    decoder_rollout_frames: int = 128    # length of the free-running rollouts the critic judges
     warmup_steps: int = 100
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -101,7 +106,8 @@ class TrainConfig:
     rollout_passes: int = 0              # extra passes fed with the model's own predictions (off by
                                          # default: docs/ale-worlds.md, drift-control ablation)
     bf16: bool = True                    # autocast matmuls to bfloat16 on CPUs that support it
-    max_minutes: float = 0.0             # wall-clock budget for the whole run; 0 = none
+    max_minutes: float = 0.0             # wall-clock budget for the whole run, an --init-from source's
+                                         # minutes included; 0 = none
     eval_every: int = 500
     checkpoint_every: int = 250
     log_every: int = 10
@@ -234,12 +240,14 @@ RANGES = {
     "train": {
         **dict.fromkeys(("batch_size", "tokenizer_batch_size", "tokenizer_steps", "dynamics_steps", "tokenizer_lr",
                          "dynamics_lr", "grad_clip", "eval_every", "checkpoint_every", "log_every",
-                         "flow_repeats", "decoder_lr", "decoder_batch_size"), _POSITIVE),
+                         "flow_repeats", "decoder_lr", "decoder_batch_size", "decoder_rollout_frames",
+                         "decoder_critic_lr"), _POSITIVE),
         **dict.fromkeys(("seed", "tokenizer_edge_weight", "tokenizer_detail_weight", "tokenizer_adv_weight",
                          "warmup_steps", "weight_decay", "context_noise", "rollout_passes", "max_minutes",
-                         "decoder_steps", "decoder_detail_weight", "decoder_truth_weight"), _NON_NEGATIVE),
+                         "decoder_steps", "decoder_detail_weight", "decoder_truth_weight", "decoder_adv_weight"),
+                        _NON_NEGATIVE),
         "sequence_frames": (lambda v: v >= 2, ">= 2"),
-        **dict.fromkeys(("rollout_start", "tokenizer_adv_start"), _FRACTION),
+        **dict.fromkeys(("rollout_start", "tokenizer_adv_start", "decoder_adv_start"), _FRACTION),
     },
 }
 

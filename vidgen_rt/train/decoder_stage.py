@@ -12,6 +12,10 @@ own latents (`train.decoder_truth_weight`) keeps the tokenizer's reconstructions
 Teacher forcing gives every sample its true next frame, so the pairs need no alignment; a flow head
 samples at temperature 1 from ε drawn by the step's generator, so a resumed run repeats its batches.
 Nothing in the exported graphs changes but decode.onnx's weights.
+
+Teacher forcing shows the decoder latents one step from the truth only; with
+`train.decoder_adv_weight` > 0 a patch critic also judges its decodes of free-running latents, many
+steps from it (train/rollout_bank.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from vidgen_rt.metrics.image import psnr
 from vidgen_rt.metrics.sharpness import sharpness
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train.batches import ClipSampler
+from vidgen_rt.train.rollout_bank import BankAdversary
 from vidgen_rt.train.tokenizer_losses import reconstruction_loss
 
 
@@ -71,9 +76,11 @@ def decoded_sample_figures(model: WorldModel, batch, rng, conditions: dict) -> d
             "decoded_sample_sharpness": round(sharpness(decoded, truth), 4)}
 
 
-def decoder_loss_fn(model: WorldModel, sampler: ClipSampler, train, autocast, conditions_of):
+def decoder_loss_fn(model: WorldModel, sampler: ClipSampler, train, autocast, conditions_of,
+                    adversary: BankAdversary | None = None, progress=None):
     """The stage's loss function for Trainer._loop: `conditions_of(clips)` gives the dynamics'
-    cond/guide keyword arguments of a clip's input frames."""
+    cond/guide keyword arguments of a clip's input frames. With an `adversary` (train.decoder_adv_weight
+    > 0), `progress()` gives the (step, critic learning rate) its update uses."""
 
     def loss_fn(decoder, rng):
         batch = sampler.sample(rng, train.decoder_batch_size)
@@ -88,6 +95,11 @@ def decoder_loss_fn(model: WorldModel, sampler: ClipSampler, train, autocast, co
         truth_term = reconstruction_loss(from_truth, targets, train.tokenizer_edge_weight,
                                          train.decoder_detail_weight)
         loss = sample_term + train.decoder_truth_weight * truth_term
-        return loss, {"sample_loss": sample_term.item(), "truth_loss": truth_term.item()}
+        extras = {"sample_loss": sample_term.item(), "truth_loss": truth_term.item()}
+        if adversary is None:
+            return loss, extras
+        step, critic_lr = progress()
+        loss, adversarial = adversary.add_term(loss, decoder, targets, rng, step, critic_lr, autocast)
+        return loss, {**extras, **adversarial}
 
     return loss_fn

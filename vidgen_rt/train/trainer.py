@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from vidgen_rt.config import Config, from_dict
 from vidgen_rt.data.store import UNCONDITIONAL_ACTIONS, EpisodeStore
-from vidgen_rt.errors import CheckpointError, ConfigError
+from vidgen_rt.errors import CheckpointError, ConfigError, DataError
 from vidgen_rt.metrics.sharpness import sharpness
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train import checkpoint as ckpt
@@ -43,6 +43,7 @@ from vidgen_rt.train.batches import ClipSampler, Clips, EpisodeSplit, FrameSampl
 from vidgen_rt.train.decoder_stage import (SampleDecoder, decoded_sample_figures, decoder_loss_fn,
                                            freeze_all_but_decoder)
 from vidgen_rt.train.objective import DynamicsObjective
+from vidgen_rt.train.rollout_bank import BankAdversary, RolloutBank
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic, adaptive_weight, reconstruction_loss
 
 STAGES = ("tokenizer", "dynamics", "decoder")
@@ -107,6 +108,11 @@ class Trainer:
         # Stages asked for run again (fine-tuning); the others count as done by the source.
         self.state["completed"] = [s for s in source_state.get("completed", []) if s not in self.stages]
         self.state["train_seconds"] = float(source_state.get("train_seconds", 0.0))
+        budget, spent = self.config.train.max_minutes, self.state["train_seconds"] / 60
+        if budget > 0 and spent >= budget:  # the run would stop before its first step
+            raise ConfigError(f"--init-from {spec}: the source has trained {spent:.1f} minutes, and "
+                              f"train.max_minutes={budget:g} counts them too; set it to {spent:.1f} plus "
+                              f"this run's minutes, or 0 for no budget")
 
     def _truncate_log(self) -> None:
         """Drop log lines written after the checkpoint we resume from; they will be recomputed."""
@@ -269,9 +275,10 @@ class Trainer:
 
     # ---------------------------------------------------------------- stage 2: dynamics
 
-    def _clip_sampler(self, indices, encode: bool = True) -> ClipSampler:
-        """Encode the episodes once (the tokenizer is frozen by now) and sample clips from them; with
-        `encode` off, clips of frames instead (the decoder stage encodes its own)."""
+    def _clip_sampler(self, indices, encode: bool = True, length: int | None = None) -> ClipSampler:
+        """Encode the episodes once (the tokenizer is frozen by now) and sample clips of `length` frames
+        (default train.sequence_frames) from them; with `encode` off, clips of frames instead (the
+        decoder stage encodes its own)."""
         self.model.tokenizer.eval()
         latents, frames, actions, conds, guides = [], [], [], [], []
         for i in tqdm(indices, desc="encode", unit="episode", disable=self.quiet or not encode):
@@ -283,7 +290,7 @@ class Trainer:
             actions.append(episode_actions(self.store, i, self.config.model.n_actions))
             conds.append(episode.cond)
             guides.append(episode.guide)
-        return ClipSampler(latents or None, actions, self.config.train.sequence_frames,
+        return ClipSampler(latents or None, actions, length or self.config.train.sequence_frames,
                            conds=conds if self.config.model.cond_dim else None,
                            guides=guides if self.config.model.guide_channels else None,
                            guide_names=self.store.guide_names, frames=frames or None)
@@ -329,16 +336,49 @@ class Trainer:
         train = self.config.train
         freeze_all_but_decoder(self.model)
         sampler = self._clip_sampler(self.split.train, encode=False)
-        if self.state["step"] == 0:  # the figures the stage starts from, beside its final ones
-            self._log({"stage": "decoder", "step": 0, "before": True, **self._decoded_sample_figures()})
         self.model.dynamics.eval()
+        adversary = self._bank_adversary() if train.decoder_adv_weight > 0 else None
+        if self.state["step"] == 0:  # the figures the stage starts from, beside its final ones
+            before = self._decoded_sample_figures()
+            if adversary is not None:
+                before["decoded_rollout_sharpness"] = adversary.bank.decoded_sharpness(self.model)
+            self._log({"stage": "decoder", "step": 0, "before": True, **before})
         self.model.tokenizer.train()
-        loss_fn = decoder_loss_fn(self.model, sampler, train, self._autocast, _target_conditions)
+
+        def progress() -> tuple[int, float]:
+            step = self.state["step"]
+            return step, train.decoder_critic_lr * _schedule(step, train.decoder_steps, train.warmup_steps)
+
+        loss_fn = decoder_loss_fn(self.model, sampler, train, self._autocast, _target_conditions, adversary, progress)
         self._loop("decoder", SampleDecoder(self.model), train.decoder_steps, train.decoder_lr, loss_fn,
-                   train.decoder_batch_size * (train.sequence_frames - 1))
+                   train.decoder_batch_size * (train.sequence_frames - 1),
+                   companion=None if adversary is None else adversary.critic)
         validation = self._validate("decoder")
+        if adversary is not None:
+            self.model.eval()
+            validation["decoded_rollout_sharpness"] = adversary.bank.decoded_sharpness(self.model)
         self.state["metrics"].update(tokenizer_psnr=validation.pop("val_psnr"),
                                      tokenizer_sharpness=validation.pop("val_sharpness"), **validation)
+
+    def _bank_adversary(self) -> BankAdversary:
+        """The critic and the free-running bank it judges (train/rollout_bank.py), the bank rolled out
+        from training episodes long enough for window + train.decoder_rollout_frames frames."""
+        train = self.config.train
+        length = self.config.model.window + train.decoder_rollout_frames
+        lengths = self.store.episode_lengths()
+        long_enough = [i for i in self.split.train if lengths[i] >= length]
+        if not long_enough:
+            raise DataError(f"the decoder's free-running bank needs training episodes of {length} frames "
+                            f"(window + train.decoder_rollout_frames); the longest has "
+                            f"{max(lengths[i] for i in self.split.train)}: lower train.decoder_rollout_frames "
+                            f"or set train.decoder_adv_weight=0")
+        self.model.tokenizer.eval()
+        bank = RolloutBank.generate(self.model, self._clip_sampler(long_enough, encode=False, length=length),
+                                    batch_rng(train.seed, "decoder_bank", 0), train.decoder_rollout_frames,
+                                    "bf16" if train.bf16 and _cpu_has_bf16() else "fp32", quiet=self.quiet)
+        critic = TokenizerCritic(2 * self.config.model.tokenizer_width, train.decoder_critic_lr, self.world_size > 1)
+        return BankAdversary(bank, critic, train.decoder_adv_weight, int(train.decoder_adv_start * train.decoder_steps),
+                             self.model.tokenizer.last_layer)
 
     def _decoded_sample_figures(self) -> dict:
         """decoder_stage.decoded_sample_figures on 16 fixed validation clips."""
