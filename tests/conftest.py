@@ -1,10 +1,14 @@
-"""Shared fixtures: a small recorded `maze` store and a briefly trained `tiny` run, built once per
-test session because several suites read them."""
+"""Shared fixtures: a small recorded `maze` store and briefly trained `tiny` runs, built once per
+test session because several suites read them. Under pytest-xdist the workers share them: the first
+worker to need one builds it under a file lock in the session's common temporary folder, the others
+wait and read it (suites only read these fixtures; a suite that changes a run copies it first)."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from vidgen_rt.data.record import record_world
 
@@ -19,37 +23,48 @@ def vidgen(*args, env=None, check=True, timeout=600):
     return result
 
 
-@pytest.fixture(scope="session")
-def tiny_store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "maze"
-    record_world("maze", path, policy="explore,random", episodes=6, frames=48, height=32, width=32, quiet=True)
+def built_once(tmp_path_factory, worker_id: str, name: str, build) -> Path:
+    """`build(path)` run by the first worker of the session that asks for `name`; every worker gets
+    the path. The marker file is written last, so a build that failed is retried, not read."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if worker_id != "master" else base) / "shared"   # one folder per session
+    shared.mkdir(exist_ok=True)
+    path, done = shared / name, shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.exists():
+            build(path)
+            done.touch()
     return path
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tiny_store, tmp_path_factory):
+def tiny_store(tmp_path_factory, worker_id):
+    return built_once(tmp_path_factory, worker_id, "maze", lambda path: record_world(
+        "maze", path, policy="explore,random", episodes=6, frames=48, height=32, width=32, quiet=True))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_store, tmp_path_factory, worker_id):
     """A tiny world trained briefly: enough for commands to run on, not to look good."""
-    run = tmp_path_factory.mktemp("runs") / "tiny"
-    vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet",
-           "--set", "train.tokenizer_steps=30", "--set", "train.dynamics_steps=30")
-    return run
+    return built_once(tmp_path_factory, worker_id, "tiny", lambda run: vidgen(
+        "train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet",
+        "--set", "train.tokenizer_steps=30", "--set", "train.dynamics_steps=30"))
 
 
 @pytest.fixture(scope="session")
-def tiny_flow_run(tiny_store, tmp_path_factory):
+def tiny_flow_run(tiny_store, tmp_path_factory, worker_id):
     """A tiny world with a flow-matching head (model.head=flow_conv), trained briefly."""
-    run = tmp_path_factory.mktemp("runs") / "tiny_flow"
-    vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet",
-           "--set", "model.head=flow_conv", "--set", "model.sampling_steps=2",
-           "--set", "train.tokenizer_steps=30", "--set", "train.dynamics_steps=30")
-    return run
+    return built_once(tmp_path_factory, worker_id, "tiny_flow", lambda run: vidgen(
+        "train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet",
+        "--set", "model.head=flow_conv", "--set", "model.sampling_steps=2",
+        "--set", "train.tokenizer_steps=30", "--set", "train.dynamics_steps=30"))
 
 
 @pytest.fixture(scope="session")
-def tiny_flow_bundle(tiny_flow_run, tmp_path_factory):
+def tiny_flow_bundle(tiny_flow_run, tmp_path_factory, worker_id):
     """The tiny flow world exported for batch 1 and 4: graphs encode/step/noise/sample/decode and a
     manifest `head` of kind flow_conv with sampling_steps 2 (docs/architecture.md §4)."""
     from vidgen_rt.export import export_bundle
 
-    return export_bundle(tiny_flow_run, tmp_path_factory.mktemp("bundles") / "tiny_flow.vgrt", batches=[1, 4],
-                         quiet=True)
+    return built_once(tmp_path_factory, worker_id, "tiny_flow.vgrt", lambda path: export_bundle(
+        tiny_flow_run, path, batches=[1, 4], quiet=True))
