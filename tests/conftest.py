@@ -68,3 +68,12 @@ def tiny_flow_bundle(tiny_flow_run, tmp_path_factory, worker_id):
 
     return built_once(tmp_path_factory, worker_id, "tiny_flow.vgrt", lambda path: export_bundle(
         tiny_flow_run, path, batches=[1, 4], quiet=True))
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_run, tmp_path_factory, worker_id):
+    """The tiny mse world exported for batch 1 and 2, shared by the suites that only read it."""
+    from vidgen_rt.export import export_bundle
+
+    return built_once(tmp_path_factory, worker_id, "tiny.vgrt", lambda path: export_bundle(
+        tiny_run, path, batches=[1, 2], quiet=True))

@@ -17,7 +17,6 @@ import pytest
 
 import vidgen_rt
 from conftest import vidgen
-from vidgen_rt.export import export_bundle
 from vidgen_rt.export.writer import write_pack
 from vidgen_rt.runtime.noise import noise_bits
 
@@ -69,8 +68,8 @@ def mono(tmp_path_factory) -> Mono:
 
 
 @pytest.fixture(scope="module")
-def bundle(tiny_run, tmp_path_factory):
-    return export_bundle(tiny_run, tmp_path_factory.mktemp("csharp_bundle") / "tiny.vgrt", batches=[1, 2], quiet=True)
+def bundle(tiny_bundle):
+    return tiny_bundle
 
 
 def read_ppm(path: Path) -> np.ndarray:

@@ -10,14 +10,13 @@ import pytest
 from conftest import vidgen
 from vidgen_rt.commands.info import format_summary, summarise
 from vidgen_rt.export.manifest import FORMAT_VERSION
-from vidgen_rt.export import export_bundle
 from vidgen_rt.export.bundle import load_bundle
 from vidgen_rt.export.writer import write_pack
 
 
 @pytest.fixture(scope="module")
-def bundle(tiny_run, tmp_path_factory):
-    return export_bundle(tiny_run, tmp_path_factory.mktemp("info") / "tiny.vgrt", batches=[1, 2], quiet=True)
+def bundle(tiny_bundle):
+    return tiny_bundle
 
 
 def test_summary_of_a_good_bundle(bundle, tmp_path):

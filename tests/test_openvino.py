@@ -26,7 +26,6 @@ from conftest import vidgen
 from test_bench import assert_measured
 from vidgen_rt.bench.run import run_bench
 from vidgen_rt.errors import ConfigError, VidgenError
-from vidgen_rt.export import export_bundle
 from vidgen_rt.export.writer import write_pack
 from vidgen_rt.runtime.factory import open_stepper
 from vidgen_rt.runtime.native import Runtime, library_path, openvino_status
@@ -36,8 +35,8 @@ OPENVINO_ROWS = ["native-openvino", "native-openvino-bf16", "native-openvino-asy
 
 
 @pytest.fixture(scope="module")
-def bundle(tiny_run, tmp_path_factory):
-    return export_bundle(tiny_run, tmp_path_factory.mktemp("openvino") / "tiny.vgrt", batches=[1, 2], quiet=True)
+def bundle(tiny_bundle):
+    return tiny_bundle
 
 
 def play(source, frames=FRAMES, batch=1, **options):

@@ -9,7 +9,6 @@ import pytest
 
 import vidgen_rt
 from vidgen_rt.errors import ConfigError
-from vidgen_rt.export import export_bundle
 from vidgen_rt.runtime.stats import latency_summary
 from vidgen_rt.runtime.stepper import DEFAULT_GUIDE_RANGE, Stepper, check_condition
 
@@ -19,8 +18,8 @@ BAD_ACTIONS = [1.9, float("nan"), "forward", 2**64, True, -1, 7, [0, 1, 2], None
 
 
 @pytest.fixture(scope="module")
-def bundle(tiny_run, tmp_path_factory):
-    return export_bundle(tiny_run, tmp_path_factory.mktemp("stepper") / "tiny.vgrt", batches=(1, 2), quiet=True)
+def bundle(tiny_bundle):
+    return tiny_bundle
 
 
 def open_seeded(backend, bundle, tiny_run, batch=1):
