@@ -189,3 +189,18 @@ def test_a_flow_head_reports_its_deterministic_output_beside_its_samples(tiny_fl
     # Samples drawn at temperature 1 are not the head's temperature-0 output.
     assert deterministic["ar_psnr"] != metrics["ar_psnr"] and deterministic["tf_psnr"] != metrics["tf_psnr"]
     assert all(5 < v < 100 for v in [*deterministic["ar_psnr"].values(), deterministic["tf_psnr"]])
+
+
+@pytest.mark.timeout(900)
+def test_eval_samples_at_the_temperature_asked_for(tiny_flow_run, tmp_path):
+    """--temperature reaches every sampled figure: at 0 they are the deterministic output's, and a bad
+    value is refused with the stream option's message."""
+    out = tmp_path / "t0.json"
+    vidgen("eval", tiny_flow_run, "--episodes", "1", "--stability-frames", "100", "--temperature", "0",
+           "--json", out, "--quiet")
+    metrics = json.loads(out.read_text())
+    assert metrics["temperature"] == 0.0
+    assert metrics["tf_psnr"] == metrics["temperature_0"]["tf_psnr"]
+    assert metrics["ar_psnr"] == metrics["temperature_0"]["ar_psnr"]
+    bad = vidgen("eval", tiny_flow_run, "--temperature", "5", "--json", tmp_path / "bad.json", check=False)
+    assert bad.returncode != 0 and "temperature 5" in bad.stderr and "0..4" in bad.stderr

@@ -52,6 +52,9 @@ def configure(parser) -> None:
     parser.add_argument("--data", type=Path, metavar="STORE",
                         help="evaluate on this episode store's held-out episodes (default for a model trained on "
                              "ingested video: its own store's)")
+    parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                        help="a sampling head's noise scale for every sampled figure, as the stream option "
+                             "(0..4, default 1; temperature_0 always reports the deterministic output)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -62,8 +65,11 @@ def run(args) -> int:
     from vidgen_rt.preflight import output_file
     from vidgen_rt.train.checkpoint import load_checkpoint
 
+    from vidgen_rt.runtime.stepper import check_sampling
+
     if args.episodes < 1 or args.stability_frames < 100 or args.stability_rollouts < 1:
         raise ConfigError("--episodes must be >= 1, --stability-frames >= 100 and --stability-rollouts >= 1")
+    check_sampling(temperature=args.temperature)
     for flag, path in (("--json", args.json), ("--plot", args.plot), ("--html", args.html), ("--md", args.md)):
         if path is not None:
             output_file(path, flag)
@@ -84,7 +90,8 @@ def _store_eval(args, model, config, state):
 
     if args.world is not None:
         raise ConfigError("--data and --world exclude each other: a store or a built-in world to evaluate on")
-    result, samples = evaluate_store(model, config, state, args.data, segments=args.episodes)
+    result, samples = evaluate_store(model, config, state, args.data, segments=args.episodes,
+                                     temperature=args.temperature)
     result["checkpoint"] = str(args.checkpoint)
     summary = {k: result[k] for k in ("tf_psnr", "tf_ssim", "ar_psnr", "flicker", "realism")}
     print(json.dumps(summary))
@@ -99,7 +106,8 @@ def _world_eval(args, model, config, state):
     result, samples = evaluate_with_samples(model, config, state, world=world, episodes=args.episodes,
                                             seed=args.seed, stability_frames=args.stability_frames,
                                             quiet=args.quiet, stability_rollouts=args.stability_rollouts,
-                                            object_persistence=args.object_persistence)
+                                            object_persistence=args.object_persistence,
+                                            temperature=args.temperature)
     result["checkpoint"] = str(args.checkpoint)
     summary = {k: result[k] for k in ("tf_psnr", "tf_ssim", "ar_psnr", "action_faithfulness", "flicker")}
     summary["sharpness"] = result["sharpness"]["bands"]

@@ -21,8 +21,8 @@ then the model is measured on:
 - `sharpness`, `realism` and `object_persistence` (the blur, realism and collapse figures,
   quality.py) of the rollouts of both kinds;
 - `temperature_0`: for a sampling head, `tf_psnr` and `ar_psnr` of its deterministic output (the
-  other figures are of samples at temperature 1, seed 0, a long rollout its own seed); for the mse
-  head, the same numbers as above, since its output is deterministic anyway.
+  other figures are of samples at `temperature`, 1 unless asked otherwise, seed 0, a long rollout its
+  own seed); for the mse head, the same numbers as above, since its output is deterministic anyway.
 
 A guide-conditioned world is driven by the real episodes' guide maps throughout, each step getting
 the maps of the frame it produces (world_model.py). Every rollout runs on a `TorchStepper` of the
@@ -55,20 +55,23 @@ HORIZONS = (1, 4, 16, 64)
 
 def evaluate(model, config, state: dict, world: str = "maze", episodes: int = 8, seed: int = HELD_OUT_SEED,
              stability_frames: int = 1000, faithfulness_samples: int = 400, quiet: bool = False,
-             stability_rollouts: int = 1, object_persistence: bool = False) -> dict:
+             stability_rollouts: int = 1, object_persistence: bool = False, temperature: float = 1.0) -> dict:
     """The metrics as a JSON-ready dict."""
     return evaluate_with_samples(model, config, state, world, episodes, seed, stability_frames,
-                                 faithfulness_samples, quiet, stability_rollouts, object_persistence)[0]
+                                 faithfulness_samples, quiet, stability_rollouts, object_persistence, temperature)[0]
 
 
 def evaluate_with_samples(model, config, state: dict, world: str = "maze", episodes: int = 8,
                           seed: int = HELD_OUT_SEED, stability_frames: int = 1000,
                           faithfulness_samples: int = 400, quiet: bool = False,
-                          stability_rollouts: int = 1, object_persistence: bool = False) -> tuple[dict, dict]:
+                          stability_rollouts: int = 1, object_persistence: bool = False,
+                          temperature: float = 1.0) -> tuple[dict, dict]:
     """The metrics, and sample frames for a report: {"horizons": [1, 4, 16, 64], "real" and
     "generated": uint8 (E, len(horizons), H, W, 3), the rollouts' frames at those horizons, and
     "long": the same for the long rollouts at 256, 1,000, 10,000 (None when shorter than 256)}.
-    `object_persistence` turns that metric on for a built-in world; a Gymnasium game always has it."""
+    `object_persistence` turns that metric on for a built-in world; a Gymnasium game always has it.
+    A sampling head draws every sampled figure at `temperature` (the stream option; 0 = its
+    deterministic output, which `temperature_0` reports in any case)."""
     m = config.model
     check_world_conditions(config, state)
     context, horizon = m.window, max(HORIZONS)
@@ -81,14 +84,15 @@ def evaluate_with_samples(model, config, state: dict, world: str = "maze", episo
     guides = torch.stack([guide_to_tensor(r["guide"], GUIDE_NAMES) for r in recorded]) if guided else None
     recon = np.stack([model.decode_latents(z) for z in latents])  # (E, T, H, W, 3)
 
-    result = {"world": world, "held_out_seeds": [seed, next_seed - 1], "episodes": episodes}
+    result = {"world": world, "held_out_seeds": [seed, next_seed - 1], "episodes": episodes,
+              "temperature": temperature}
     result.update(_teacher_forced(model, frames, recon, latents, actions, guides, faithfulness_samples,
-                                  recorded[0]["action_names"]))
-    free_running, images = _free_running(model, frames, latents, actions, guides, context)
+                                  recorded[0]["action_names"], temperature))
+    free_running, images = _free_running(model, frames, latents, actions, guides, context, temperature)
     result.update(free_running)
     result["temperature_0"] = _temperature_0(model, result, frames, latents, actions, guides, context)
     result["stability"], runs = _stability(model, world, next_seed, stability_frames, stability_rollouts,
-                                           frames, quiet)
+                                           frames, quiet, temperature)
     result.update(quality_figures(world, frames, recon, images, context, runs,
                                   persistence=object_persistence or world.startswith("gym:")))
     horizons = [int(h) for h in result["ar_psnr"]]
@@ -157,8 +161,9 @@ def _predict_next(model, latents, actions, guides, temperature: float = 1.0) -> 
     return _flat(np.stack([model.decode_latents(p) for p in predicted]))
 
 
-def _teacher_forced(model, frames, recon, latents, actions, guides, samples: int, action_names: list[str]) -> dict:
-    generated = _predict_next(model, latents, actions, guides)  # (E*(T-1), H, W, 3)
+def _teacher_forced(model, frames, recon, latents, actions, guides, samples: int, action_names: list[str],
+                    temperature: float = 1.0) -> dict:
+    generated = _predict_next(model, latents, actions, guides, temperature)  # (E*(T-1), H, W, 3)
     true_next, prev, prev_recon = _flat(frames[:, 1:]), _flat(frames[:, :-1]), _flat(recon[:, :-1])
     rng = np.random.default_rng(0)
     picks = rng.choice(len(generated), size=min(samples, len(generated)), replace=False)
@@ -218,7 +223,7 @@ def _free_running(model, frames, latents, actions, guides, context: int,
 
 
 @torch.no_grad()
-def _stability_rollout(model, world_name: str, seed: int, count: int, quiet: bool) -> dict:
+def _stability_rollout(model, world_name: str, seed: int, count: int, quiet: bool, temperature: float = 1.0) -> dict:
     """One `count`-frame rollout under a random player from `seed`: its late frames (the last 10 %,
     at least 100) and NaN count, the brightness of every frame of the real game played with the
     same actions (as long as it lasted: a game can end first), and the frames of both at the kept
@@ -230,7 +235,7 @@ def _stability_rollout(model, world_name: str, seed: int, count: int, quiet: boo
     actions = torch.from_numpy(played["actions"])
     guides = guide_to_tensor(played["guide"], GUIDE_NAMES)[None] if guided else None  # (1, T, G, H, W)
     latents = model.encode_frames(played["frames"][:m.window]).unsqueeze(0)
-    stepper = _stepper(model, 1, seed=seed)
+    stepper = _stepper(model, 1, seed=seed, temperature=temperature)
     current = stepper.start(latents, actions[None, :m.window - 1], guide=_at(guides, slice(1, m.window)))
     nan_count, tail, kept = 0, [], []
     tail_from = count - max(100, count // 10)
@@ -252,9 +257,9 @@ def _stability_rollout(model, world_name: str, seed: int, count: int, quiet: boo
 
 
 def _stability(model, world_name: str, seed: int, count: int, rollouts: int, real_frames: np.ndarray,
-               quiet: bool) -> tuple[dict, list[dict]]:
+               quiet: bool, temperature: float = 1.0) -> tuple[dict, list[dict]]:
     """`rollouts` long rollouts (seeds `seed`, `seed` + 1, ...) judged together, and the rollouts."""
-    runs = [_stability_rollout(model, world_name, seed + k, count, quiet) for k in range(rollouts)]
+    runs = [_stability_rollout(model, world_name, seed + k, count, quiet, temperature) for k in range(rollouts)]
     return _stability_verdict(runs, count, real_frames), runs
 
 

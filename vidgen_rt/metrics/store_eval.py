@@ -28,9 +28,10 @@ from vidgen_rt.model.world_model import guide_to_tensor
 
 
 def evaluate_store(model, config, state: dict, store_path=None, segments: int = 8,
-                   faithfulness_samples: int = 400) -> tuple[dict, dict]:
+                   faithfulness_samples: int = 400, temperature: float = 1.0) -> tuple[dict, dict]:
     """The metrics on the held-out episodes of `store_path` (default: the store the model was trained
-    on), and sample frames for a report (as evaluate_with_samples returns them)."""
+    on), and sample frames for a report (as evaluate_with_samples returns them); a sampling head draws
+    at `temperature`."""
     m = config.model
     if m.cond_dim:
         raise ConfigError("store evaluation drives actions and guide maps; this world takes cond vectors "
@@ -42,12 +43,14 @@ def evaluate_store(model, config, state: dict, store_path=None, segments: int = 
     acts = torch.from_numpy(actions)
     names = store.action_names or state.get("action_names") or ["none"]
     result = {"data": str(store.path), "held_out_episodes": indices, "segments": len(frames),
-              "segment_frames": frames.shape[1]}
-    result.update(_teacher_forced(model, frames, recon, latents, acts, guides, faithfulness_samples, names))
+              "segment_frames": frames.shape[1], "temperature": temperature}
+    result.update(_teacher_forced(model, frames, recon, latents, acts, guides, faithfulness_samples, names,
+                                  temperature))
     if store.action_names is None:  # video without an input log: no action to be faithful to
         for key in ("action_faithfulness", "action_faithfulness_samples", "tf_psnr_by_action"):
             result.pop(key)
-    free_running, images = _free_running(model, frames, latents, acts, guides, m.window)  # (E, horizon, H, W, 3)
+    free_running, images = _free_running(model, frames, latents, acts, guides, m.window,
+                                         temperature)  # (E, horizon, H, W, 3)
     result.update(free_running)
     real = np.concatenate([np.asarray(store.episode(i).frames) for i in indices])
     generated = images.reshape(-1, *images.shape[2:])
