@@ -29,10 +29,11 @@ from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import CheckpointError
 from vidgen_rt.metrics.image import psnr
 from vidgen_rt.metrics.sharpness import sharpness_by_band
-from vidgen_rt.runtime.factory import open_stepper
 from vidgen_rt.train.batches import EpisodeSplit, episode_actions
 from vidgen_rt.train.checkpoint import load_checkpoint
 from vidgen_rt.train.trainer import Trainer
+
+from rollout_sharpness import free_running  # bench/ is the script's own folder on sys.path
 
 # The reduced `small` preset the ablation trains (64x64 maze, 2x2-cell tokens, a narrower transformer).
 BASE = ["model.d_model=128", "model.n_layers=4", "model.n_heads=4", "model.window=8", "train.sequence_frames=9",
@@ -79,14 +80,7 @@ def measure(run: Path, store: EpisodeStore, episodes: list[int]) -> dict:
             tf[temperature].append(psnr(model.decode_latents(predicted), frames[1:]))
     result["tf_psnr"], result["tf_psnr_t0"] = float(np.mean(tf[1.0])), float(np.mean(tf[0.0]))
     for temperature, label in ((1.0, ""), (0.0, "_t0")):
-        stepper = open_stepper((model, config, state), "torch", temperature=temperature, seed=1)
-        generated, real = [], []
-        for index in episodes:
-            frames = np.asarray(store.episode(index).frames[:window + HORIZON])
-            actions = episode_actions(store, index, config.model.n_actions)
-            generated.append(stepper.rollout(frames[:window], actions[:window - 1], actions[window - 1:window - 1 + HORIZON]))
-            real.append(frames[window:window + HORIZON])
-        generated, real = np.stack(generated), np.stack(real)  # (R, HORIZON, H, W, 3)
+        generated, real = free_running((model, config, state), store, episodes, HORIZON, temperature, seed=1)
         for low, high in BANDS:
             band = (slice(None), slice(low - 1, high))
             pairs = generated[band].reshape(-1, *real.shape[2:]), real[band].reshape(-1, *real.shape[2:])
