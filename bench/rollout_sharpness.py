@@ -62,7 +62,8 @@ def free_running(loaded, store, episodes, horizon: int, temperature: float, seed
     for i in episodes:
         frames = np.asarray(store.episode(i).frames[:window + horizon])
         actions = episode_actions(store, i, config.model.n_actions)
-        generated.append(stepper.rollout(frames[:window], actions[:window - 1], actions[window - 1:window - 1 + horizon]))
+        future = actions[window - 1:window - 1 + horizon]
+        generated.append(stepper.rollout(frames[:window], actions[:window - 1], future))
         real.append(frames[window:window + horizon])
     return np.stack(generated), np.stack(real)
 

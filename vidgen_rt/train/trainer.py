@@ -75,6 +75,8 @@ class Trainer:
             self._resume()
         elif init_from:
             self._init_from(init_from)
+        if "decoder" in self.stages and config.train.decoder_steps and config.train.decoder_adv_weight:
+            self._bank_episodes()   # refuse episodes too short before anything is written
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             ckpt.write_json_atomic(self.run_dir / "config.json", config.to_dict())
@@ -365,6 +367,18 @@ class Trainer:
         from training episodes long enough for window + train.decoder_rollout_frames frames."""
         train = self.config.train
         length = self.config.model.window + train.decoder_rollout_frames
+        self.model.tokenizer.eval()
+        sampler = self._clip_sampler(self._bank_episodes(), encode=False, length=length)
+        precision = "bf16" if train.bf16 and _cpu_has_bf16() else "fp32"
+        bank = RolloutBank.generate(self.model, sampler, batch_rng(train.seed, "decoder_bank", 0),
+                                    train.decoder_rollout_frames, precision, quiet=self.quiet)
+        critic = TokenizerCritic(2 * self.config.model.tokenizer_width, train.decoder_critic_lr, self.world_size > 1)
+        return BankAdversary(bank, critic, train.decoder_adv_weight, int(train.decoder_adv_start * train.decoder_steps),
+                             self.model.tokenizer.last_layer)
+
+    def _bank_episodes(self) -> list[int]:
+        """Training episodes long enough for the bank's rollouts (window + train.decoder_rollout_frames)."""
+        length = self.config.model.window + self.config.train.decoder_rollout_frames
         lengths = self.store.episode_lengths()
         long_enough = [i for i in self.split.train if lengths[i] >= length]
         if not long_enough:
@@ -372,13 +386,7 @@ class Trainer:
                             f"(window + train.decoder_rollout_frames); the longest has "
                             f"{max(lengths[i] for i in self.split.train)}: lower train.decoder_rollout_frames "
                             f"or set train.decoder_adv_weight=0")
-        self.model.tokenizer.eval()
-        bank = RolloutBank.generate(self.model, self._clip_sampler(long_enough, encode=False, length=length),
-                                    batch_rng(train.seed, "decoder_bank", 0), train.decoder_rollout_frames,
-                                    "bf16" if train.bf16 and _cpu_has_bf16() else "fp32", quiet=self.quiet)
-        critic = TokenizerCritic(2 * self.config.model.tokenizer_width, train.decoder_critic_lr, self.world_size > 1)
-        return BankAdversary(bank, critic, train.decoder_adv_weight, int(train.decoder_adv_start * train.decoder_steps),
-                             self.model.tokenizer.last_layer)
+        return long_enough
 
     def _decoded_sample_figures(self) -> dict:
         """decoder_stage.decoded_sample_figures on 16 fixed validation clips."""
