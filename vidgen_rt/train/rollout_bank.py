@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from vidgen_rt.metrics.sharpness import sharpness
 from vidgen_rt.model.world_model import WorldModel
-from vidgen_rt.runtime.torch_stepper import TorchStepper
+from vidgen_rt.runtime.factory import open_stepper
 from vidgen_rt.train.batches import ClipSampler
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic, adaptive_weight
 
@@ -60,7 +60,7 @@ class RolloutBank:
             raise ValueError(f"the bank's clips are {sampler.length} frames; it needs {window + frames}")
         clips = sampler.sample(rng, rollouts)
         context = torch.stack([model.encode_frames(clip[:window]) for clip in clips.frames])  # (N, W, C, h, w)
-        stepper = TorchStepper(model, batch=rollouts, precision=precision, seed=int(rng.integers(2 ** 31)),
+        stepper = open_stepper(model, "torch", batch=rollouts, precision=precision, seed=int(rng.integers(2 ** 31)),
                                temperature=1.0)
         conditions = [clips.cond, clips.guide]   # (N, W+F, ...) each, or None
         current = stepper.start(context, clips.actions[:, :window - 1],
