@@ -26,7 +26,7 @@ def vidgen(*args, env=None, check=True, timeout=600):
 
 def built_once(tmp_path_factory, name: str, build) -> Path:
     """`build(path)` run by the first worker of the session that asks for `name`; every worker gets
-    the path. The marker file is written last, so a build that failed is retried, not read."""
+    the path. The marker file is written last, so a build that failed is never read as done."""
     base = tmp_path_factory.getbasetemp()
     worker = os.environ.get("PYTEST_XDIST_WORKER")   # set in xdist workers, whose base is per worker
     shared = (base.parent if worker else base) / "shared"   # one folder per session
