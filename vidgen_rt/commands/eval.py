@@ -63,9 +63,8 @@ def run(args) -> int:
     from vidgen_rt.errors import ConfigError
     from vidgen_rt.generate import torch_threads
     from vidgen_rt.preflight import output_file
-    from vidgen_rt.train.checkpoint import load_checkpoint
-
     from vidgen_rt.runtime.stepper import check_sampling
+    from vidgen_rt.train.checkpoint import load_checkpoint
 
     if args.episodes < 1 or args.stability_frames < 100 or args.stability_rollouts < 1:
         raise ConfigError("--episodes must be >= 1, --stability-frames >= 100 and --stability-rollouts >= 1")

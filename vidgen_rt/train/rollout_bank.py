@@ -25,7 +25,7 @@ from vidgen_rt.metrics.sharpness import sharpness
 from vidgen_rt.model.world_model import WorldModel
 from vidgen_rt.runtime.factory import open_stepper
 from vidgen_rt.train.batches import ClipSampler
-from vidgen_rt.train.tokenizer_losses import TokenizerCritic, adaptive_weight
+from vidgen_rt.train.tokenizer_losses import TokenizerCritic
 
 # Rollouts in the bank, generated as one batch: 64 × 128 frames gives 8,192 latents of every horizon
 # from 1 to 128, about 33 MB, built in a minute or two on one core for the small preset.
@@ -95,13 +95,7 @@ class BankAdversary:
                  step: int, critic_lr: float, autocast) -> tuple[torch.Tensor, dict]:
         """`supervised` plus the adversarial term for a decoder step; `real` (B, 3, H, W) in [0, 1]."""
         latents = self.bank.sample(rng, len(real))
-        adversarial_on = step >= self.start_step
-        with torch.set_grad_enabled(adversarial_on), autocast():
+        active = step >= self.start_step
+        with torch.set_grad_enabled(active), autocast():
             decoded = decoder(latents).float()
-        extras = {"critic_loss": self.critic.step(real, decoded, critic_lr)}
-        if not adversarial_on:
-            return supervised, extras
-        adversarial = self.critic.generator_loss(decoded)
-        weight = self.weight * adaptive_weight(supervised, adversarial, self.last_layer)
-        extras.update(adv_loss=adversarial.item(), adv_weight=weight.item())
-        return supervised + weight * adversarial, extras
+        return self.critic.add_term(supervised, real, decoded, critic_lr, self.weight, self.last_layer, active)

@@ -127,6 +127,18 @@ class TokenizerCritic:
         frozen = {name: p.detach() for name, p in self.discriminator.named_parameters()}
         return -functional_call(self.discriminator, frozen, (fake,)).mean()
 
+    def add_term(self, supervised: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, lr: float, weight: float,
+                 last_layer: torch.Tensor, active: bool) -> tuple[torch.Tensor, dict]:
+        """One critic update on `real` against `fake`, then, when `active`, `supervised` plus the
+        generator term on `fake` × `weight` × the adaptive weight at `last_layer`; with the figures to log."""
+        extras = {"critic_loss": self.step(real, fake, lr)}
+        if not active:
+            return supervised, extras
+        adversarial = self.generator_loss(fake)
+        scaled = weight * adaptive_weight(supervised, adversarial, last_layer)
+        extras.update(adv_loss=adversarial.item(), adv_weight=scaled.item())
+        return supervised + scaled * adversarial, extras
+
     def state_dict(self) -> dict:
         return {"weights": self.discriminator.state_dict(), "optimizer": self.optimizer.state_dict()}
 

@@ -44,7 +44,7 @@ from vidgen_rt.train.decoder_stage import (SampleDecoder, decoded_sample_figures
                                            freeze_all_but_decoder)
 from vidgen_rt.train.objective import DynamicsObjective
 from vidgen_rt.train.rollout_bank import BankAdversary, RolloutBank
-from vidgen_rt.train.tokenizer_losses import TokenizerCritic, adaptive_weight, reconstruction_loss
+from vidgen_rt.train.tokenizer_losses import TokenizerCritic, reconstruction_loss
 
 STAGES = ("tokenizer", "dynamics", "decoder")
 
@@ -261,13 +261,10 @@ class Trainer:
             # The critic trains from the first step, so the decoder's term starts against one that
             # already tells reconstructions from real frames, not against noise.
             lr = train.tokenizer_lr * _schedule(step, train.tokenizer_steps, train.warmup_steps)
-            extras = {"rec_loss": loss.item(), "critic_loss": critic.step(frames, reconstruction, lr)}
-            if step < adversarial_from:
-                return loss, extras
-            adversarial = critic.generator_loss(reconstruction)
-            weight = train.tokenizer_adv_weight * adaptive_weight(loss, adversarial, self.model.tokenizer.last_layer)
-            extras.update(adv_loss=adversarial.item(), adv_weight=weight.item())
-            return loss + weight * adversarial, extras
+            rec_loss = loss.item()
+            loss, extras = critic.add_term(loss, frames, reconstruction, lr, train.tokenizer_adv_weight,
+                                           self.model.tokenizer.last_layer, active=step >= adversarial_from)
+            return loss, {"rec_loss": rec_loss, **extras}
 
         self._loop("tokenizer", self.model.tokenizer, train.tokenizer_steps, train.tokenizer_lr, loss_fn,
                    train.tokenizer_batch_size, companion=critic)
