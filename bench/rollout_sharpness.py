@@ -5,9 +5,9 @@ one sample per frame) and one free-running rollout of `--horizon` frames from th
 `window` frames with its recorded actions (TorchStepper, the runtime's sampler and noise). Prints
 and writes sharpness and PSNR against the real frames per horizon band, and a strip of two rollouts
 (real row above each generated one) at horizons 1, 16, 64, 128, 200 and 300, and how often the
-rollout stands still while the real game moves under the same actions (`static_while_real_moves`). `--temperature` and
-`--context-noise-level` override the stream's temperature and the level the step tells the model,
-so their effect can be read beside the default.
+rollout stands still while the real game moves under the same actions (`static_while_real_moves`). `--temperature`,
+`--sampling-steps` and `--context-noise-level` override the stream's temperature, its K and the
+level the step tells the model, so their effect can be read beside the default.
 
     python bench/rollout_sharpness.py maze --data data/maze-level \\
         --json bench/results/rollout-sharpness-<name>-<date>.json --strip docs/media/<name>.png
@@ -53,11 +53,13 @@ def teacher_forced(model, store, episodes, n_actions: int, seed: int) -> dict:
     return {"tf_sharpness": sharpness(generated, real), "tf_psnr": float(np.mean(psnr(generated, real)))}
 
 
-def free_running(loaded, store, episodes, horizon: int, temperature: float, seed: int):
-    """(generated, real) rollouts, (R, horizon, H, W, 3) uint8 each."""
+def free_running(loaded, store, episodes, horizon: int, temperature: float, seed: int,
+                 sampling_steps: int | None = None):
+    """(generated, real) rollouts, (R, horizon, H, W, 3) uint8 each; sampling_steps None is the
+    world's own K."""
     model, config, _ = loaded
     window = config.model.window
-    stepper = open_stepper(loaded, "torch", temperature=temperature, seed=seed)
+    stepper = open_stepper(loaded, "torch", temperature=temperature, seed=seed, sampling_steps=sampling_steps)
     generated, real = [], []
     for i in episodes:
         frames = np.asarray(store.episode(i).frames[:window + horizon])
@@ -103,6 +105,8 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="the stream's noise scale (default 1)")
     parser.add_argument("--context-noise-level", type=float, default=None,
                         help="the level the step tells the model (default: the world's own)")
+    parser.add_argument("--sampling-steps", type=int, default=None,
+                        help="a flow head's Euler steps per frame (default: the world's own)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--strip", type=Path, help="write a PNG strip of two rollouts here")
@@ -116,10 +120,12 @@ def main() -> None:
     episodes = EpisodeSplit(store, config.model.window + args.horizon).validation[:args.episodes]
     with torch.no_grad():
         figures = teacher_forced(model, store, episodes, config.model.n_actions, args.seed)
-        generated, real = free_running(loaded, store, episodes, args.horizon, args.temperature, args.seed)
+        generated, real = free_running(loaded, store, episodes, args.horizon, args.temperature, args.seed,
+                                       args.sampling_steps)
     figures.update(band_figures(generated, real), static_while_real_moves=static_while_real_moves(generated, real))
     result = {"world": args.world, "episodes": [int(i) for i in episodes], "horizon": args.horizon,
-              "temperature": args.temperature, "context_noise_level": model.config.context_noise_level,
+              "temperature": args.temperature,
+              "sampling_steps": args.sampling_steps or config.model.sampling_steps, "context_noise_level": model.config.context_noise_level,
               **{k: round(v, 4) for k, v in figures.items()}}
     print(json.dumps(result))
     if args.json:

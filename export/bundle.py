@@ -65,7 +65,7 @@ class Bundle:
     @property
     def head(self) -> dict:
         """The manifest's `head`: kind ("mse", "flow_mlp", "flow_conv"), sampling_steps (default K),
-        max_sampling_steps and the noise spec (docs/architecture.md §4)."""
+        max_sampling_steps, fused_sampling_steps and the noise spec (docs/architecture.md §4)."""
         return self.manifest["head"]
 
     @property
@@ -74,7 +74,7 @@ class Bundle:
 
     @property
     def graph_names(self) -> tuple[str, ...]:
-        return graph_names(self.head["kind"])
+        return graph_names(self.head)
 
     @property
     def action_names(self) -> list[str]:

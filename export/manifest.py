@@ -15,7 +15,7 @@ import datetime
 
 from vidgen_rt import __version__
 from vidgen_rt.config import MAX_SAMPLING_STEPS, Config
-from vidgen_rt.model.heads import FLOW_HEADS
+from vidgen_rt.model.heads import FLOW_HEADS, fused_sampling_steps
 from vidgen_rt.model.dynamics import lag_sentinel
 from vidgen_rt.model.world_model import GUIDE_SCALES
 from vidgen_rt.runtime.noise import BITS_PER_VALUE
@@ -23,7 +23,7 @@ from vidgen_rt.runtime.noise import BITS_PER_VALUE
 FORMAT = "vidgen_rt.bundle"
 FORMAT_VERSION = 3
 GRAPH_NAMES = ("encode", "step", "decode")  # an "mse" bundle's graphs
-FLOW_GRAPH_NAMES = ("encode", "step", "noise", "sample", "decode")
+FLOW_GRAPH_NAMES = ("encode", "step", "noise", "sample", "decode")  # and sample_k{K} per fused K
 NOISE_SPEC = {"generator": "philox4x32-10", "bits_per_value": BITS_PER_VALUE, "layout": "see docs/architecture.md §4"}
 MANIFEST_NAME = "manifest.json"
 CACHE_LAYOUT = ["n_layers", "kv", "batch", "n_heads", "cache_slots", "tokens_per_frame", "head_dim"]
@@ -65,17 +65,22 @@ def io_spec(name: str, shape, dtype: str) -> dict:
     return {"name": name, "shape": [int(d) for d in shape], "dtype": dtype}
 
 
-def graph_names(head: str) -> tuple[str, ...]:
-    """The graphs a bundle of this head kind holds per batch size."""
-    return FLOW_GRAPH_NAMES if head in FLOW_HEADS else GRAPH_NAMES
+def graph_names(head: dict) -> tuple[str, ...]:
+    """The graphs a bundle with this manifest `head` holds per batch size. A flow bundle written
+    before fused graphs existed has no `fused_sampling_steps` and runs every K unfused."""
+    if head["kind"] not in FLOW_HEADS:
+        return GRAPH_NAMES
+    return FLOW_GRAPH_NAMES + tuple(f"sample_k{steps}" for steps in head.get("fused_sampling_steps", ()))
 
 
 def head_spec(config: Config) -> dict:
-    """The manifest's `head`: which head, its default and largest K, and how the noise is drawn. An
-    "mse" head takes the same fields and ignores them (no sampling)."""
+    """The manifest's `head`: which head, its default and largest K, the K values with a fused
+    `sample_k{K}` graph, and how the noise is drawn. An "mse" head takes the same fields and ignores
+    them (no sampling, no fused graphs)."""
     m = config.model
+    fused = list(fused_sampling_steps(m.sampling_steps)) if m.head in FLOW_HEADS else []
     return {"kind": m.head, "sampling_steps": m.sampling_steps, "max_sampling_steps": MAX_SAMPLING_STEPS,
-            "noise": dict(NOISE_SPEC)}
+            "fused_sampling_steps": fused, "noise": dict(NOISE_SPEC)}
 
 
 def cache_spec(config: Config, dtype: str) -> dict:

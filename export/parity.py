@@ -146,13 +146,17 @@ def reference_errors(stepper, latents: np.ndarray, probe: dict) -> float:
 
 
 def _head_reference_error(stepper, head_cond: np.ndarray, evaluator_class) -> float:
-    """Max |Δ| of noise.onnx and of one sample.onnx step, ORT against the reference evaluator."""
+    """Max |Δ| of noise.onnx, of one sample.onnx step and of every fused sample_k{K}, ORT against the
+    reference evaluator."""
     worst = 0.0
     noise_feeds = {"noise_bits": stepper.next_noise_bits((stepper.batch, 2, *stepper.latent_shape)),
                    "temperature": np.array([stepper.temperature], np.float32)}
     sample_feeds = {"head_cond": head_cond, "x": stepper.sessions["noise"].run(None, noise_feeds)[0],
                     "t": np.array([0.5], np.float32), "dt": np.array([0.25], np.float32)}
-    for name, feeds in (("noise", noise_feeds), ("sample", sample_feeds)):
+    checks = [("noise", noise_feeds), ("sample", sample_feeds)]
+    checks += [(name, {"head_cond": head_cond, **noise_feeds})
+               for name in stepper.bundle.graph_names if name.startswith("sample_k")]
+    for name, feeds in checks:
         expected = evaluator_class(str(stepper.bundle.graph_path(name, stepper.batch))).run(None, feeds)[0]
         got = stepper.sessions[name].run(None, feeds)[0]
         worst = max(worst, float(np.abs(expected.astype(np.float64) - got).max()))

@@ -221,8 +221,23 @@ FLOW_ROWS = {
     "head_kind_vs_config": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(kind="flow_mlp")),
                             "\"flow_conv\" (config.model.head)"),
     "head_mse_with_flow_graphs": (lambda p, o: edit_manifest(p, lambda m: (
-        m["head"].update(kind="mse"), m["config"]["model"].update(head="mse"))),
+        m["head"].update(kind="mse", fused_sampling_steps=[]), m["config"]["model"].update(head="mse"))),
         "exactly the graphs encode, step, decode (head.kind mse)"),
+    "head_mse_with_fused_steps": (lambda p, o: edit_manifest(p, lambda m: (
+        m["head"].update(kind="mse"), m["config"]["model"].update(head="mse"))),
+        "head.fused_sampling_steps': expected an empty list for head.kind \"mse\""),
+    "fused_steps_not_increasing": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(
+        fused_sampling_steps=[2, 1, 4])), "head.fused_sampling_steps': expected increasing values"),
+    "fused_steps_over_max": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(
+        fused_sampling_steps=[1, 9])), "head.fused_sampling_steps': expected an integer in 1..8"),
+    "fused_graph_missing": (lambda p, o: edit_manifest(p, lambda m: m["graphs"]["1"].pop("sample_k2")),
+                            "exactly the graphs encode, step, noise, sample, decode, sample_k1, sample_k2, sample_k4"),
+    "fused_graph_for_unlisted_steps": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(
+        fused_sampling_steps=[1, 2])), "exactly the graphs encode, step, noise, sample, decode, sample_k1, sample_k2 "),
+    "fused_graph_temperature_shape": (lambda p, o: edit_manifest(p, lambda m: graph_io(
+        m, "sample_k4", "temperature").update(shape=[2])), "\"temperature\" of shape [1] float32"),
+    "fused_graph_output_name": (lambda p, o: edit_manifest(p, lambda m: graph_io(
+        m, "sample_k1", "next_latents").update(name="x_next")), "\"next_latents\""),
     "head_sampling_steps_over_max": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(sampling_steps=9)),
                                      "head.sampling_steps"),
     "head_sampling_steps_vs_config": (lambda p, o: edit_manifest(p, lambda m: m["head"].update(sampling_steps=3)),

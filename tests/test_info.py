@@ -50,9 +50,10 @@ def test_flow_head_and_conditions_are_described(bundle):
     loaded.manifest["conditions"] = {"cond": {"dim": 2, "names": ["speed", "heading"]},
                                      "guide": {"channels": 1, "names": ["depth"], "range": [-4.0, 4.0]}}
     summary = summarise(loaded)
-    summary["head"].update(kind="flow_conv", sampling_steps=2)
+    summary["head"].update(kind="flow_conv", sampling_steps=2, fused_sampling_steps=[1, 2, 4])
     described = format_summary(summary)
-    assert "head        flow_conv: flow head, 2 Euler steps per frame by default (1..8)" in described
+    assert ("head        flow_conv: flow head, 2 Euler steps per frame by default (1..8; one fused graph for "
+            "K = 1, 2, 4)") in described
     assert ("conditions  cond vector of 2 per step (speed, heading); guide map of 1 channels per step (depth), "
             "values in [-4.0, 4.0]") in described
 

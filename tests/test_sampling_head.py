@@ -64,9 +64,11 @@ def test_bundle_holds_the_head_graphs_and_they_meet_the_rules(tiny_flow_bundle):
     bundle = load_bundle(tiny_flow_bundle)
     assert bundle.head["kind"] == "flow_conv" and bundle.head["sampling_steps"] == 2
     assert bundle.head["max_sampling_steps"] == 8 and bundle.head["noise"]["generator"] == "philox4x32-10"
+    assert bundle.head["fused_sampling_steps"] == [1, 2, 4]
     for batch in (1, 4):
         graphs = bundle.manifest["graphs"][str(batch)]
-        assert set(graphs) == {"encode", "step", "noise", "sample", "decode"}
+        assert set(graphs) == {"encode", "step", "noise", "sample", "decode", "sample_k1", "sample_k2", "sample_k4"}
+        assert [i["name"] for i in graphs["sample_k4"]["inputs"]] == ["head_cond", "noise_bits", "temperature"]
         assert [o["name"] for o in graphs["step"]["outputs"]] == ["head_cond", "new_kv"]
         assert graphs["noise"]["inputs"][0] == {"name": "noise_bits", "shape": [batch, 2, 8, 4, 4], "dtype": "int32"}
         for name in graphs:
@@ -80,6 +82,19 @@ def test_noise_graph_equals_the_numpy_transform(tiny_flow_bundle):
     bits = noise_bits(11, 5, (4, 2, 8, 4, 4))
     got = stepper.sessions["noise"].run(None, {"noise_bits": bits, "temperature": np.array([0.7], np.float32)})[0]
     np.testing.assert_allclose(got, gaussian(bits, 0.7), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4])
+def test_fused_sample_graph_equals_noise_then_k_steps(tiny_flow_bundle, steps):
+    fused = open_stepper(tiny_flow_bundle, "ort-python", batch=4, seed=7, temperature=0.9, sampling_steps=steps)
+    chained = open_stepper(tiny_flow_bundle, "ort-python", batch=4, seed=7, temperature=0.9, sampling_steps=steps)
+    del chained.sessions[f"sample_k{steps}"]  # the stepper falls back to noise.onnx + K × sample.onnx
+    shape = fused.bundle.graph("sample", 4)["inputs"][0]["shape"]  # head_cond [B, N, D]
+    head_cond = np.random.default_rng(steps).standard_normal(shape).astype(np.float32)
+    for _ in range(3):
+        one_call, k_calls = fused.sample(head_cond), chained.sample(head_cond)
+        assert np.abs(one_call).max() > 0.1
+        np.testing.assert_allclose(one_call, k_calls, atol=1e-5, rtol=0)
 
 
 def test_same_seed_same_frames_across_torch_and_ort(tiny_flow_bundle, tiny_flow_run):

@@ -187,6 +187,16 @@ void check_graphs(const Fields& f, const Manifest& m, int b, const std::map<std:
     require(f, sample, true, "t", {1}, DType::float32, where + ".sample");
     require(f, sample, true, "dt", {1}, DType::float32, where + ".sample");
     require(f, sample, false, "x_next", latents, m.latent_dtype, where + ".sample");
+    for (int64_t steps : m.head.fused_sampling_steps) {
+        const std::string kind = HeadSpec::fused_kind(steps), field = where + "." + kind;
+        const GraphSpec& fused = graphs.at(kind);
+        if (fused.inputs.size() != 3 || fused.outputs.size() != 1) f.fail(field, "3 inputs and 1 output");
+        require(f, fused, true, "head_cond", {b, c.tokens_per_frame, m.head.features}, m.latent_dtype, field);
+        require(f, fused, true, "noise_bits", {b, 2, m.latent_channels, m.latent_height, m.latent_width},
+                DType::int32, field);
+        require(f, fused, true, "temperature", {1}, DType::float32, field);
+        require(f, fused, false, "next_latents", latents, m.latent_dtype, field);
+    }
 }
 
 // Every top-level field a bundle carries, and nothing else (the exporter's provenance included, so
@@ -359,6 +369,19 @@ void read_head(const Fields& f, const json::Value& root, const ModelConfig& c, M
     if (f.string(noise, "generator", "head.noise") != "philox4x32-10") f.fail("head.noise.generator", "\"philox4x32-10\"");
     f.integer(noise, "bits_per_value", "head.noise", 24, 24);
     f.string(noise, "layout", "head.noise");
+    // Absent in bundles written before fused graphs existed: every K then runs noise + K × sample.
+    if (const json::Value* fused = head.find("fused_sampling_steps")) {
+        const std::string field = "head.fused_sampling_steps";
+        if (!fused->is_array() || fused->array().size() > size_t(h.max_sampling_steps))
+            f.fail(field, "a list of at most max_sampling_steps integers");
+        for (const json::Value& steps : fused->array()) {
+            const int64_t K = f.integer(steps, field, 1, h.max_sampling_steps);
+            if (!h.fused_sampling_steps.empty() && K <= h.fused_sampling_steps.back())
+                f.fail(field, "increasing values, each K once");
+            h.fused_sampling_steps.push_back(K);
+        }
+        if (!h.flow() && !h.fused_sampling_steps.empty()) f.fail(field, "an empty list for head.kind \"mse\"");
+    }
 }
 
 void read_graphs(const Fields& f, const json::Value& root, Manifest& m) {
@@ -434,8 +457,10 @@ void read_engines(const Fields& f, const json::Value& root, Manifest& m) {
 }  // namespace
 
 std::vector<std::string> HeadSpec::graph_kinds() const {
-    if (flow()) return {"encode", "step", "noise", "sample", "decode"};
-    return {"encode", "step", "decode"};
+    if (!flow()) return {"encode", "step", "decode"};
+    std::vector<std::string> kinds{"encode", "step", "noise", "sample", "decode"};
+    for (int64_t steps : fused_sampling_steps) kinds.push_back(fused_kind(steps));
+    return kinds;
 }
 
 Manifest parse_manifest(const std::string& directory, const std::string& file, const std::string& text) {

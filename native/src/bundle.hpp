@@ -34,7 +34,7 @@ struct TensorSpec {
 };
 
 struct GraphSpec {
-    std::string kind;   // "encode", "step", "decode" [, "noise", "sample" for a flow head]
+    std::string kind;   // "encode", "step", "decode" [, "noise", "sample", "sample_k{K}" for a flow head]
     std::string file;   // as the manifest names it
     std::string path;   // absolute path of the .onnx file once validated ("[packed bundle]/NAME" in a pack)
     struct {
@@ -66,13 +66,16 @@ struct ContextTensorSpec {
 
 // The sampling head (manifest "head", docs/architecture.md §4). "mse": step.onnx outputs the next
 // latents. A flow kind ("flow_mlp", "flow_conv"): step.onnx outputs head_cond, noise.onnx turns
-// Philox bits into Gaussian noise and sample.onnx takes sampling_steps Euler steps from it.
+// Philox bits into Gaussian noise and sample.onnx takes sampling_steps Euler steps from it; for each
+// K of fused_sampling_steps, sample_k{K}.onnx does both in one call.
 struct HeadSpec {
     std::string kind = "mse";
     int64_t sampling_steps = 1, max_sampling_steps = 1;
     int64_t features = 0;  // D of head_cond [B, N, D]: config.model.d_model
+    std::vector<int64_t> fused_sampling_steps;  // increasing, each in 1..max_sampling_steps; may be empty
 
     bool flow() const { return kind != "mse"; }
+    static std::string fused_kind(int64_t steps) { return "sample_k" + std::to_string(steps); }
     // The graphs every batch size carries for this head, in load order.
     std::vector<std::string> graph_kinds() const;
 };

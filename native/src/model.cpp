@@ -32,6 +32,8 @@ GraphSet Model::graphs(int batch) {
     if (manifest_.head.flow()) {
         set.noise = backend_->load(manifest_.graph(batch, "noise"), batch);
         set.sample = backend_->load(manifest_.graph(batch, "sample"), batch);
+        for (int64_t steps : manifest_.head.fused_sampling_steps)
+            set.fused_sample[steps] = backend_->load(manifest_.graph(batch, HeadSpec::fused_kind(steps)), batch);
     }
     return graphs_.emplace(batch, set).first->second;
 }

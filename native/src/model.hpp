@@ -16,6 +16,7 @@ namespace vgrt {
 struct GraphSet {
     std::shared_ptr<Graph> encode, step, decode;
     std::shared_ptr<Graph> noise, sample;  // a flow head's (manifest head.kind), else empty
+    std::map<int64_t, std::shared_ptr<Graph>> fused_sample;  // K -> sample_k{K} (head.fused_sampling_steps)
 };
 
 class Model {

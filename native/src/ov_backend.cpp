@@ -293,6 +293,9 @@ public:
 
     // The noise graph stays f32 at any compute precision: it turns the seed's bits into the Gaussian
     // noise every backend must draw alike (docs/architecture.md §4), and it is a sliver of a frame.
+    // A fused sample_k{K} graph holds the same transform and runs at the stream's precision: the CPU
+    // plugin keeps its Log/Cos/Sqrt in f32 under a bf16 hint (measured: noise.onnx gives identical
+    // values under both, docs/performance.md).
     std::shared_ptr<Graph> load(const GraphSpec& spec, int) override {
         const std::string precision = bf16_ && spec.kind != "noise" ? "bf16" : "f32";
         return std::make_shared<OvGraph>(library_, spec, threads_, precision);

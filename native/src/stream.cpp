@@ -119,6 +119,11 @@ Stream::Stream(std::shared_ptr<Model> model, int batch, const vgrt_context* cont
                                         {"t", t_.data(), t_.size()},
                                         {"dt", dt_.data(), dt_.size()}},
                                        {{"x_next", next_latents_.data(), next_latents_.size()}});
+        for (const auto& [steps, graph] : graphs_.fused_sample)
+            fused_sample_[steps] = graph->bind({{"head_cond", head_cond_.data(), head_cond_.size()},
+                                                {"noise_bits", noise_bits_.data(), noise_bits_.size()},
+                                                {"temperature", temperature_.data(), temperature_.size()}},
+                                               {{"next_latents", next_latents_.data(), next_latents_.size()}});
     }
     decode_ = graphs_.decode->bind({{"latents", latents_.data(), latents_.size()}},
                                    {{"frames", decoded_.data(), decoded_.size()}});
@@ -267,13 +272,20 @@ int64_t Stream::advance(const int64_t* actions, const uint8_t* cond, const uint8
 }
 
 // The flow-matching sampler of docs/architecture.md §4: x = temperature * noise, then K Euler steps
-// x += dt * v(x, t_k) with t_k = k/K, dt = 1/K. The last step writes next_latents_ (sample.onnx's
-// output binding); the steps before copy it back into x_, which the graph reads.
+// x += dt * v(x, t_k) with t_k = k/K, dt = 1/K. A K the bundle fuses is one call of sample_k{K}.
+// Otherwise the last step writes next_latents_ (sample.onnx's output binding); the steps before copy
+// it back into x_, which the graph reads.
 void Stream::sample_head() {
     philox_noise_bits(sampling_.seed, draw_, noise_bits_.as<int32_t>(), noise_bits_.size() / sizeof(int32_t));
     temperature_.as<float>()[0] = sampling_.temperature;
-    noise_->run();
     const int32_t K = sampling_.steps;
+    auto fused = fused_sample_.find(K);
+    if (fused != fused_sample_.end()) {
+        fused->second->run();
+        ++draw_;
+        return;
+    }
+    noise_->run();
     dt_.as<float>()[0] = 1.0f / float(K);
     for (int32_t k = 0; k < K; ++k) {
         if (k) std::memcpy(x_.data(), next_latents_.data(), x_.size());

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -100,7 +101,7 @@ private:
     int64_t advance(const int64_t* actions, const uint8_t* cond, const uint8_t* guide);
     void generate(const int64_t* actions, const uint8_t* cond, const uint8_t* guide, uint8_t* rgba,
                   int64_t start_ns);  // advance + decode + post + stats
-    void sample_head();               // noise bits -> noise -> K Euler steps into next_latents_
+    void sample_head();               // noise bits -> noise -> K Euler steps into next_latents_ (fused where bundled)
     void decode_into(uint8_t* rgba);
     void publish_current();           // decode the current latents as a new latest frame
     void run_async();
@@ -118,6 +119,7 @@ private:
     AlignedBuffer head_cond_, noise_bits_, temperature_, x_, t_, dt_;  // a flow head's; empty for mse
     KvRing ring_;
     std::unique_ptr<Binding> encode_, step_, decode_, noise_, sample_;
+    std::map<int64_t, std::unique_ptr<Binding>> fused_sample_;  // K -> sample_k{K}: noise and K steps in one call
 
     std::mutex state_mutex_;      // everything above and below, up to the async part
     uint64_t frame_index_ = 0;

@@ -81,7 +81,8 @@ def summarise(bundle) -> dict:
         "frame": {"height": frame["height"], "width": frame["width"], "input": "RGB uint8",
                   "output": "RGBA uint8", "rows": "top-down"},
         "head": {"kind": head["kind"], "sampling_steps": head["sampling_steps"],
-                 "max_sampling_steps": head["max_sampling_steps"]},
+                 "max_sampling_steps": head["max_sampling_steps"],
+                 "fused_sampling_steps": list(head.get("fused_sampling_steps", []))},
         "window": cache["cache_slots"] + 1,
         "cache": {key: cache[key] for key in ("n_layers", "n_heads", "cache_slots", "tokens_per_frame", "head_dim",
                                               "dtype")},
@@ -96,7 +97,7 @@ def summarise(bundle) -> dict:
         "context_frames": manifest["context"]["tensors"]["frames"]["shape"][0],
         "postprocess": manifest.get("postprocess", {}),
         "graphs": {batch: {name: {"file": graphs[name]["file"], "bytes": sizes[graphs[name]["file"]]}
-                           for name in graph_names(head["kind"])}
+                           for name in graph_names(head)}
                    for batch, graphs in sorted(manifest["graphs"].items(), key=lambda item: int(item[0]))},
         "source": manifest.get("source", {}),
         "backends": {"ort": {"available": True}, "openvino": openvino_status()},
@@ -105,8 +106,10 @@ def summarise(bundle) -> dict:
 
 def format_summary(s: dict) -> str:
     head = s["head"]
-    sampling = (f"flow head, {head['sampling_steps']} Euler steps per frame by default (1..{head['max_sampling_steps']})"
-                if head["kind"] != "mse" else "deterministic (no sampling)")
+    fused = ", ".join(str(steps) for steps in head["fused_sampling_steps"])
+    fused = f"one fused graph for K = {fused}" if fused else "no fused graphs"
+    sampling = (f"flow head, {head['sampling_steps']} Euler steps per frame by default (1..{head['max_sampling_steps']}; "
+                f"{fused})" if head["kind"] != "mse" else "deterministic (no sampling)")
     cache = s["cache"]
     lines = [
         f"bundle      {s['path']}{' (packed)' if s['packed'] else ''}",

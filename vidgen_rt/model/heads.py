@@ -141,6 +141,13 @@ def build_head(config: ModelConfig) -> nn.Module | None:
     return None
 
 
+def fused_sampling_steps(default_steps: int) -> tuple[int, ...]:
+    """The K values a bundle also exports as one fused graph `sample_k{K}` (noise and all K Euler
+    steps in one call, docs/architecture.md §4): the K = 1, 2, 4 that benchmarks compare and the
+    model's default. Any other K runs noise.onnx and then sample.onnx K times."""
+    return tuple(sorted({1, 2, 4, int(default_steps)}))
+
+
 def euler_times(steps: int) -> list[tuple[float, float]]:
     """(t_k, dt) of K Euler steps as float32 values, the same numbers every runtime feeds sample.onnx."""
     K = torch.tensor(float(steps), dtype=torch.float32)

@@ -101,10 +101,14 @@ class OrtStepper(LatentStepper):
         return self.sample(output) if self.bundle.is_flow else output
 
     def sample(self, head_cond: np.ndarray) -> np.ndarray:
-        """A flow head's next latents: the next draw's noise, then sample.onnx K times."""
+        """A flow head's next latents from the next draw's noise: one call of sample_k{K} where the
+        bundle fuses this K, else noise.onnx and then sample.onnx K times (docs/architecture.md §4)."""
         bits = self.next_noise_bits((self.batch, 2, *self.latent_shape))
-        x = self.sessions["noise"].run(None, {"noise_bits": bits,
-                                              "temperature": np.array([self.temperature], np.float32)})[0]
+        temperature = np.array([self.temperature], np.float32)
+        fused = self.sessions.get(f"sample_k{self.sampling_steps}")
+        if fused is not None:
+            return fused.run(None, {"head_cond": head_cond, "noise_bits": bits, "temperature": temperature})[0]
+        x = self.sessions["noise"].run(None, {"noise_bits": bits, "temperature": temperature})[0]
         for t, dt in euler_times(self.sampling_steps):
             x = self.sessions["sample"].run(None, {"head_cond": head_cond, "x": x, "t": np.array([t], np.float32),
                                                    "dt": np.array([dt], np.float32)})[0]
