@@ -76,6 +76,11 @@ class FlowMLPHead(nn.Module):
         nn.init.zeros_(self.out[1].weight)  # start at v = 0: no step moves x before training
         nn.init.zeros_(self.out[1].bias)
 
+    @property
+    def output_weight(self) -> nn.Parameter:
+        """The last layer's weight, where an adaptive loss weight compares gradients."""
+        return self.out[1].weight
+
     def forward(self, x: torch.Tensor, t: torch.Tensor, head_cond: torch.Tensor) -> torch.Tensor:
         """x (B, C, h, w), t (B,), head_cond (B, N, D) -> velocity (B, C, h, w)."""
         c = self.config
@@ -119,6 +124,11 @@ class FlowConvHead(nn.Module):
                                  nn.Conv2d(channels, config.latent_channels, 3, padding=1))
         nn.init.zeros_(self.out[2].weight)
         nn.init.zeros_(self.out[2].bias)
+
+    @property
+    def output_weight(self) -> nn.Parameter:
+        """The last layer's weight, where an adaptive loss weight compares gradients."""
+        return self.out[2].weight
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, head_cond: torch.Tensor) -> torch.Tensor:
         """x (B, C, h, w), t (B,), head_cond (B, N, D) -> velocity (B, C, h, w)."""

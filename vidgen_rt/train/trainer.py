@@ -10,6 +10,8 @@ after `rollout_start` of the steps, self-rollout passes whose inputs are the mod
 predictions, so it learns to correct its errors. When the store holds cond vectors or guide maps,
 every input step is conditioned on those of the frame it predicts (world_model.py); the model's
 `cond_dim` / `guide_channels` left at 0 are taken from the store, and a non-zero one must match it.
+With `head_adv_weight` > 0 a patch critic also judges decoded K-step samples of a flow head
+(train/head_adversary.py).
 
 Runs on one process or under `torchrun` with DDP (gloo on CPU, NCCL on GPUs). Batches are pure
 functions of (seed, stage, step, rank) and checkpoints hold weights + optimizer state, so a run
@@ -42,6 +44,7 @@ from vidgen_rt.train import checkpoint as ckpt
 from vidgen_rt.train.batches import ClipSampler, Clips, EpisodeSplit, FrameSampler, batch_rng, episode_actions
 from vidgen_rt.train.decoder_stage import (SampleDecoder, decoded_sample_figures, decoder_loss_fn,
                                            freeze_all_but_decoder)
+from vidgen_rt.train.head_adversary import HeadAdversary
 from vidgen_rt.train.objective import DynamicsObjective
 from vidgen_rt.train.rollout_bank import BankAdversary, RolloutBank
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic, reconstruction_loss
@@ -302,6 +305,7 @@ class Trainer:
         rollout_from = int(train.rollout_start * train.dynamics_steps)
         self.model.dynamics.train()
         objective = DynamicsObjective(self.model.dynamics)
+        adversary = self._head_adversary()
 
         def loss_fn(wrapped, rng):
             batch = sampler.sample(rng, train.batch_size)
@@ -315,18 +319,27 @@ class Trainer:
             inputs = self._self_rollout_inputs(inputs, acts, levels, _target_conditions(batch), passes, rng)
             repeat = inputs.shape[0] // clips.shape[0]  # inputs: ((1+passes)B, T-1, C, h, w)
             flow = _flow_draws(rng, train.flow_repeats, inputs.shape) if self.model.dynamics.is_flow else {}
+            if adversary is not None:
+                flow["sample_noise"] = adversary.sample_noise(rng, clips)
             with self._autocast():
-                per_clip = wrapped(inputs, acts.repeat(repeat, 1), targets.repeat(repeat, 1, 1, 1, 1),
-                                   None if levels is None else levels.repeat(repeat, 1),
-                                   **_target_conditions(batch, repeat), **flow)
+                result = wrapped(inputs, acts.repeat(repeat, 1), targets.repeat(repeat, 1, 1, 1, 1),
+                                 None if levels is None else levels.repeat(repeat, 1),
+                                 **_target_conditions(batch, repeat), **flow)
+            per_clip, samples = result if adversary is not None else (result, None)
             per_pass = per_clip.float().reshape(repeat, -1).mean(dim=1)
             extras = {"tf_loss": per_pass[0].item()}  # comparable across the switch to self-rollout
             if passes:
                 extras["rollout_loss"] = per_pass[-1].item()
-            return per_pass.mean(), extras
+            if adversary is None:
+                return per_pass.mean(), extras
+            step = self.state["step"]
+            critic_lr = train.head_critic_lr * _schedule(step, train.dynamics_steps, train.warmup_steps)
+            loss, judged = adversary.add_term(per_pass.mean(), samples, targets[:, -1], critic_lr, step)
+            return loss, {**extras, **judged}
 
         self._loop("dynamics", objective, train.dynamics_steps, train.dynamics_lr, loss_fn,
-                   train.batch_size * (train.sequence_frames - 1))
+                   train.batch_size * (train.sequence_frames - 1),
+                   companion=None if adversary is None else adversary.critic)
         self.state["metrics"].update(self._validate("dynamics"))
 
     # ---------------------------------------------------------------- stage 3: decoder (optional)
@@ -358,6 +371,15 @@ class Trainer:
             validation["decoded_rollout_sharpness"] = adversary.bank.decoded_sharpness(self.model)
         self.state["metrics"].update(tokenizer_psnr=validation.pop("val_psnr"),
                                      tokenizer_sharpness=validation.pop("val_sharpness"), **validation)
+
+    def _head_adversary(self) -> HeadAdversary | None:
+        """The critic on the head's samples (train/head_adversary.py); None when train.head_adv_weight is 0."""
+        train = self.config.train
+        if train.head_adv_weight <= 0:
+            return None
+        critic = TokenizerCritic(2 * self.config.model.tokenizer_width, train.head_critic_lr, self.world_size > 1)
+        return HeadAdversary(self.model.tokenizer, self.model.dynamics.sampler, critic, train.head_adv_weight,
+                             int(train.head_adv_start * train.dynamics_steps))
 
     def _bank_adversary(self) -> BankAdversary:
         """The critic and the free-running bank it judges (train/rollout_bank.py), the bank rolled out

@@ -1,0 +1,93 @@
+"""The critic on the head's samples (train/head_adversary.py, `train.head_adv_weight`): its term moves the
+head, the critic learns, the stage logs both and changes only the dynamics, and an mse head is refused."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import vidgen
+from vidgen_rt.config import preset
+from vidgen_rt.model.world_model import WorldModel
+from vidgen_rt.train.checkpoint import load_checkpoint
+from vidgen_rt.train.head_adversary import HeadAdversary
+from vidgen_rt.train.objective import DynamicsObjective
+from vidgen_rt.train.tokenizer_losses import TokenizerCritic
+
+STEPS, START = 12, 3
+
+
+def _flow_model(head: str = "flow_mlp") -> WorldModel:
+    config = preset("tiny")
+    config.model.head = head
+    torch.manual_seed(0)
+    return WorldModel(config.model)
+
+
+def _judged_batch(model: WorldModel, clips: int = 3, frames: int = 4):
+    """inputs, actions, targets and flow draws of a small random batch; returns the objective's loss
+    and samples, and the true last latents."""
+    m = model.config
+    generator = torch.Generator().manual_seed(1)
+    latents = torch.randn(clips, frames + 1, m.latent_channels, m.latent_height, m.latent_width, generator=generator)
+    actions = torch.randint(0, m.n_actions, (clips, frames), generator=generator)
+    draws = clips * frames
+    per_clip, samples = DynamicsObjective(model.dynamics)(
+        latents[:, :-1], actions, latents[:, 1:], flow_t=torch.rand(draws, generator=generator),
+        flow_noise=torch.randn(draws, *latents.shape[2:], generator=generator),
+        sample_noise=torch.randn(clips, *latents.shape[2:], generator=generator))
+    return per_clip.mean(), samples, latents[:, -1]
+
+
+@pytest.mark.parametrize("head", ["flow_mlp", "flow_conv"])
+def test_the_term_reaches_the_head_and_the_critic_learns(head):
+    model = _flow_model(head)
+    torch.nn.init.normal_(model.dynamics.sampler.output_weight, std=0.02)  # zero at init: no gradient path
+    critic = TokenizerCritic(8, 1e-3, distributed=False)
+    adversary = HeadAdversary(model.tokenizer, model.dynamics.sampler, critic, weight=1.0, start_step=2)
+    supervised, samples, truth = _judged_batch(model)
+    assert samples.shape == truth.shape
+    before = [p.detach().clone() for p in critic.discriminator.parameters()]
+    quiet, extras = adversary.add_term(supervised, samples, truth, lr=1e-3, step=1)
+    assert quiet is supervised and set(extras) == {"critic_loss"}  # before start_step: the critic alone
+    assert any(not torch.equal(a, b) for a, b in zip(before, critic.discriminator.parameters()))
+    judged, extras = adversary.add_term(supervised, samples, truth, lr=1e-3, step=2)
+    assert {"critic_loss", "adv_loss", "adv_weight"} <= set(extras) and extras["adv_weight"] > 0
+    weight = model.dynamics.sampler.output_weight
+    plain, = torch.autograd.grad(supervised, weight, retain_graph=True)
+    with_term, = torch.autograd.grad(judged, weight, retain_graph=True)
+    assert (with_term - plain).abs().max() > 1e-6 * plain.abs().max()
+    assert all(p.grad is None for p in model.tokenizer.parameters())  # the decoder only passes it on
+
+
+@pytest.fixture(scope="module")
+def judged_run(tiny_store, tiny_flow_run, tmp_path_factory):
+    run = tmp_path_factory.mktemp("head-adversary") / "judged"
+    vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet", "--stage", "dynamics",
+           "--init-from", tiny_flow_run, "--set", "model.head=flow_conv", "--set", "model.sampling_steps=2",
+           "--set", f"train.dynamics_steps={STEPS}", "--set", "train.head_adv_weight=1",
+           "--set", f"train.head_adv_start={START / STEPS}", "--set", "train.log_every=1")
+    return run
+
+
+def test_the_stage_logs_the_critic_and_changes_only_the_dynamics(tiny_flow_run, judged_run):
+    entries = [json.loads(line) for line in (judged_run / "log.jsonl").read_text().splitlines()]
+    steps = [e for e in entries if e.get("stage") == "dynamics" and "loss" in e]
+    assert len(steps) == STEPS and all(np.isfinite(e["critic_loss"]) for e in steps)
+    assert [("adv_loss" in e) for e in steps] == [e["step"] >= START for e in steps]
+    source, _, _ = load_checkpoint(tiny_flow_run)
+    model, config, _ = load_checkpoint(judged_run)
+    assert config.train.head_adv_weight == 1
+    before, after = source.state_dict(), model.state_dict()
+    changed = {name for name in after if not torch.equal(before[name], after[name])}
+    assert any(name.startswith("dynamics.sampler.") for name in changed)
+    assert not any(name.startswith("tokenizer.") for name in changed)
+
+
+def test_an_mse_head_is_refused(tiny_store, tmp_path):
+    result = vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", tmp_path / "run",
+                    "--set", "train.head_adv_weight=0.5", check=False)
+    assert result.returncode != 0
+    assert "train.head_adv_weight > 0 judges a sampling head's samples" in result.stderr
+    assert not (tmp_path / "run").exists()

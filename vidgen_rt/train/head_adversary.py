@@ -1,0 +1,47 @@
+"""A patch critic on the dynamics' own samples (`train.head_adv_weight` > 0, flow heads only).
+
+Why: from true context the flow head's K-step samples of the shipped maze are barely more detailed
+than its deterministic output (teacher-forced sharpness 0.70 at temperature 1 against 0.71 at 0;
+the tokenizer's reconstructions 0.93; docs/model.md): flow matching fitted little more than the
+mean, and the decoder cannot add what the latents lack. So the stage also decodes one K-step sample
+per clip (the clip's last frame, drawn with gradient through the K Euler steps) and a patch critic
+learns to tell it from the decoded true latents of that frame; its generator term, scaled by the
+adaptive weight at the head's last layer, asks the head and the transformer under it for the detail
+real frames carry, while flow matching keeps the sample on the true frame. The decoder is frozen:
+the term changes what is sampled, not how it is drawn.
+
+The critic is the tokenizer stage's (`TokenizerCritic`, train/tokenizer_losses.py): it trains from
+the stage's first step, and its term joins the loss after `train.head_adv_start` of the steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vidgen_rt.train.tokenizer_losses import TokenizerCritic
+
+
+class HeadAdversary:
+    def __init__(self, tokenizer: torch.nn.Module, head: torch.nn.Module, critic: TokenizerCritic, weight: float,
+                 start_step: int):
+        self.tokenizer = tokenizer
+        self.head = head
+        self.critic = critic
+        self.weight = weight
+        self.start_step = start_step
+
+    @staticmethod
+    def sample_noise(rng: np.random.Generator, clips: torch.Tensor) -> torch.Tensor:
+        """The Gaussian the last frame of each clip (B, T, C, h, w) is sampled from, (B, C, h, w)."""
+        return torch.from_numpy(rng.standard_normal((clips.shape[0], *clips.shape[2:]))).float()
+
+    def add_term(self, supervised: torch.Tensor, samples: torch.Tensor, true_latents: torch.Tensor, lr: float,
+                 step: int) -> tuple[torch.Tensor, dict]:
+        """One critic update on decoded `true_latents` against decoded `samples` (both (F, C, h, w)),
+        then, from `start_step` on, `supervised` plus the weighted generator term."""
+        with torch.no_grad():
+            real = self.tokenizer.decode(true_latents.float()).clamp(0.0, 1.0)
+        fake = self.tokenizer.decode(samples.float()).clamp(0.0, 1.0)
+        return self.critic.add_term(supervised, real, fake, lr, self.weight, self.head.output_weight,
+                                    active=step >= self.start_step)
