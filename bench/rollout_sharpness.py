@@ -124,8 +124,8 @@ def main() -> None:
                                        args.sampling_steps)
     figures.update(band_figures(generated, real), static_while_real_moves=static_while_real_moves(generated, real))
     result = {"world": args.world, "episodes": [int(i) for i in episodes], "horizon": args.horizon,
-              "temperature": args.temperature,
-              "sampling_steps": args.sampling_steps or config.model.sampling_steps, "context_noise_level": model.config.context_noise_level,
+              "temperature": args.temperature, "sampling_steps": args.sampling_steps or config.model.sampling_steps,
+              "context_noise_level": model.config.context_noise_level,
               **{k: round(v, 4) for k, v in figures.items()}}
     print(json.dumps(result))
     if args.json:

@@ -8,7 +8,8 @@ cached transformer step with the cache passed in and the frame's own keys/values
 first output is `next_latents`, or `head_cond` for a flow head). `noise` turns the runtime's Philox
 bits into Gaussian noise times the temperature and `sample` is one Euler step of the head, so no
 graph holds a random op; `sample_k{K}` is noise and all K steps unrolled into one graph, which saves
-a runtime the K + 1 calls (and their fixed cost) for the K values that benchmarks and defaults use. Shapes are static: batch B is fixed per exported file.
+a runtime the K + 1 calls (and their fixed cost) for the K values that benchmarks and defaults use.
+Shapes are static: batch B is fixed per exported file.
 
 Why dynamo: it is the exporter current PyTorch recommends (`torch.onnx.export(..., dynamo=True)`),
 it records the graph from `torch.export` rather than tracing Python, and it writes plain default-domain
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 
 from vidgen_rt.config import ModelConfig
-from vidgen_rt.model.heads import FLOW_HEADS, euler_times, fused_sampling_steps, sample_step
+from vidgen_rt.model.heads import FLOW_HEADS, fused_sampling_steps, sample, sample_step
 from vidgen_rt.model.world_model import WorldModel
 from vidgen_rt.runtime.noise import BITS_PER_VALUE
 
@@ -111,21 +112,17 @@ class SampleGraph(nn.Module):
 
 class FusedSampleGraph(nn.Module):
     """`noise` then K `sample` steps in one graph: head_cond (B, N, D), noise_bits (B, 2, C, h, w),
-    temperature (1,) -> next_latents (B, C, h, w). The times t_k = k/K and dt = 1/K are the float32
-    values every runtime feeds sample.onnx, baked in as constants."""
+    temperature (1,) -> next_latents (B, C, h, w). `heads.sample` bakes in the float32 times every
+    runtime feeds sample.onnx as constants."""
 
     def __init__(self, model: WorldModel, steps: int):
         super().__init__()
         self.noise = NoiseGraph(model)
-        self.sample = SampleGraph(model)
-        self.times = euler_times(steps)
+        self.head = model.dynamics.sampler
+        self.steps = steps
 
     def forward(self, head_cond, noise_bits, temperature):
-        x = self.noise(noise_bits, temperature)
-        for t, dt in self.times:
-            x = self.sample(head_cond, x, torch.tensor([t], dtype=torch.float32),
-                            torch.tensor([dt], dtype=torch.float32))
-        return x
+        return sample(self.head, head_cond, self.noise(noise_bits, temperature), self.steps)
 
 
 def step_inputs(config: ModelConfig, batch: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
