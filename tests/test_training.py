@@ -17,7 +17,7 @@ from conftest import CLI, vidgen as _vidgen
 from vidgen_rt.errors import ConfigError
 from vidgen_rt.model.world_model import WorldModel
 from vidgen_rt.train.checkpoint import load_checkpoint
-from vidgen_rt.train.trainer import _load_matching_weights
+from vidgen_rt.train.run_setup import load_matching_weights
 
 QUICK = ["--set", "train.tokenizer_steps=40", "--set", "train.dynamics_steps=60",
          "--set", "train.checkpoint_every=10", "--set", "train.log_every=1", "--set", "train.eval_every=1000"]
@@ -134,18 +134,18 @@ def test_warm_start_across_heads_keeps_the_shared_weights(tiny_run, tiny_store, 
     parameters start fresh, and a model that differs outside the head is refused."""
     source, config, _ = load_checkpoint(tiny_run)
     flow = WorldModel(dataclasses.replace(config.model, head="flow_mlp"))
-    fresh = _load_matching_weights(flow, source, "tiny", head_changes=True)
+    fresh = load_matching_weights(flow, source, "tiny", head_changes=True)
     assert fresh and all(name.startswith(("dynamics.sampler.", "dynamics.current_in.")) for name in fresh)
     theirs = source.state_dict()
     for name, tensor in flow.state_dict().items():
         if name not in fresh:
             assert torch.equal(tensor, theirs[name]), name
     told_noise = WorldModel(dataclasses.replace(config.model, context_noise_embedding=True))
-    assert {name.split(".")[1] for name in _load_matching_weights(told_noise, source, "tiny", head_changes=True)} \
+    assert {name.split(".")[1] for name in load_matching_weights(told_noise, source, "tiny", head_changes=True)} \
         == {"noise_embedding"}
     wider = WorldModel(dataclasses.replace(config.model, head="flow_mlp", mlp_ratio=config.model.mlp_ratio * 2))
     with pytest.raises(ConfigError, match="only the head may change"):
-        _load_matching_weights(wider, source, "tiny", head_changes=True)
+        load_matching_weights(wider, source, "tiny", head_changes=True)
 
     run = tmp_path / "flow"
     _vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet", "--stage", "dynamics",

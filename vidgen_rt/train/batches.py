@@ -121,3 +121,13 @@ def episode_actions(store: EpisodeStore, index: int, n_actions: int) -> np.ndarr
     if actions.size and (actions.min() < 0 or actions.max() >= n_actions):
         raise DataError(f"{store.path}: episode {index} has action ids outside 0..{n_actions - 1}")
     return actions
+
+
+def target_conditions(batch: Clips, repeat: int = 1) -> dict:
+    """cond/guide keyword arguments of the dynamics forward for a clip's input frames 0..T-2: those of
+    frames 1..T-1, the frames the steps predict; repeated `repeat` times along the batch."""
+    conditions = {}
+    for name in ("cond", "guide"):
+        value = getattr(batch, name)
+        conditions[name] = None if value is None else value[:, 1:].repeat(repeat, *[1] * (value.dim() - 1))
+    return conditions

@@ -1,17 +1,11 @@
-"""The training loop: tokenizer first, then the dynamics model, one readable loop for both.
+"""The training loop: tokenizer first, then the dynamics model, one readable loop for every stage.
 
 Stage `tokenizer` fits the frame autoencoder (MSE + image-gradient term, and after
 `tokenizer_adv_start` of its steps a patch critic's adversarial term: train/tokenizer_losses.py).
-Stage `dynamics` freezes it, encodes the whole store once, and fits the frame-causal transformer on
-latent clips with the seed's MSE objective, or flow matching for a sampling head (train/objective.py), plus two drift
-controls (docs/architecture.md §3): Gaussian noise on context latents (its level told to the model
-when `context_noise_embedding` is on), and,
-after `rollout_start` of the steps, self-rollout passes whose inputs are the model's own detached
-predictions, so it learns to correct its errors. When the store holds cond vectors or guide maps,
-every input step is conditioned on those of the frame it predicts (world_model.py); the model's
-`cond_dim` / `guide_channels` left at 0 are taken from the store, and a non-zero one must match it.
-With `head_adv_weight` > 0 a patch critic also judges decoded K-step samples of a flow head
-(train/head_adversary.py).
+Stage `dynamics` freezes it, encodes the whole store once, and fits the frame-causal transformer and
+its head on latent clips with drift control (train/dynamics_stage.py). Stage `decoder` (optional)
+tunes the decoder on the dynamics' own samples (train/decoder_stage.py). What a run starts from, the
+store's checks and `--init-from`, is train/run_setup.py.
 
 Runs on one process or under `torchrun` with DDP (gloo on CPU, NCCL on GPUs). Batches are pure
 functions of (seed, stage, step, rank) and checkpoints hold weights + optimizer state, so a run
@@ -20,7 +14,6 @@ killed at any point and resumed with `resume=True` reproduces the uninterrupted 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -37,16 +30,19 @@ from tqdm import tqdm
 
 from vidgen_rt.config import Config, from_dict
 from vidgen_rt.data.store import UNCONDITIONAL_ACTIONS, EpisodeStore
-from vidgen_rt.errors import CheckpointError, ConfigError, DataError
+from vidgen_rt.errors import CheckpointError, DataError
 from vidgen_rt.metrics.sharpness import sharpness
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train import checkpoint as ckpt
-from vidgen_rt.train.batches import ClipSampler, Clips, EpisodeSplit, FrameSampler, batch_rng, episode_actions
+from vidgen_rt.train.batches import (ClipSampler, EpisodeSplit, FrameSampler, batch_rng, episode_actions,
+                                     target_conditions)
 from vidgen_rt.train.decoder_stage import (SampleDecoder, decoded_sample_figures, decoder_loss_fn,
                                            freeze_all_but_decoder)
+from vidgen_rt.train.dynamics_stage import dynamics_loss_fn
 from vidgen_rt.train.head_adversary import HeadAdversary
 from vidgen_rt.train.objective import DynamicsObjective
 from vidgen_rt.train.rollout_bank import BankAdversary, RolloutBank
+from vidgen_rt.train.run_setup import check_store_matches, init_from_source, with_store_conditions, world_of_source
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic, reconstruction_loss
 
 STAGES = ("tokenizer", "dynamics", "decoder")
@@ -61,14 +57,14 @@ class Trainer:
         torch.manual_seed(config.train.seed)
         self.store = EpisodeStore.open(data_dir)
         self.store.require_nonempty()
-        _check_store_matches(self.store, config)
-        config = _with_store_conditions(self.store, config)
+        check_store_matches(self.store, config)
+        config = with_store_conditions(self.store, config)
         self.config = config
         self.split = EpisodeSplit(self.store, config.train.sequence_frames)
         self.model = WorldModel(config.model)
         source = str(self.store.meta.get("source", ""))
         self.state = {"stage": self.stages[0], "step": 0, "train_seconds": 0.0, "data": str(data_dir),
-                      "world": _world_of_source(source),
+                      "world": world_of_source(source),
                       "action_names": self.store.action_names or list(UNCONDITIONAL_ACTIONS),
                       "guide_names": self.store.guide_names,
                       "completed": [], "metrics": {}}
@@ -77,7 +73,7 @@ class Trainer:
         if resume:
             self._resume()
         elif init_from:
-            self._init_from(init_from)
+            self.state.update(init_from_source(self.model, config, init_from, self.stages, self.quiet))
         if "decoder" in self.stages and config.train.decoder_steps and config.train.decoder_adv_weight:
             self._bank_episodes()   # refuse episodes too short before anything is written
         if self.rank == 0:
@@ -96,28 +92,6 @@ class Trainer:
         if (path / "optimizer.pt").exists():
             self.optimizer_state = ckpt.load_optimizer_state(path)
         self._truncate_log()
-
-    def _init_from(self, spec: str) -> None:
-        source, source_config, source_state = ckpt.load_checkpoint(spec)
-        ours, theirs = self.config.model, source_config.model
-        if (ours.cond_dim, ours.guide_channels) != (theirs.cond_dim, theirs.guide_channels):
-            raise ConfigError(f"--init-from {spec}: that model takes cond_dim={theirs.cond_dim}, "
-                              f"guide_channels={theirs.guide_channels}, but the store and config here give "
-                              f"cond_dim={ours.cond_dim}, guide_channels={ours.guide_channels}")
-        changes = [f"model.{key} {getattr(theirs, key)} -> {getattr(ours, key)}" for key in HEAD_OPTIONS
-                   if getattr(ours, key) != getattr(theirs, key)]
-        fresh = _load_matching_weights(self.model, source, spec, head_changes=bool(changes))
-        if fresh and not self.quiet:
-            print(f"--init-from {spec}: {', '.join(changes)}; "
-                  f"{len(fresh)} tensors start fresh ({', '.join(sorted({k.split('.')[1] for k in fresh}))})")
-        # Stages asked for run again (fine-tuning); the others count as done by the source.
-        self.state["completed"] = [s for s in source_state.get("completed", []) if s not in self.stages]
-        self.state["train_seconds"] = float(source_state.get("train_seconds", 0.0))
-        budget, spent = self.config.train.max_minutes, self.state["train_seconds"] / 60
-        if budget > 0 and spent >= budget:  # the run would stop before its first step
-            raise ConfigError(f"--init-from {spec}: the source has trained {spent:.1f} minutes, and "
-                              f"train.max_minutes={budget:g} counts them too; set it to {spent:.1f} plus "
-                              f"this run's minutes, or 0 for no budget")
 
     def _truncate_log(self) -> None:
         """Drop log lines written after the checkpoint we resume from; they will be recomputed."""
@@ -298,47 +272,20 @@ class Trainer:
                            guide_names=self.store.guide_names, frames=frames or None)
 
     def _train_dynamics(self) -> None:
-        train, model = self.config.train, self.config.model
+        train = self.config.train
         for p in self.model.tokenizer.parameters():
             p.requires_grad_(False)
         sampler = self._clip_sampler(self.split.train)
-        rollout_from = int(train.rollout_start * train.dynamics_steps)
         self.model.dynamics.train()
-        objective = DynamicsObjective(self.model.dynamics)
         adversary = self._head_adversary()
 
-        def loss_fn(wrapped, rng):
-            batch = sampler.sample(rng, train.batch_size)
-            clips = batch.latents  # (B, T, C, h, w)
-            sigma = torch.from_numpy(rng.uniform(0, train.context_noise, size=clips.shape[:2])).float()
-            noise = torch.from_numpy(rng.standard_normal(clips.shape)).float()
-            inputs = (clips + sigma[..., None, None, None] * noise)[:, :-1]
-            levels = sigma[:, :-1] if model.context_noise_embedding else None
-            targets, acts = clips[:, 1:], batch.actions[:, :-1]
-            passes = train.rollout_passes if self.state["step"] >= rollout_from else 0
-            inputs = self._self_rollout_inputs(inputs, acts, levels, _target_conditions(batch), passes, rng)
-            repeat = inputs.shape[0] // clips.shape[0]  # inputs: ((1+passes)B, T-1, C, h, w)
-            flow = _flow_draws(rng, train.flow_repeats, inputs.shape) if self.model.dynamics.is_flow else {}
-            if adversary is not None:
-                flow["sample_noise"] = adversary.sample_noise(rng, clips)
-            with self._autocast():
-                result = wrapped(inputs, acts.repeat(repeat, 1), targets.repeat(repeat, 1, 1, 1, 1),
-                                 None if levels is None else levels.repeat(repeat, 1),
-                                 **_target_conditions(batch, repeat), **flow)
-            per_clip, samples = result if adversary is not None else (result, None)
-            per_pass = per_clip.float().reshape(repeat, -1).mean(dim=1)
-            extras = {"tf_loss": per_pass[0].item()}  # comparable across the switch to self-rollout
-            if passes:
-                extras["rollout_loss"] = per_pass[-1].item()
-            if adversary is None:
-                return per_pass.mean(), extras
+        def progress() -> tuple[int, float]:
             step = self.state["step"]
-            critic_lr = train.head_critic_lr * _schedule(step, train.dynamics_steps, train.warmup_steps)
-            loss, judged = adversary.add_term(per_pass.mean(), samples, targets[:, -1], critic_lr, step)
-            return loss, {**extras, **judged}
+            return step, train.head_critic_lr * _schedule(step, train.dynamics_steps, train.warmup_steps)
 
-        self._loop("dynamics", objective, train.dynamics_steps, train.dynamics_lr, loss_fn,
-                   train.batch_size * (train.sequence_frames - 1),
+        loss_fn = dynamics_loss_fn(self.model, sampler, self.config, self._autocast, adversary, progress)
+        self._loop("dynamics", DynamicsObjective(self.model.dynamics), train.dynamics_steps, train.dynamics_lr,
+                   loss_fn, train.batch_size * (train.sequence_frames - 1),
                    companion=None if adversary is None else adversary.critic)
         self.state["metrics"].update(self._validate("dynamics"))
 
@@ -361,7 +308,7 @@ class Trainer:
             step = self.state["step"]
             return step, train.decoder_critic_lr * _schedule(step, train.decoder_steps, train.warmup_steps)
 
-        loss_fn = decoder_loss_fn(self.model, sampler, train, self._autocast, _target_conditions, adversary, progress)
+        loss_fn = decoder_loss_fn(self.model, sampler, train, self._autocast, target_conditions, adversary, progress)
         self._loop("decoder", SampleDecoder(self.model), train.decoder_steps, train.decoder_lr, loss_fn,
                    train.decoder_batch_size * (train.sequence_frames - 1),
                    companion=None if adversary is None else adversary.critic)
@@ -413,24 +360,9 @@ class Trainer:
         self.model.eval()
         sampler = self._clip_sampler(self.split.validation or self.split.train[:1], encode=False)
         batch = sampler.sample(batch_rng(0, "validation", 0), 16)
-        figures = decoded_sample_figures(self.model, batch, batch_rng(0, "validation", 1), _target_conditions(batch))
+        figures = decoded_sample_figures(self.model, batch, batch_rng(0, "validation", 1), target_conditions(batch))
         self.model.train(was_training)
         return figures
-
-    @torch.no_grad()
-    def _self_rollout_inputs(self, inputs, actions, levels, conditions: dict, passes: int, rng) -> torch.Tensor:
-        """Stack the clip's inputs with `passes` variants where each frame's input is the model's own
-        prediction of it from the previous variant (errors compounding one step deeper per pass; a flow
-        head samples it at temperature 1). One batched forward with gradients then covers all
-        variants, which DDP requires."""
-        variants = [inputs]
-        for _ in range(passes):
-            noise = torch.from_numpy(rng.standard_normal(inputs.shape)).float()
-            with self._autocast():
-                predicted = self.model.dynamics.predict(variants[-1], actions, noise_level=levels, noise=noise,
-                                                        **conditions).float()
-            variants.append(torch.cat([inputs[:, :1], predicted[:, :-1]], dim=1))
-        return torch.cat(variants)
 
     # ---------------------------------------------------------------- validation
 
@@ -453,89 +385,10 @@ class Trainer:
             batch = self._validation_clips
             clips = batch.latents
             # A flow head's deterministic output (temperature 0), so every head reports the same figure.
-            predicted = self.model.dynamics.predict(clips[:, :-1], batch.actions[:, :-1], **_target_conditions(batch))
+            predicted = self.model.dynamics.predict(clips[:, :-1], batch.actions[:, :-1], **target_conditions(batch))
             result = {"val_latent_mse": round(F.mse_loss(predicted, clips[:, 1:]).item(), 6)}
         self.model.train(was_training)
         return result
-
-
-def _check_store_matches(store: EpisodeStore, config: Config) -> None:
-    m = config.model
-    if (store.height, store.width) != (m.frame_height, m.frame_width):
-        raise ConfigError(f"{store.path}: frames are {store.width}x{store.height} but preset {config.preset!r} "
-                          f"expects {m.frame_width}x{m.frame_height}; record/ingest at that size or pass "
-                          f"--set model.frame_height={store.height} --set model.frame_width={store.width}")
-    if store.action_names and len(store.action_names) > m.n_actions:
-        raise ConfigError(f"{store.path}: the store has {len(store.action_names)} actions but model.n_actions is "
-                          f"{m.n_actions}; pass --set model.n_actions={len(store.action_names)}")
-
-
-def _with_store_conditions(store: EpisodeStore, config: Config) -> Config:
-    """A copy of `config` whose model.cond_dim / guide_channels match the store's condition specs (a
-    field left at 0 takes the store's size, a non-zero one must equal it) and whose model.n_actions
-    is the number of actions the store names."""
-    resolved = copy.deepcopy(config)
-    stored = {
-        "cond_dim": (store.cond_dim, f"cond vectors of size {store.cond_dim}" if store.cond_dim else "no cond vectors"),
-        "guide_channels": (store.guide_channels, f"{store.guide_channels} guide channels {store.guide_names}"
-                           if store.guide_names else "no guide maps"),
-    }
-    for field, (size, holds) in stored.items():
-        wanted = getattr(resolved.model, field)
-        if wanted == 0:
-            setattr(resolved.model, field, size)
-        elif wanted != size:
-            raise ConfigError(f"{store.path}: model.{field} is {wanted} but the store holds {holds}; "
-                              f"leave model.{field} at 0 (the default) to take the store's")
-    # One embedding per action the store names (video without an input log: one, `none`), as many as
-    # the exported bundle's manifest lists.
-    resolved.model.n_actions = len(store.action_names or UNCONDITIONAL_ACTIONS)
-    return resolved
-
-
-# Model options --init-from may change (docs/architecture.md §3): the head, and the context-noise
-# embedding that drift control adds in front of the transformer. They add or replace only the
-# parameters below, which start fresh; the tokenizer and transformer carry over.
-HEAD_OPTIONS = ("head", "context_noise_embedding")
-HEAD_PARAMETERS = ("dynamics.head.", "dynamics.sampler.", "dynamics.current_in.", "dynamics.noise_embedding.")
-
-
-def _load_matching_weights(model: WorldModel, source: WorldModel, spec: str, head_changes: bool) -> list[str]:
-    """Copy the source's weights into `model`; returns the names that keep their fresh initialisation.
-
-    Without a head change every tensor must match. With one, only head parameters may be missing
-    or differ in shape; anything else is a different model and refused.
-    """
-    ours, theirs = model.state_dict(), source.state_dict()
-    if not head_changes:
-        model.load_state_dict(theirs)
-        return []
-    for name in sorted(set(ours) | set(theirs)):
-        same = name in ours and name in theirs and ours[name].shape == theirs[name].shape
-        if not same and not name.startswith(HEAD_PARAMETERS):
-            raise ConfigError(f"--init-from {spec}: parameter {name} differs between that model and this "
-                              f"config; only the head may change")
-    kept = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
-    model.load_state_dict(kept, strict=False)
-    return sorted(k for k in ours if k not in kept)
-
-
-def _world_of_source(source: str) -> str | None:
-    """What can be played again for context frames and evaluation: a built-in world by name, or a
-    Gymnasium environment as `gym:ENV_ID`; ingested video has none."""
-    if source.startswith("world:"):
-        return source.removeprefix("world:")
-    return source if source.startswith("gym:") else None
-
-
-def _target_conditions(batch: Clips, repeat: int = 1) -> dict:
-    """cond/guide keyword arguments of the dynamics forward for a clip's input frames 0..T-2: those of
-    frames 1..T-1, the frames the steps predict; repeated `repeat` times along the batch."""
-    conditions = {}
-    for name in ("cond", "guide"):
-        value = getattr(batch, name)
-        conditions[name] = None if value is None else value[:, 1:].repeat(repeat, *[1] * (value.dim() - 1))
-    return conditions
 
 
 def _carry_in_optimizer_state(optimizer: torch.optim.Optimizer, companion) -> None:
@@ -550,15 +403,6 @@ def _carry_in_optimizer_state(optimizer: torch.optim.Optimizer, companion) -> No
 
     optimizer.register_state_dict_post_hook(save)
     optimizer.register_load_state_dict_pre_hook(load)
-
-
-def _flow_draws(rng, repeats: int, shape) -> dict:
-    """Flow-matching draws for clips of `shape` (B, T, C, h, w): `repeats` (t, ε) per frame, drawn
-    from the step's generator."""
-    B, T, C, h, w = shape
-    count = repeats * B * T
-    return {"flow_t": torch.from_numpy(rng.uniform(0.0, 1.0, size=count)).float(),
-            "flow_noise": torch.from_numpy(rng.standard_normal((count, C, h, w))).float()}
 
 
 def _schedule(step: int, total: int, warmup: int) -> float:
