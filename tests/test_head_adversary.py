@@ -91,3 +91,37 @@ def test_an_mse_head_is_refused(tiny_store, tmp_path):
     assert result.returncode != 0
     assert "train.head_adv_weight > 0 judges a sampling head's samples" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+class _ScriptedCritic:
+    """Stands in for TokenizerCritic: returns the supervised loss and a given sequence of critic losses."""
+
+    def __init__(self, losses):
+        self.losses = iter(losses)
+
+    def add_term(self, supervised, real, fake, lr, weight, last_layer, active):
+        return supervised, {"critic_loss": next(self.losses)}
+
+
+@pytest.mark.parametrize("losses, warned", [([1.0] * 30, True), ([1.0] * 5 + [0.7] * 40, False),
+                                            ([0.8] * 20 + [1.01] * 60, True)])
+def test_a_critic_at_chance_is_named(losses, warned):
+    model = _flow_model()
+    adversary = HeadAdversary(model.tokenizer, model.dynamics.sampler, _ScriptedCritic(losses), weight=1.0,
+                              start_step=0)
+    supervised, samples, truth = _judged_batch(model)
+    for step in range(len(losses)):
+        adversary.add_term(supervised, samples, truth, lr=1e-3, step=step)
+    warning = adversary.chance_warning()
+    assert (warning is not None) == warned
+    if warned:
+        assert "train.head_adv_weight=0" in warning
+
+
+def test_the_run_reports_the_critics_recent_loss(judged_run):
+    entries = [json.loads(line) for line in (judged_run / "log.jsonl").read_text().splitlines()]
+    recent = None
+    for entry in (e for e in entries if e.get("stage") == "dynamics" and "critic_loss" in e):
+        recent = entry["critic_loss"] if recent is None else 0.95 * recent + 0.05 * entry["critic_loss"]
+    _, _, state = load_checkpoint(judged_run)
+    assert state["metrics"]["head_critic_loss"] == pytest.approx(recent, abs=1e-4)

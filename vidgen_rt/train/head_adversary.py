@@ -12,6 +12,12 @@ the term changes what is sampled, not how it is drawn.
 
 The critic is the tokenizer stage's (`TokenizerCritic`, train/tokenizer_losses.py): it trains from
 the stage's first step, and its term joins the loss after `train.head_adv_start` of the steps.
+
+Where samples and real frames differ in a few pixels only (Pong's ball on a flat field), the critic
+never tells them apart; its term is then noise that the adaptive weight scales up to the size of the
+flow loss's gradient, and it made a Pong world worse on every figure (docs/ale-worlds.md). So the
+critic's recent hinge loss is kept, reported with the stage's metrics, and named in a warning when it
+ends the stage at chance.
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ import numpy as np
 import torch
 
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic
+
+# A critic that cannot tell samples from real frames scores both near 0: hinge loss 1.0. The maze's
+# critic fell to 0.74-0.84; Pong's stayed at 0.995-1.017 and its term harmed the world.
+CHANCE_CRITIC_LOSS = 0.98
+RECENT_DECAY = 0.95   # the recent loss: an exponential average over about the last 20 steps
 
 
 class HeadAdversary:
@@ -30,6 +41,7 @@ class HeadAdversary:
         self.critic = critic
         self.weight = weight
         self.start_step = start_step
+        self.recent_critic_loss: float | None = None
 
     @staticmethod
     def sample_noise(rng: np.random.Generator, clips: torch.Tensor) -> torch.Tensor:
@@ -43,5 +55,20 @@ class HeadAdversary:
         with torch.no_grad():
             real = self.tokenizer.decode(true_latents.float()).clamp(0.0, 1.0)
         fake = self.tokenizer.decode(samples.float()).clamp(0.0, 1.0)
-        return self.critic.add_term(supervised, real, fake, lr, self.weight, self.head.output_weight,
-                                    active=step >= self.start_step)
+        loss, extras = self.critic.add_term(supervised, real, fake, lr, self.weight, self.head.output_weight,
+                                            active=step >= self.start_step)
+        self._remember(extras["critic_loss"])
+        return loss, extras
+
+    def _remember(self, critic_loss: float) -> None:
+        recent = self.recent_critic_loss
+        self.recent_critic_loss = critic_loss if recent is None else RECENT_DECAY * recent + (1 - RECENT_DECAY) * critic_loss
+
+    def chance_warning(self) -> str | None:
+        """What to tell the user when the critic ends the stage unable to tell samples from real frames."""
+        if self.recent_critic_loss is None or self.recent_critic_loss < CHANCE_CRITIC_LOSS:
+            return None
+        return (f"warning: the head's critic ended at chance (recent hinge loss {self.recent_critic_loss:.3f}, "
+                f"1.0 is chance): it never told samples from real frames, so its term was noise. On worlds "
+                f"whose frames differ in a few pixels (small objects on flat ground) train without it: "
+                f"--set train.head_adv_weight=0")

@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -288,6 +289,11 @@ class Trainer:
                    loss_fn, train.batch_size * (train.sequence_frames - 1),
                    companion=None if adversary is None else adversary.critic)
         self.state["metrics"].update(self._validate("dynamics"))
+        if adversary is not None and adversary.recent_critic_loss is not None:
+            self.state["metrics"]["head_critic_loss"] = round(adversary.recent_critic_loss, 4)
+            warning = adversary.chance_warning()
+            if warning and self.rank == 0:
+                print(warning, file=sys.stderr)
 
     # ---------------------------------------------------------------- stage 3: decoder (optional)
 
