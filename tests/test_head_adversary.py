@@ -13,6 +13,7 @@ from vidgen_rt.model.world_model import WorldModel
 from vidgen_rt.train.checkpoint import load_checkpoint
 from vidgen_rt.train.head_adversary import HeadAdversary
 from vidgen_rt.train.objective import DynamicsObjective
+from vidgen_rt.train.rollout_bank import RolloutBank
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic
 
 STEPS, START = 12, 3
@@ -125,3 +126,41 @@ def test_the_run_reports_the_critics_recent_loss(judged_run):
         recent = entry["critic_loss"] if recent is None else 0.95 * recent + 0.05 * entry["critic_loss"]
     _, _, state = load_checkpoint(judged_run)
     assert state["metrics"]["head_critic_loss"] == pytest.approx(recent, abs=1e-4)
+
+
+def test_bank_windows_are_consecutive_latents_with_their_actions():
+    rollouts, frames = 3, 10
+    latents = torch.arange(rollouts * frames, dtype=torch.float32).reshape(-1, 1, 1, 1)  # value = rollout·F + step
+    actions = torch.arange(rollouts * frames).reshape(rollouts, frames) + 1000            # produced latent's id + 1000
+    bank = RolloutBank(latents, np.tile(np.arange(1, frames + 1), rollouts), np.zeros((0, 1, 1, 3)), actions)
+    windows, window_actions = bank.windows(np.random.default_rng(0), count=64, length=4)
+    assert windows.shape == (64, 4, 1, 1, 1) and window_actions.shape == (64, 4)
+    ids = windows.flatten(1).long()
+    assert torch.all(ids[:, 1:] - ids[:, :-1] == 1) and torch.all(ids // frames == ids[:, :1] // frames)  # one rollout
+    assert torch.equal(window_actions - 1000, ids + 1)   # action i led from latent i to latent i + 1
+    with pytest.raises(ValueError, match="longer than the bank"):
+        bank.windows(np.random.default_rng(0), count=1, length=frames)
+
+
+def test_the_bank_term_judges_free_running_samples(tiny_store, tiny_flow_run, tmp_path):
+    run = tmp_path / "bank"
+    vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet", "--stage", "dynamics",
+           "--init-from", tiny_flow_run, "--set", "model.head=flow_conv", "--set", "model.sampling_steps=2",
+           "--set", "train.dynamics_steps=6", "--set", "train.head_adv_weight=1", "--set", "train.head_adv_start=0.5",
+           "--set", "train.head_adv_bank_weight=1", "--set", "train.head_adv_bank_frames=16",
+           "--set", "train.log_every=1")
+    steps = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    steps = [e for e in steps if e.get("stage") == "dynamics" and "loss" in e]
+    assert all(np.isfinite(e["bank_critic_loss"]) for e in steps)
+    assert [("bank_adv_loss" in e) for e in steps] == [e["step"] >= 3 for e in steps]
+
+
+def test_bank_settings_are_checked(tiny_store, tmp_path):
+    without_critic = vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", tmp_path / "a",
+                            "--set", "model.head=flow_mlp", "--set", "train.head_adv_bank_weight=1", check=False)
+    assert without_critic.returncode != 0 and "set train.head_adv_weight > 0 too" in without_critic.stderr
+    too_long = vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", tmp_path / "b",
+                      "--set", "model.head=flow_mlp", "--set", "train.head_adv_weight=1",
+                      "--set", "train.head_adv_bank_weight=1", "--set", "train.head_adv_bank_frames=400", check=False)
+    assert too_long.returncode != 0 and "lower train.head_adv_bank_frames" in too_long.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -100,6 +100,9 @@ class TrainConfig:
                                          # (train/head_adversary.py); 0 = off
     head_adv_start: float = 0.1          # fraction of dynamics steps in which only that critic trains
     head_critic_lr: float = 1e-3         # its peak learning rate (it follows the stage's schedule)
+    head_adv_bank_weight: float = 0.0    # the same critic also judges samples drawn from free-running context
+                                         # (a bank of the model's own rollouts), × the adaptive weight; 0 = off
+    head_adv_bank_frames: int = 128      # length of those rollouts
     warmup_steps: int = 100
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -246,11 +249,11 @@ RANGES = {
         **dict.fromkeys(("batch_size", "tokenizer_batch_size", "tokenizer_steps", "dynamics_steps", "tokenizer_lr",
                          "dynamics_lr", "grad_clip", "eval_every", "checkpoint_every", "log_every",
                          "flow_repeats", "decoder_lr", "decoder_batch_size", "decoder_rollout_frames",
-                         "decoder_critic_lr", "head_critic_lr"), _POSITIVE),
+                         "decoder_critic_lr", "head_critic_lr", "head_adv_bank_frames"), _POSITIVE),
         **dict.fromkeys(("seed", "tokenizer_edge_weight", "tokenizer_detail_weight", "tokenizer_adv_weight",
                          "warmup_steps", "weight_decay", "context_noise", "rollout_passes", "max_minutes",
                          "decoder_steps", "decoder_detail_weight", "decoder_truth_weight", "decoder_adv_weight",
-                         "head_adv_weight"), _NON_NEGATIVE),
+                         "head_adv_weight", "head_adv_bank_weight"), _NON_NEGATIVE),
         "sequence_frames": (lambda v: v >= 2, ">= 2"),
         **dict.fromkeys(("rollout_start", "tokenizer_adv_start", "decoder_adv_start", "head_adv_start"), _FRACTION),
     },
@@ -275,6 +278,13 @@ def validate(config: Config) -> None:
     if config.train.head_adv_weight > 0 and m.head == "mse":
         raise ConfigError("train.head_adv_weight > 0 judges a sampling head's samples: it needs model.head "
                           "flow_mlp or flow_conv, not mse")
+    if config.train.head_adv_bank_weight > 0 and config.train.head_adv_weight <= 0:
+        raise ConfigError("train.head_adv_bank_weight > 0 adds a term to the head's critic: set "
+                          "train.head_adv_weight > 0 too")
+    if config.train.head_adv_bank_weight > 0 and config.train.head_adv_bank_frames < config.train.sequence_frames:
+        raise ConfigError(f"train.head_adv_bank_frames ({config.train.head_adv_bank_frames}) must be at least "
+                          f"train.sequence_frames ({config.train.sequence_frames}): the critic's contexts are "
+                          f"runs of generated frames")
     if m.frame_height % m.downsample or m.frame_width % m.downsample:
         raise ConfigError(f"model.frame_height/frame_width ({m.frame_height}x{m.frame_width}) "
                           f"must be multiples of model.downsample ({m.downsample})")

@@ -19,7 +19,7 @@ from vidgen_rt.data.store import EpisodeStore
 from vidgen_rt.errors import DataError
 from vidgen_rt.model.world_model import guide_to_tensor
 
-STAGE_IDS = {"tokenizer": 1, "dynamics": 2, "validation": 3, "decoder": 4, "decoder_bank": 5}
+STAGE_IDS = {"tokenizer": 1, "dynamics": 2, "validation": 3, "decoder": 4, "decoder_bank": 5, "head_bank": 6}
 
 
 def batch_rng(seed: int, stage: str, step: int, rank: int = 0) -> np.random.Generator:

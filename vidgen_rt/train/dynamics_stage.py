@@ -54,6 +54,10 @@ def dynamics_loss_fn(model: WorldModel, sampler: ClipSampler, config, autocast,
         if adversary is None:
             return per_pass.mean(), extras
         loss, judged = adversary.add_term(per_pass.mean(), samples, targets[:, -1], critic_lr, step)
+        if adversary.bank is not None:
+            loss, from_bank = adversary.add_bank_term(loss, model.dynamics, targets[:, -1], rng, critic_lr, step,
+                                                      inputs.shape[1], autocast)
+            judged.update(from_bank)
         return loss, {**extras, **judged}
 
     return loss_fn

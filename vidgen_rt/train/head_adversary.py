@@ -18,6 +18,14 @@ never tells them apart; its term is then noise that the adaptive weight scales u
 flow loss's gradient, and it made a Pong world worse on every figure (docs/ale-worlds.md). So the
 critic's recent hinge loss is kept, reported with the stage's metrics, and named in a warning when it
 ends the stage at chance.
+
+Teacher forcing shows the head true context only; a player's stream runs on its own samples, and the
+critic's sharper samples came with long rollouts that drift darker (docs/model.md). With
+`train.head_adv_bank_weight` > 0 the critic also judges samples drawn from free-running context:
+runs of the model's own latents from a bank of rollouts built at the stage's start
+(train/rollout_bank.py), through the transformer and head with gradient. Those contexts have no
+true next frame, so only the critic judges them, against the decoded true frames of the batch.
+The bank is not rebuilt as the model trains: it holds the drift of the model the stage started from.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vidgen_rt.model.heads import sample
+from vidgen_rt.train.rollout_bank import RolloutBank
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic
 
 # A critic that cannot tell samples from real frames scores both near 0: hinge loss 1.0. The maze's
@@ -35,12 +45,13 @@ RECENT_DECAY = 0.95   # the recent loss: an exponential average over about the l
 
 class HeadAdversary:
     def __init__(self, tokenizer: torch.nn.Module, head: torch.nn.Module, critic: TokenizerCritic, weight: float,
-                 start_step: int):
+                 start_step: int, bank: RolloutBank | None = None, bank_weight: float = 0.0):
         self.tokenizer = tokenizer
         self.head = head
         self.critic = critic
         self.weight = weight
         self.start_step = start_step
+        self.bank, self.bank_weight = bank, bank_weight
         self.recent_critic_loss: float | None = None
 
     @staticmethod
@@ -59,6 +70,24 @@ class HeadAdversary:
                                             active=step >= self.start_step)
         self._remember(extras["critic_loss"])
         return loss, extras
+
+    def add_bank_term(self, supervised: torch.Tensor, dynamics: torch.nn.Module, true_latents: torch.Tensor,
+                      rng: np.random.Generator, lr: float, step: int, length: int, autocast) -> tuple[torch.Tensor, dict]:
+        """`supervised` plus the critic's term on samples of the frame after `len(true_latents)` runs of
+        `length` bank latents, judged against the decoded `true_latents` (F, C, h, w); one more critic
+        update on the pair. Logged with a `bank_` prefix."""
+        windows, actions = self.bank.windows(rng, len(true_latents), length)
+        levels = torch.zeros(actions.shape) if dynamics.config.context_noise_embedding else None  # as at inference
+        noise = torch.from_numpy(rng.standard_normal(true_latents.shape)).float()
+        with autocast():
+            head_cond = dynamics(windows, actions, None, None, levels)[:, -1]
+            samples = sample(dynamics.sampler, head_cond, noise.to(head_cond.dtype), dynamics.config.sampling_steps)
+        with torch.no_grad():
+            real = self.tokenizer.decode(true_latents.float()).clamp(0.0, 1.0)
+        fake = self.tokenizer.decode(samples.float()).clamp(0.0, 1.0)
+        loss, extras = self.critic.add_term(supervised, real, fake, lr, self.bank_weight, self.head.output_weight,
+                                            active=step >= self.start_step)
+        return loss, {f"bank_{key}": value for key, value in extras.items()}
 
     def _remember(self, critic_loss: float) -> None:
         recent = self.recent_critic_loss

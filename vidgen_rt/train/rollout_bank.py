@@ -39,8 +39,10 @@ class RolloutBank:
     (1-based) of each, and the real frames at the same steps of the first FIGURE_ROLLOUTS rollouts
     (uint8 (M, H, W, 3), M = FIGURE_ROLLOUTS × frames), which `decoded_sharpness` compares against."""
 
-    def __init__(self, latents: torch.Tensor, horizons: np.ndarray, real: np.ndarray):
+    def __init__(self, latents: torch.Tensor, horizons: np.ndarray, real: np.ndarray,
+                 actions: torch.Tensor | None = None):
         self.latents, self.horizons, self.real = latents, horizons, real
+        self.actions = actions   # (rollouts, frames): the action that produced each generated latent
 
     @torch.no_grad()
     def decoded_sharpness(self, model: WorldModel) -> float:
@@ -74,11 +76,25 @@ class RolloutBank:
         latents = torch.stack(generated, dim=1).flatten(0, 1)   # (N·F, C, h, w), rollout-major
         horizons = np.tile(np.arange(1, frames + 1), rollouts)
         real = clips.frames[:FIGURE_ROLLOUTS, window:].reshape(-1, *clips.frames.shape[2:])
-        return cls(latents, horizons, real)
+        return cls(latents, horizons, real, actions=clips.actions[:, window - 1:window - 1 + frames].clone())
 
     def sample(self, rng: np.random.Generator, count: int) -> torch.Tensor:
         """`count` latents drawn uniformly (every horizon equally often)."""
         return self.latents[torch.from_numpy(rng.integers(0, len(self.latents), size=count))]
+
+    def windows(self, rng: np.random.Generator, count: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """`count` runs of `length` consecutive generated latents, (count, length, C, h, w), each from a
+        random rollout and start, and their actions (count, length) as the dynamics' input takes them:
+        action i leads from latent i to latent i + 1."""
+        rollouts, frames = self.actions.shape
+        if length >= frames:
+            raise ValueError(f"windows of {length} latents need rollouts longer than the bank's {frames} frames")
+        rollout = rng.integers(0, rollouts, size=count)
+        start = rng.integers(0, frames - length, size=count)
+        steps = start[:, None] + np.arange(length)[None, :]                    # (count, length)
+        latents = self.latents[torch.from_numpy(rollout[:, None] * frames + steps)]
+        actions = self.actions[torch.from_numpy(rollout[:, None]), torch.from_numpy(steps + 1)]
+        return latents, actions
 
 
 class BankAdversary:

@@ -123,8 +123,9 @@ class TokenizerCritic:
 
     def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
         """-mean logit of the reconstructions, through frozen critic weights: the gradient reaches the
-        decoder only, never the critic."""
-        frozen = {name: p.detach() for name, p in self.discriminator.named_parameters()}
+        decoder only, never the critic. The weights are copied, so a later critic update in the same
+        step (the dynamics stage judges two kinds of sample) leaves this term's graph intact."""
+        frozen = {name: p.detach().clone() for name, p in self.discriminator.named_parameters()}
         return -functional_call(self.discriminator, frozen, (fake,)).mean()
 
     def add_term(self, supervised: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, lr: float, weight: float,

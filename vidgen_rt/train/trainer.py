@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from vidgen_rt.config import Config, from_dict
 from vidgen_rt.data.store import UNCONDITIONAL_ACTIONS, EpisodeStore
-from vidgen_rt.errors import CheckpointError, DataError
+from vidgen_rt.errors import CheckpointError, ConfigError, DataError
 from vidgen_rt.metrics.sharpness import sharpness
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train import checkpoint as ckpt
@@ -75,8 +75,11 @@ class Trainer:
             self._resume()
         elif init_from:
             self.state.update(init_from_source(self.model, config, init_from, self.stages, self.quiet))
-        if "decoder" in self.stages and config.train.decoder_steps and config.train.decoder_adv_weight:
-            self._bank_episodes()   # refuse episodes too short before anything is written
+        train = config.train   # refuse episodes too short for a bank before anything is written
+        if "decoder" in self.stages and train.decoder_steps and train.decoder_adv_weight:
+            self._bank_episodes(train.decoder_rollout_frames, "train.decoder_rollout_frames", "train.decoder_adv_weight")
+        if "dynamics" in self.stages and train.dynamics_steps and train.head_adv_weight and train.head_adv_bank_weight:
+            self._bank_episodes(train.head_adv_bank_frames, "train.head_adv_bank_frames", "train.head_adv_bank_weight")
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             ckpt.write_json_atomic(self.run_dir / "config.json", config.to_dict())
@@ -326,38 +329,56 @@ class Trainer:
                                      tokenizer_sharpness=validation.pop("val_sharpness"), **validation)
 
     def _head_adversary(self) -> HeadAdversary | None:
-        """The critic on the head's samples (train/head_adversary.py); None when train.head_adv_weight is 0."""
+        """The critic on the head's samples (train/head_adversary.py); None when train.head_adv_weight is 0.
+        With train.head_adv_bank_weight > 0 it also judges samples from the model's own rollouts."""
         train = self.config.train
         if train.head_adv_weight <= 0:
             return None
         critic = TokenizerCritic(2 * self.config.model.tokenizer_width, train.head_critic_lr, self.world_size > 1)
+        bank = None
+        if train.head_adv_bank_weight > 0:
+            if self.world_size > 1 or self.config.model.cond_dim or self.config.model.guide_channels:
+                raise ConfigError("train.head_adv_bank_weight runs on one process, for worlds without cond "
+                                  "vectors or guide maps; set it to 0 here")
+            bank = self._rollout_bank("head_bank", train.head_adv_bank_frames, "train.head_adv_bank_frames",
+                                      "train.head_adv_bank_weight")
         return HeadAdversary(self.model.tokenizer, self.model.dynamics.sampler, critic, train.head_adv_weight,
-                             int(train.head_adv_start * train.dynamics_steps))
+                             int(train.head_adv_start * train.dynamics_steps), bank, train.head_adv_bank_weight)
 
     def _bank_adversary(self) -> BankAdversary:
         """The critic and the free-running bank it judges (train/rollout_bank.py), the bank rolled out
         from training episodes long enough for window + train.decoder_rollout_frames frames."""
         train = self.config.train
-        length = self.config.model.window + train.decoder_rollout_frames
-        self.model.tokenizer.eval()
-        sampler = self._clip_sampler(self._bank_episodes(), encode=False, length=length)
-        precision = "bf16" if train.bf16 and _cpu_has_bf16() else "fp32"
-        bank = RolloutBank.generate(self.model, sampler, batch_rng(train.seed, "decoder_bank", 0),
-                                    train.decoder_rollout_frames, precision, quiet=self.quiet)
+        bank = self._rollout_bank("decoder_bank", train.decoder_rollout_frames, "train.decoder_rollout_frames",
+                                  "train.decoder_adv_weight")
         critic = TokenizerCritic(2 * self.config.model.tokenizer_width, train.decoder_critic_lr, self.world_size > 1)
         return BankAdversary(bank, critic, train.decoder_adv_weight, int(train.decoder_adv_start * train.decoder_steps),
                              self.model.tokenizer.last_layer)
 
-    def _bank_episodes(self) -> list[int]:
-        """Training episodes long enough for the bank's rollouts (window + train.decoder_rollout_frames)."""
-        length = self.config.model.window + self.config.train.decoder_rollout_frames
+    def _rollout_bank(self, name: str, frames: int, frames_option: str, weight_option: str) -> RolloutBank:
+        """The model's own rollouts of `frames` frames from training clips, at the stage's start."""
+        train = self.config.train
+        self.model.tokenizer.eval()
+        was_training = self.model.dynamics.training
+        self.model.dynamics.eval()
+        sampler = self._clip_sampler(self._bank_episodes(frames, frames_option, weight_option), encode=False,
+                                     length=self.config.model.window + frames)
+        precision = "bf16" if train.bf16 and _cpu_has_bf16() else "fp32"
+        bank = RolloutBank.generate(self.model, sampler, batch_rng(train.seed, name, 0), frames, precision,
+                                    quiet=self.quiet)
+        self.model.dynamics.train(was_training)
+        return bank
+
+    def _bank_episodes(self, frames: int, frames_option: str, weight_option: str) -> list[int]:
+        """Training episodes long enough for a bank's rollouts (window + `frames`)."""
+        length = self.config.model.window + frames
         lengths = self.store.episode_lengths()
         long_enough = [i for i in self.split.train if lengths[i] >= length]
         if not long_enough:
-            raise DataError(f"the decoder's free-running bank needs training episodes of {length} frames "
-                            f"(window + train.decoder_rollout_frames); the longest has "
-                            f"{max(lengths[i] for i in self.split.train)}: lower train.decoder_rollout_frames "
-                            f"or set train.decoder_adv_weight=0")
+            raise DataError(f"the free-running bank needs training episodes of {length} frames "
+                            f"(window + {frames_option}); the longest has "
+                            f"{max(lengths[i] for i in self.split.train)}: lower {frames_option} "
+                            f"or set {weight_option}=0")
         return long_enough
 
     def _decoded_sample_figures(self) -> dict:
