@@ -167,18 +167,17 @@ def test_async_stream_samples_and_takes_new_options_while_running(runtime):
     assert frames[-1].rgba.shape[0] == 1 and frames[-1].rgba.dtype == np.uint8
 
 
-def _confined_threads() -> dict[int, int]:
-    """thread id -> CPU, for this process's threads confined to one CPU of the several it may use (a
-    process that may use one CPU only has none)."""
-    allowed, confined = os.sched_getaffinity(0), {}
+def _single_cpu_threads() -> dict[int, int]:
+    """thread id -> the one CPU it may run on, for this process's threads confined to one CPU."""
+    pinned = {}
     for task in Path("/proc/self/task").iterdir():
         try:
             cpus = os.sched_getaffinity(int(task.name))
         except OSError:   # the thread ended meanwhile
             continue
-        if len(cpus) == 1 and cpus < allowed:
-            confined[int(task.name)] = next(iter(cpus))
-    return confined
+        if len(cpus) == 1:
+            pinned[int(task.name)] = next(iter(cpus))
+    return pinned
 
 
 @pytest.mark.parametrize("pin", [False, True])
@@ -187,13 +186,13 @@ def test_stage_threads_are_pinned_only_when_asked(runtime, monkeypatch, pin):
         monkeypatch.setenv("VGRT_PIN_STAGES", "1")
     else:
         monkeypatch.delenv("VGRT_PIN_STAGES", raising=False)
-    before = _confined_threads()
+    before = _single_cpu_threads()
     with runtime.open_stream(1, seed=5) as stream:
         stream.start()
         try:
             for _ in range(3):
                 assert stream.wait_frame(timeout=10.0) is not None
-            pinned = {tid: cpu for tid, cpu in _confined_threads().items() if tid not in before}
+            pinned = {tid: cpu for tid, cpu in _single_cpu_threads().items() if tid not in before}
         finally:
             stream.stop()
     allowed = sorted(os.sched_getaffinity(0))
