@@ -2,47 +2,13 @@
 // thread one frame behind it, and the action queue that feeds them.
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-
-#ifdef __linux__
-#include <pthread.h>
-#include <sched.h>
-#endif
 
 #include "errors.hpp"
 #include "log.hpp"
 #include "stream.hpp"
 
 namespace vgrt {
-
-namespace {
-
-// VGRT_PIN_STAGES=1 pins the stepping thread to the first CPU this process may run on and the
-// decoder thread to the second, so the two stages never share a core (docs/performance.md, attempt
-// 12). Off by default; a no-op with fewer than two allowed CPUs or off Linux.
-void pin_stage_thread(int stage) {
-#ifdef __linux__
-    const char* wanted = std::getenv("VGRT_PIN_STAGES");
-    if (!wanted || std::strcmp(wanted, "1") != 0) return;
-    cpu_set_t allowed;
-    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) < 2) return;
-    int seen = 0;
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-        if (!CPU_ISSET(cpu, &allowed) || seen++ != stage) continue;
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(cpu, &one);
-        if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) != 0)
-            log(VGRT_LOG_WARNING, "VGRT_PIN_STAGES: could not pin a stage thread to CPU " + std::to_string(cpu));
-        return;
-    }
-#else
-    (void)stage;
-#endif
-}
-
-}  // namespace
 
 bool ActionQueue::push(const int64_t* actions) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -113,7 +79,6 @@ void Stream::stop() {
 }
 
 void Stream::run_async() {
-    pin_stage_thread(0);
     std::vector<int64_t> actions;
     {
         std::lock_guard<std::mutex> lock(state_mutex_);
@@ -184,7 +149,6 @@ void Stream::run_async() {
 }
 
 void Stream::run_decoder() {
-    pin_stage_thread(1);
     DecodeJob job;  // reused: assignment keeps the actions' capacity, no allocation per frame
     for (;;) {
         {
