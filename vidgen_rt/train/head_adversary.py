@@ -100,4 +100,6 @@ class HeadAdversary:
         return (f"warning: the head's critic ended at chance (recent hinge loss {self.recent_critic_loss:.3f}, "
                 f"1.0 is chance): it never told samples from real frames, so its term was noise. On worlds "
                 f"whose frames differ in a few pixels (small objects on flat ground) train without it: "
-                f"--set train.head_adv_weight=0")
+                f"--set train.head_adv_weight=0"
+                + ("; here the free-running samples (train.head_adv_bank_weight) may have taken the critic"
+                   if self.bank is not None else ""))
