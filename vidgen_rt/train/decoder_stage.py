@@ -27,7 +27,7 @@ from torch import nn
 from vidgen_rt.metrics.image import psnr
 from vidgen_rt.metrics.sharpness import sharpness
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
-from vidgen_rt.train.batches import ClipSampler
+from vidgen_rt.train.batches import ClipSampler, target_conditions
 from vidgen_rt.train.rollout_bank import BankAdversary
 from vidgen_rt.train.tokenizer_losses import reconstruction_loss
 
@@ -76,16 +76,15 @@ def decoded_sample_figures(model: WorldModel, batch, rng, conditions: dict) -> d
             "decoded_sample_sharpness": round(sharpness(decoded, truth), 4)}
 
 
-def decoder_loss_fn(model: WorldModel, sampler: ClipSampler, train, autocast, conditions_of,
+def decoder_loss_fn(model: WorldModel, sampler: ClipSampler, train, autocast,
                     adversary: BankAdversary | None = None, progress=None):
-    """The stage's loss function for Trainer._loop: `conditions_of(clips)` gives the dynamics'
-    cond/guide keyword arguments of a clip's input frames. With an `adversary` (train.decoder_adv_weight
-    > 0), `progress()` gives the (step, critic learning rate) its update uses."""
+    """The stage's loss function for Trainer._loop. With an `adversary` (train.decoder_adv_weight > 0),
+    `progress()` gives the (step, critic learning rate) its update uses."""
 
     def loss_fn(decoder, rng):
         batch = sampler.sample(rng, train.decoder_batch_size)
         with torch.no_grad(), autocast():
-            real, latents, samples = teacher_forced_samples(model, batch, rng, conditions_of(batch))
+            real, latents, samples = teacher_forced_samples(model, batch, rng, target_conditions(batch))
         targets = real[:, 1:].flatten(0, 1)
         with autocast():
             from_samples = decoder(samples.flatten(0, 1)).float()

@@ -53,11 +53,9 @@ def dynamics_loss_fn(model: WorldModel, sampler: ClipSampler, config, autocast,
             extras["rollout_loss"] = per_pass[-1].item()
         if adversary is None:
             return per_pass.mean(), extras
-        loss, judged = adversary.add_term(per_pass.mean(), samples, targets[:, -1], critic_lr, step)
-        if adversary.bank is not None:
-            loss, from_bank = adversary.add_bank_term(loss, model.dynamics, targets[:, -1], rng, critic_lr, step,
-                                                      inputs.shape[1], autocast)
-            judged.update(from_bank)
+        bank_samples = None if adversary.bank is None else adversary.sample_from_bank(
+            model.dynamics, len(clips), inputs.shape[1], rng, autocast)
+        loss, judged = adversary.add_term(per_pass.mean(), samples, targets[:, -1], critic_lr, step, bank_samples)
         return loss, {**extras, **judged}
 
     return loss_fn

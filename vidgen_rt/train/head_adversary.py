@@ -60,34 +60,34 @@ class HeadAdversary:
         return torch.from_numpy(rng.standard_normal((clips.shape[0], *clips.shape[2:]))).float()
 
     def add_term(self, supervised: torch.Tensor, samples: torch.Tensor, true_latents: torch.Tensor, lr: float,
-                 step: int) -> tuple[torch.Tensor, dict]:
+                 step: int, bank_samples: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """One critic update on decoded `true_latents` against decoded `samples` (both (F, C, h, w)),
-        then, from `start_step` on, `supervised` plus the weighted generator term."""
+        then, from `start_step` on, `supervised` plus the weighted generator term; with `bank_samples`
+        (from `sample_from_bank`) a second update and term on those, logged with a `bank_` prefix."""
         with torch.no_grad():
             real = self.tokenizer.decode(true_latents.float()).clamp(0.0, 1.0)
-        fake = self.tokenizer.decode(samples.float()).clamp(0.0, 1.0)
-        loss, extras = self.critic.add_term(supervised, real, fake, lr, self.weight, self.head.output_weight,
-                                            active=step >= self.start_step)
+        loss, extras = self._judge(supervised, real, samples, lr, self.weight, step)
         self._remember(extras["critic_loss"])
+        if bank_samples is not None:
+            loss, from_bank = self._judge(loss, real, bank_samples, lr, self.bank_weight, step)
+            extras.update({f"bank_{key}": value for key, value in from_bank.items()})
         return loss, extras
 
-    def add_bank_term(self, supervised: torch.Tensor, dynamics: torch.nn.Module, true_latents: torch.Tensor,
-                      rng: np.random.Generator, lr: float, step: int, length: int, autocast) -> tuple[torch.Tensor, dict]:
-        """`supervised` plus the critic's term on samples of the frame after `len(true_latents)` runs of
-        `length` bank latents, judged against the decoded `true_latents` (F, C, h, w); one more critic
-        update on the pair. Logged with a `bank_` prefix."""
-        windows, actions = self.bank.windows(rng, len(true_latents), length)
-        levels = torch.zeros(actions.shape) if dynamics.config.context_noise_embedding else None  # as at inference
-        noise = torch.from_numpy(rng.standard_normal(true_latents.shape)).float()
+    def _judge(self, supervised, real, samples, lr, weight, step):
+        fake = self.tokenizer.decode(samples.float()).clamp(0.0, 1.0)
+        return self.critic.add_term(supervised, real, fake, lr, weight, self.head.output_weight,
+                                    active=step >= self.start_step)
+
+    def sample_from_bank(self, dynamics: torch.nn.Module, count: int, length: int, rng: np.random.Generator,
+                         autocast) -> torch.Tensor:
+        """Samples (count, C, h, w), with gradient, of the frame after `count` runs of `length` bank
+        latents, drawn at the noise level 0 the step tells the model at inference."""
+        windows, actions = self.bank.windows(rng, count, length)
+        levels = torch.zeros(actions.shape) if dynamics.config.context_noise_embedding else None
+        noise = torch.from_numpy(rng.standard_normal((count, *windows.shape[2:]))).float()
         with autocast():
             head_cond = dynamics(windows, actions, None, None, levels)[:, -1]
-            samples = sample(dynamics.sampler, head_cond, noise.to(head_cond.dtype), dynamics.config.sampling_steps)
-        with torch.no_grad():
-            real = self.tokenizer.decode(true_latents.float()).clamp(0.0, 1.0)
-        fake = self.tokenizer.decode(samples.float()).clamp(0.0, 1.0)
-        loss, extras = self.critic.add_term(supervised, real, fake, lr, self.bank_weight, self.head.output_weight,
-                                            active=step >= self.start_step)
-        return loss, {f"bank_{key}": value for key, value in extras.items()}
+            return sample(dynamics.sampler, head_cond, noise.to(head_cond.dtype), dynamics.config.sampling_steps)
 
     def _remember(self, critic_loss: float) -> None:
         recent = self.recent_critic_loss

@@ -317,7 +317,7 @@ class Trainer:
             step = self.state["step"]
             return step, train.decoder_critic_lr * _schedule(step, train.decoder_steps, train.warmup_steps)
 
-        loss_fn = decoder_loss_fn(self.model, sampler, train, self._autocast, target_conditions, adversary, progress)
+        loss_fn = decoder_loss_fn(self.model, sampler, train, self._autocast, adversary, progress)
         self._loop("decoder", SampleDecoder(self.model), train.decoder_steps, train.decoder_lr, loss_fn,
                    train.decoder_batch_size * (train.sequence_frames - 1),
                    companion=None if adversary is None else adversary.critic)
