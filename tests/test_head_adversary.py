@@ -142,17 +142,56 @@ def test_bank_windows_are_consecutive_latents_with_their_actions():
         bank.windows(np.random.default_rng(0), count=1, length=frames)
 
 
-def test_the_bank_term_judges_free_running_samples(tiny_store, tiny_flow_run, tmp_path):
+def _critic_weights(critic: TokenizerCritic) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in critic.discriminator.parameters()]
+
+
+def test_an_own_bank_critic_learns_the_free_running_samples_alone():
+    model = _flow_model()
+    supervised, samples, truth = _judged_batch(model)
+    bank_samples = samples.detach() + 0.5 * torch.randn_like(samples)
+
+    def adversary(own: bool) -> HeadAdversary:
+        torch.manual_seed(2)   # the same initial critics in both arms
+        critic = TokenizerCritic(8, 1e-3, distributed=False)
+        bank_critic = TokenizerCritic(8, 1e-3, distributed=False) if own else None
+        return HeadAdversary(model.tokenizer, model.dynamics.sampler, critic, weight=1.0, start_step=10,
+                             bank=object(), bank_weight=0.5, bank_critic=bank_critic)   # the critics alone
+
+    shared, own = adversary(False), adversary(True)
+    bank_before = _critic_weights(own.bank_critic)
+    for judge in (shared, own):
+        judge.add_term(supervised, samples, truth, lr=1e-3, step=0, bank_samples=bank_samples)
+    after_tf_only = adversary(False)
+    after_tf_only.add_term(supervised, samples, truth, lr=1e-3, step=0)
+    # the own arm's first critic saw the teacher-forced samples only; the shared one saw both
+    assert all(torch.equal(a, b) for a, b in zip(_critic_weights(own.critic), _critic_weights(after_tf_only.critic)))
+    assert any(not torch.equal(a, b) for a, b in zip(_critic_weights(shared.critic),
+                                                     _critic_weights(after_tf_only.critic)))
+    assert any(not torch.equal(a, b) for a, b in zip(bank_before, _critic_weights(own.bank_critic)))
+    assert own.recent_bank_critic_loss is not None and shared.recent_bank_critic_loss is None
+
+    restored = adversary(True)
+    restored.load_state_dict(own.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(_critic_weights(restored.bank_critic), _critic_weights(own.bank_critic)))
+    with pytest.raises(ValueError, match="head_adv_bank_critic"):
+        adversary(False).load_state_dict(own.state_dict())
+
+
+@pytest.mark.parametrize("bank_critic", ["shared", "own"])
+def test_the_bank_term_judges_free_running_samples(tiny_store, tiny_flow_run, tmp_path, bank_critic):
     run = tmp_path / "bank"
     vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", run, "--quiet", "--stage", "dynamics",
            "--init-from", tiny_flow_run, "--set", "model.head=flow_conv", "--set", "model.sampling_steps=2",
            "--set", "train.dynamics_steps=6", "--set", "train.head_adv_weight=1", "--set", "train.head_adv_start=0.5",
            "--set", "train.head_adv_bank_weight=1", "--set", "train.head_adv_bank_frames=16",
-           "--set", "train.log_every=1")
+           "--set", f"train.head_adv_bank_critic={bank_critic}", "--set", "train.log_every=1")
     steps = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     steps = [e for e in steps if e.get("stage") == "dynamics" and "loss" in e]
     assert all(np.isfinite(e["bank_critic_loss"]) for e in steps)
     assert [("bank_adv_loss" in e) for e in steps] == [e["step"] >= 3 for e in steps]
+    _, _, state = load_checkpoint(run)
+    assert ("head_bank_critic_loss" in state["metrics"]) == (bank_critic == "own")
 
 
 def test_bank_settings_are_checked(tiny_store, tmp_path):
@@ -163,4 +202,7 @@ def test_bank_settings_are_checked(tiny_store, tmp_path):
                       "--set", "model.head=flow_mlp", "--set", "train.head_adv_weight=1",
                       "--set", "train.head_adv_bank_weight=1", "--set", "train.head_adv_bank_frames=400", check=False)
     assert too_long.returncode != 0 and "lower train.head_adv_bank_frames" in too_long.stderr
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    unknown = vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", tmp_path / "c",
+                     "--set", "train.head_adv_bank_critic=both", check=False)
+    assert unknown.returncode != 0 and "expected one of shared, own" in unknown.stderr
+    assert not any((tmp_path / name).exists() for name in "abc")

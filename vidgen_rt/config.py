@@ -20,6 +20,7 @@ from vidgen_rt.errors import ConfigError
 # Sampling heads (docs/architecture.md §3): "mse" regresses the next latents (the mean of the frames
 # that could come next); the flow heads sample them from noise by flow matching in K Euler steps.
 HEADS = ("mse", "flow_mlp", "flow_conv")
+BANK_CRITICS = ("shared", "own")   # train.head_adv_bank_critic (train/head_adversary.py)
 MAX_SAMPLING_STEPS = 8
 
 
@@ -103,6 +104,8 @@ class TrainConfig:
     head_adv_bank_weight: float = 0.0    # the same critic also judges samples drawn from free-running context
                                          # (a bank of the model's own rollouts), × the adaptive weight; 0 = off
     head_adv_bank_frames: int = 128      # length of those rollouts
+    head_adv_bank_critic: str = "shared" # who judges them: "shared" (the teacher-forced samples' critic)
+                                         # or "own" (a second critic for free-running samples only)
     warmup_steps: int = 100
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -285,6 +288,9 @@ def validate(config: Config) -> None:
         raise ConfigError(f"train.head_adv_bank_frames ({config.train.head_adv_bank_frames}) must be at least "
                           f"train.sequence_frames ({config.train.sequence_frames}): the critic's contexts are "
                           f"runs of generated frames")
+    if config.train.head_adv_bank_critic not in BANK_CRITICS:
+        raise ConfigError(f"train.head_adv_bank_critic = {config.train.head_adv_bank_critic!r}: expected one of "
+                          f"{', '.join(BANK_CRITICS)}")
     if m.frame_height % m.downsample or m.frame_width % m.downsample:
         raise ConfigError(f"model.frame_height/frame_width ({m.frame_height}x{m.frame_width}) "
                           f"must be multiples of model.downsample ({m.downsample})")

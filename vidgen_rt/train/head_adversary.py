@@ -26,6 +26,11 @@ runs of the model's own latents from a bank of rollouts built at the stage's sta
 (train/rollout_bank.py), through the transformer and head with gradient. Those contexts have no
 true next frame, so only the critic judges them, against the decoded true frames of the batch.
 The bank is not rebuilt as the model trains: it holds the drift of the model the stage started from.
+
+One critic judging both kinds of sample spent itself on the free-running ones (the easier to tell
+apart): its loss on the teacher-forced samples stayed at chance. `train.head_adv_bank_critic=own`
+gives the free-running samples a critic of their own, so each term is judged by a critic that
+learns that kind of sample only.
 """
 
 from __future__ import annotations
@@ -45,14 +50,18 @@ RECENT_DECAY = 0.95   # the recent loss: an exponential average over about the l
 
 class HeadAdversary:
     def __init__(self, tokenizer: torch.nn.Module, head: torch.nn.Module, critic: TokenizerCritic, weight: float,
-                 start_step: int, bank: RolloutBank | None = None, bank_weight: float = 0.0):
+                 start_step: int, bank: RolloutBank | None = None, bank_weight: float = 0.0,
+                 bank_critic: TokenizerCritic | None = None):
+        """`bank_critic` judges the free-running samples; None shares `critic`."""
         self.tokenizer = tokenizer
         self.head = head
         self.critic = critic
         self.weight = weight
         self.start_step = start_step
         self.bank, self.bank_weight = bank, bank_weight
+        self.bank_critic = bank_critic
         self.recent_critic_loss: float | None = None
+        self.recent_bank_critic_loss: float | None = None
 
     @staticmethod
     def sample_noise(rng: np.random.Generator, clips: torch.Tensor) -> torch.Tensor:
@@ -66,17 +75,37 @@ class HeadAdversary:
         (from `sample_from_bank`) a second update and term on those, logged with a `bank_` prefix."""
         with torch.no_grad():
             real = self.tokenizer.decode(true_latents.float()).clamp(0.0, 1.0)
-        loss, extras = self._judge(supervised, real, samples, lr, self.weight, step)
-        self._remember(extras["critic_loss"])
+        loss, extras = self._judge(self.critic, supervised, real, samples, lr, self.weight, step)
+        self.recent_critic_loss = _recent(self.recent_critic_loss, extras["critic_loss"])
         if bank_samples is not None:
-            loss, from_bank = self._judge(loss, real, bank_samples, lr, self.bank_weight, step)
+            loss, from_bank = self._judge(self.bank_critic or self.critic, loss, real, bank_samples, lr,
+                                          self.bank_weight, step)
             extras.update({f"bank_{key}": value for key, value in from_bank.items()})
+            if self.bank_critic is not None:
+                self.recent_bank_critic_loss = _recent(self.recent_bank_critic_loss, from_bank["critic_loss"])
         return loss, extras
 
-    def _judge(self, supervised, real, samples, lr, weight, step):
+    def _judge(self, critic, supervised, real, samples, lr, weight, step):
         fake = self.tokenizer.decode(samples.float()).clamp(0.0, 1.0)
-        return self.critic.add_term(supervised, real, fake, lr, weight, self.head.output_weight,
-                                    active=step >= self.start_step)
+        return critic.add_term(supervised, real, fake, lr, weight, self.head.output_weight,
+                               active=step >= self.start_step)
+
+    def state_dict(self) -> dict:
+        """The critics' weights and optimizers, saved with the stage's optimizer state; a shared
+        critic's state has the layout of the runs made before there could be two."""
+        state = self.critic.state_dict()
+        if self.bank_critic is not None:
+            state["bank_critic"] = self.bank_critic.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        state = dict(state)
+        bank_state = state.pop("bank_critic", None)
+        if (bank_state is None) != (self.bank_critic is None):
+            raise ValueError("the checkpoint's head critics do not match train.head_adv_bank_critic")
+        self.critic.load_state_dict(state)
+        if self.bank_critic is not None:
+            self.bank_critic.load_state_dict(bank_state)
 
     def sample_from_bank(self, dynamics: torch.nn.Module, count: int, length: int, rng: np.random.Generator,
                          autocast) -> torch.Tensor:
@@ -89,17 +118,18 @@ class HeadAdversary:
             head_cond = dynamics(windows, actions, None, None, levels)[:, -1]
             return sample(dynamics.sampler, head_cond, noise.to(head_cond.dtype), dynamics.config.sampling_steps)
 
-    def _remember(self, critic_loss: float) -> None:
-        recent = self.recent_critic_loss
-        self.recent_critic_loss = critic_loss if recent is None else RECENT_DECAY * recent + (1 - RECENT_DECAY) * critic_loss
-
     def chance_warning(self) -> str | None:
         """What to tell the user when the critic ends the stage unable to tell samples from real frames."""
         if self.recent_critic_loss is None or self.recent_critic_loss < CHANCE_CRITIC_LOSS:
             return None
+        shared_with_bank = self.bank is not None and self.bank_critic is None
         return (f"warning: the head's critic ended at chance (recent hinge loss {self.recent_critic_loss:.3f}, "
                 f"1.0 is chance): it never told samples from real frames, so its term was noise. On worlds "
                 f"whose frames differ in a few pixels (small objects on flat ground) train without it: "
                 f"--set train.head_adv_weight=0"
-                + ("; here the free-running samples (train.head_adv_bank_weight) may have taken the critic"
-                   if self.bank is not None else ""))
+                + ("; here the free-running samples (train.head_adv_bank_weight) may have taken the critic: "
+                   "give them their own with --set train.head_adv_bank_critic=own" if shared_with_bank else ""))
+
+
+def _recent(recent: float | None, latest: float) -> float:
+    return latest if recent is None else RECENT_DECAY * recent + (1 - RECENT_DECAY) * latest

@@ -290,10 +290,12 @@ class Trainer:
         loss_fn = dynamics_loss_fn(self.model, sampler, self.config, self._autocast, adversary, progress)
         self._loop("dynamics", DynamicsObjective(self.model.dynamics), train.dynamics_steps, train.dynamics_lr,
                    loss_fn, train.batch_size * (train.sequence_frames - 1),
-                   companion=None if adversary is None else adversary.critic)
+                   companion=adversary)
         self.state["metrics"].update(self._validate("dynamics"))
         if adversary is not None and adversary.recent_critic_loss is not None:
             self.state["metrics"]["head_critic_loss"] = round(adversary.recent_critic_loss, 4)
+            if adversary.recent_bank_critic_loss is not None:
+                self.state["metrics"]["head_bank_critic_loss"] = round(adversary.recent_bank_critic_loss, 4)
             warning = adversary.chance_warning()
             if warning and self.rank == 0:
                 print(warning, file=sys.stderr)
@@ -342,8 +344,12 @@ class Trainer:
                                   "vectors or guide maps; set it to 0 here")
             bank = self._rollout_bank("head_bank", train.head_adv_bank_frames, "train.head_adv_bank_frames",
                                       "train.head_adv_bank_weight")
+        bank_critic = None
+        if bank is not None and train.head_adv_bank_critic == "own":
+            bank_critic = TokenizerCritic(2 * self.config.model.tokenizer_width, train.head_critic_lr, False)
         return HeadAdversary(self.model.tokenizer, self.model.dynamics.sampler, critic, train.head_adv_weight,
-                             int(train.head_adv_start * train.dynamics_steps), bank, train.head_adv_bank_weight)
+                             int(train.head_adv_start * train.dynamics_steps), bank, train.head_adv_bank_weight,
+                             bank_critic)
 
     def _bank_adversary(self) -> BankAdversary:
         """The critic and the free-running bank it judges (train/rollout_bank.py), the bank rolled out
