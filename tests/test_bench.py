@@ -71,6 +71,10 @@ def test_single_every_backend_and_schema(bundle):
     assert report["model"]["preset"] == "tiny" and report["model"]["gflops_per_frame"]["total"] > 0
     assert {"fp32", "bf16", "int8"} <= set(report["peak_gflops"])
     assert report["bandwidth_gbs"] > 0 and "MiB buffer" in report["bandwidth_method"]
+    tail = report["fixed_work_tail"]
+    assert 0 < tail["p50_ms"] <= tail["p90_ms"] <= tail["p99_ms"] and 0 <= tail["long_unit_fraction"] <= 1
+    assert tail["p99_over_p50"] == pytest.approx(tail["p99_ms"] / tail["p50_ms"], rel=1e-2)
+    assert "units of" in report["fixed_work_method"]
     rows = {row["backend"]: row for row in report["results"]}
     assert list(rows) == [*measured, "torch-eager-nocache", "native-trt"]
     for name in [*measured, "torch-eager-nocache"]:
@@ -210,6 +214,17 @@ def test_a_run_on_a_busy_host_warns(monkeypatch, capsys, stolen, warned):
     out, err = capsys.readouterr()
     assert "the table" in out
     assert ("took 20 % of this machine's CPU time" in err) == warned, err
+
+
+def test_fixed_work_tail_counts_stalls():
+    from vidgen_rt.bench.peak import tail_figures
+
+    even = np.full(1000, 2.0)
+    stalled = even.copy()
+    stalled[::50] += 2.5   # one unit in fifty 2.5 ms late, as the stepping stage's tail
+    assert tail_figures(even)["long_unit_fraction"] == 0 and tail_figures(even)["p99_over_p50"] == 1.0
+    figures = tail_figures(stalled)
+    assert figures["long_unit_fraction"] == pytest.approx(0.02) and figures["p99_over_p50"] > 2.0
 
 
 def test_floor_arithmetic_on_made_up_numbers():

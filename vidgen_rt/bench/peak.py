@@ -101,3 +101,45 @@ def measure_bandwidth(threads: int, mib: int = 512, repeats: int = 5) -> tuple[f
     seconds = _best_seconds(buffer.sum, repeats=repeats)
     gbs = buffer.numel() * buffer.element_size() / seconds / 1e9
     return round(gbs, 2), BANDWIDTH_METHOD.format(mib=mib, threads=threads, repeats=repeats)
+
+
+FIXED_WORK_METHOD = ("{units} units of {reps} x torch.matmul float32 (16 x 1024) @ (1024 x 4864), {mib:.0f} MiB of "
+                     "weights (a step's shape and bytes), {threads} threads, garbage collector off")
+LONG_UNIT_MS = 1.0   # a unit this much slower than the median counts as a stall
+
+
+def measure_fixed_work_tail(threads: int, units: int = 500, unit_ms: float = 2.0) -> tuple[dict, str]:
+    """How evenly this machine runs the same work over and over: `units` timed repeats of a frame-sized
+    unit (16-row matmuls over a step's worth of fp32 weights, about `unit_ms` each). Every unit does
+    the same arithmetic on the same memory, so its tail (p99 / p50, stalls longer than the median by
+    `LONG_UNIT_MS`) is the host's and the operating system's, not a backend's: the bound below which
+    no frame interval's tail can go on this machine."""
+    import gc
+
+    import torch
+
+    torch.set_num_threads(threads)
+    weights, rows = torch.randn(1024, 4864), torch.randn(16, 1024)
+    out = torch.empty(16, 4864)
+    one = _best_seconds(lambda: torch.matmul(rows, weights, out=out), repeats=20)
+    reps = max(1, round(unit_ms / 1e3 / one))
+    seconds = np.empty(units)
+    gc.disable()
+    try:
+        for unit in range(units):
+            began = time.perf_counter()
+            for _ in range(reps):
+                torch.matmul(rows, weights, out=out)
+            seconds[unit] = time.perf_counter() - began
+    finally:
+        gc.enable()
+    return tail_figures(seconds * 1e3), FIXED_WORK_METHOD.format(units=units, reps=reps, mib=weights.numel() * 4 / 2 ** 20,
+                                             threads=threads)
+
+
+def tail_figures(ms: np.ndarray) -> dict:
+    """Percentiles of unit times in ms, p99 / p50, and the share of units `LONG_UNIT_MS` over the median."""
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    return {"p50_ms": round(p50, 3), "p90_ms": round(p90, 3), "p99_ms": round(p99, 3),
+            "p99_over_p50": round(p99 / p50, 3),
+            "long_unit_fraction": round(float(np.mean(ms > p50 + LONG_UNIT_MS)), 4)}

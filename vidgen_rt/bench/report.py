@@ -31,7 +31,11 @@ def _measured(report: dict) -> str:
     stolen = report["machine"].get("steal_fraction")
     # A virtual machine whose host is busy loses CPU time to it; figures then swing between runs.
     steal = "" if stolen is None else f"; CPU time stolen by the host {100 * stolen:.1f} %"
-    return f"peak GFLOP/s {peaks}; read bandwidth {measured}{steal}"
+    fixed = report.get("fixed_work_tail")
+    # The same work repeated: its tail is the machine's, the least any row's p99 / p50 can be.
+    tail = "" if fixed is None else (f"; fixed work p99 / p50 {fixed['p99_over_p50']:.2f}, "
+                                     f"{100 * fixed['long_unit_fraction']:.1f} % of units stalled > 1 ms")
+    return f"peak GFLOP/s {peaks}; read bandwidth {measured}{steal}{tail}"
 
 
 def row_label(row: dict) -> str:

@@ -8,7 +8,7 @@ import os
 import tempfile
 
 from vidgen_rt.bench.backends import BACKENDS, build_backends
-from vidgen_rt.bench.peak import measure_bandwidth, measure_peaks
+from vidgen_rt.bench.peak import measure_bandwidth, measure_fixed_work_tail, measure_peaks
 from vidgen_rt.bench.scenarios import SCENARIOS, Scenario, Settings
 from vidgen_rt.bench.workload import Workload
 from vidgen_rt.errors import ConfigError
@@ -62,6 +62,7 @@ def run_bench(source, scenario: str = "single", backends=("torch-eager", "native
         precisions = sorted({b.precision for b in chosen if b.skipped is None} & {"fp32", "bf16", "int8"} | {"fp32"})
         peaks, methods = measure_peaks(threads, precisions)
         bandwidth, bandwidth_method = measure_bandwidth(threads)
+        fixed_work, fixed_work_method = measure_fixed_work_tail(threads)
         settings = Settings(frames=frames, warmup=warmup, target_fps=target_fps, quiet=quiet)
         run = Scenario(scenario, chosen, workload.needed_batches, workload.config.model.n_actions, model_info,
                        peaks, bandwidth, settings)
@@ -73,6 +74,7 @@ def run_bench(source, scenario: str = "single", backends=("torch-eager", "native
         "model": model_info,
         "peak_gflops": peaks, "peak_method": methods,
         "bandwidth_gbs": bandwidth, "bandwidth_method": bandwidth_method,
+        "fixed_work_tail": fixed_work, "fixed_work_method": fixed_work_method,
         "settings": {"frames": frames, "warmup": warmup, "chunk": settings.chunk, "threads": threads,
                      "batches": workload.needed_batches, "target_fps": target_fps, "no_cache": no_cache,
                      "head": workload.config.model.head, "sampling_steps": sampling_steps,
