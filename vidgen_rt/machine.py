@@ -30,6 +30,11 @@ def cpu_flags() -> set[str]:
     return set((_cpuinfo_field("flags") or "").split())
 
 
+def cpu_has_bf16() -> bool:
+    """Whether the CPU computes in bf16 natively (AVX-512 BF16 or AMX): where bf16 autocast pays."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
 def machine_info() -> dict:
     flags = cpu_flags()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -13,7 +13,6 @@ with gradient, in the same forward (so DDP sees it): what train/head_adversary.p
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 from torch.nn import functional as F
 

@@ -5,7 +5,7 @@ Stage `tokenizer` fits the frame autoencoder (MSE + image-gradient term, and aft
 Stage `dynamics` freezes it, encodes the whole store once, and fits the frame-causal transformer and
 its head on latent clips with drift control (train/dynamics_stage.py). Stage `decoder` (optional)
 tunes the decoder on the dynamics' own samples (train/decoder_stage.py). What a run starts from, the
-store's checks and `--init-from`, is train/run_setup.py.
+store's checks and `--init-from`, is train/run_setup.py; the critics a stage adds, train/critics.py.
 
 Runs on one process or under `torchrun` with DDP (gloo on CPU, NCCL on GPUs). Batches are pure
 functions of (seed, stage, step, rank) and checkpoints hold weights + optimizer state, so a run
@@ -31,18 +31,18 @@ from tqdm import tqdm
 
 from vidgen_rt.config import Config, from_dict
 from vidgen_rt.data.store import UNCONDITIONAL_ACTIONS, EpisodeStore
-from vidgen_rt.errors import CheckpointError, ConfigError, DataError
+from vidgen_rt.errors import CheckpointError
+from vidgen_rt.machine import cpu_has_bf16
 from vidgen_rt.metrics.sharpness import sharpness
 from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train import checkpoint as ckpt
 from vidgen_rt.train.batches import (ClipSampler, EpisodeSplit, FrameSampler, batch_rng, episode_actions,
                                      target_conditions)
+from vidgen_rt.train.critics import bank_adversary, bank_episodes, head_adversary
 from vidgen_rt.train.decoder_stage import (SampleDecoder, decoded_sample_figures, decoder_loss_fn,
                                            freeze_all_but_decoder)
 from vidgen_rt.train.dynamics_stage import dynamics_loss_fn
-from vidgen_rt.train.head_adversary import HeadAdversary
 from vidgen_rt.train.objective import DynamicsObjective
-from vidgen_rt.train.rollout_bank import BankAdversary, RolloutBank
 from vidgen_rt.train.run_setup import check_store_matches, init_from_source, with_store_conditions, world_of_source
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic, reconstruction_loss
 
@@ -77,9 +77,9 @@ class Trainer:
             self.state.update(init_from_source(self.model, config, init_from, self.stages, self.quiet))
         train = config.train   # refuse episodes too short for a bank before anything is written
         if "decoder" in self.stages and train.decoder_steps and train.decoder_adv_weight:
-            self._bank_episodes(train.decoder_rollout_frames, "train.decoder_rollout_frames", "train.decoder_adv_weight")
+            bank_episodes(self, train.decoder_rollout_frames, "train.decoder_rollout_frames", "train.decoder_adv_weight")
         if "dynamics" in self.stages and train.dynamics_steps and train.head_adv_weight and train.head_adv_bank_weight:
-            self._bank_episodes(train.head_adv_bank_frames, "train.head_adv_bank_frames", "train.head_adv_bank_weight")
+            bank_episodes(self, train.head_adv_bank_frames, "train.head_adv_bank_frames", "train.head_adv_bank_weight")
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             ckpt.write_json_atomic(self.run_dir / "config.json", config.to_dict())
@@ -216,7 +216,7 @@ class Trainer:
             dist.barrier()
 
     def _autocast(self):
-        enabled = self.config.train.bf16 and _cpu_has_bf16()
+        enabled = self.config.train.bf16 and cpu_has_bf16()
         return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else nullcontext()
 
     # ---------------------------------------------------------------- stage 1: tokenizer
@@ -255,7 +255,7 @@ class Trainer:
 
     # ---------------------------------------------------------------- stage 2: dynamics
 
-    def _clip_sampler(self, indices, encode: bool = True, length: int | None = None) -> ClipSampler:
+    def clip_sampler(self, indices, encode: bool = True, length: int | None = None) -> ClipSampler:
         """Encode the episodes once (the tokenizer is frozen by now) and sample clips of `length` frames
         (default train.sequence_frames) from them; with `encode` off, clips of frames instead (the
         decoder stage encodes its own)."""
@@ -279,9 +279,9 @@ class Trainer:
         train = self.config.train
         for p in self.model.tokenizer.parameters():
             p.requires_grad_(False)
-        sampler = self._clip_sampler(self.split.train)
+        sampler = self.clip_sampler(self.split.train)
         self.model.dynamics.train()
-        adversary = self._head_adversary()
+        adversary = head_adversary(self)
 
         def progress() -> tuple[int, float]:
             step = self.state["step"]
@@ -305,9 +305,9 @@ class Trainer:
     def _train_decoder(self) -> None:
         train = self.config.train
         freeze_all_but_decoder(self.model)
-        sampler = self._clip_sampler(self.split.train, encode=False)
+        sampler = self.clip_sampler(self.split.train, encode=False)
         self.model.dynamics.eval()
-        adversary = self._bank_adversary() if train.decoder_adv_weight > 0 else None
+        adversary = bank_adversary(self) if train.decoder_adv_weight > 0 else None
         if self.state["step"] == 0:  # the figures the stage starts from, beside its final ones
             before = self._decoded_sample_figures()
             if adversary is not None:
@@ -330,68 +330,11 @@ class Trainer:
         self.state["metrics"].update(tokenizer_psnr=validation.pop("val_psnr"),
                                      tokenizer_sharpness=validation.pop("val_sharpness"), **validation)
 
-    def _head_adversary(self) -> HeadAdversary | None:
-        """The critic on the head's samples (train/head_adversary.py); None when train.head_adv_weight is 0.
-        With train.head_adv_bank_weight > 0 it also judges samples from the model's own rollouts."""
-        train = self.config.train
-        if train.head_adv_weight <= 0:
-            return None
-        critic = TokenizerCritic(2 * self.config.model.tokenizer_width, train.head_critic_lr, self.world_size > 1)
-        bank = None
-        if train.head_adv_bank_weight > 0:
-            if self.world_size > 1 or self.config.model.cond_dim or self.config.model.guide_channels:
-                raise ConfigError("train.head_adv_bank_weight runs on one process, for worlds without cond "
-                                  "vectors or guide maps; set it to 0 here")
-            bank = self._rollout_bank("head_bank", train.head_adv_bank_frames, "train.head_adv_bank_frames",
-                                      "train.head_adv_bank_weight")
-        bank_critic = None
-        if bank is not None and train.head_adv_bank_critic == "own":
-            bank_critic = TokenizerCritic(2 * self.config.model.tokenizer_width, train.head_critic_lr, False)
-        return HeadAdversary(self.model.tokenizer, self.model.dynamics.sampler, critic, train.head_adv_weight,
-                             int(train.head_adv_start * train.dynamics_steps), bank, train.head_adv_bank_weight,
-                             bank_critic)
-
-    def _bank_adversary(self) -> BankAdversary:
-        """The critic and the free-running bank it judges (train/rollout_bank.py), the bank rolled out
-        from training episodes long enough for window + train.decoder_rollout_frames frames."""
-        train = self.config.train
-        bank = self._rollout_bank("decoder_bank", train.decoder_rollout_frames, "train.decoder_rollout_frames",
-                                  "train.decoder_adv_weight")
-        critic = TokenizerCritic(2 * self.config.model.tokenizer_width, train.decoder_critic_lr, self.world_size > 1)
-        return BankAdversary(bank, critic, train.decoder_adv_weight, int(train.decoder_adv_start * train.decoder_steps),
-                             self.model.tokenizer.last_layer)
-
-    def _rollout_bank(self, name: str, frames: int, frames_option: str, weight_option: str) -> RolloutBank:
-        """The model's own rollouts of `frames` frames from training clips, at the stage's start."""
-        train = self.config.train
-        self.model.tokenizer.eval()
-        was_training = self.model.dynamics.training
-        self.model.dynamics.eval()
-        sampler = self._clip_sampler(self._bank_episodes(frames, frames_option, weight_option), encode=False,
-                                     length=self.config.model.window + frames)
-        precision = "bf16" if train.bf16 and _cpu_has_bf16() else "fp32"
-        bank = RolloutBank.generate(self.model, sampler, batch_rng(train.seed, name, 0), frames, precision,
-                                    quiet=self.quiet)
-        self.model.dynamics.train(was_training)
-        return bank
-
-    def _bank_episodes(self, frames: int, frames_option: str, weight_option: str) -> list[int]:
-        """Training episodes long enough for a bank's rollouts (window + `frames`)."""
-        length = self.config.model.window + frames
-        lengths = self.store.episode_lengths()
-        long_enough = [i for i in self.split.train if lengths[i] >= length]
-        if not long_enough:
-            raise DataError(f"the free-running bank needs training episodes of {length} frames "
-                            f"(window + {frames_option}); the longest has "
-                            f"{max(lengths[i] for i in self.split.train)}: lower {frames_option} "
-                            f"or set {weight_option}=0")
-        return long_enough
-
     def _decoded_sample_figures(self) -> dict:
         """decoder_stage.decoded_sample_figures on 16 fixed validation clips."""
         was_training = self.model.training
         self.model.eval()
-        sampler = self._clip_sampler(self.split.validation or self.split.train[:1], encode=False)
+        sampler = self.clip_sampler(self.split.validation or self.split.train[:1], encode=False)
         batch = sampler.sample(batch_rng(0, "validation", 0), 16)
         figures = decoded_sample_figures(self.model, batch, batch_rng(0, "validation", 1), target_conditions(batch))
         self.model.train(was_training)
@@ -414,7 +357,7 @@ class Trainer:
                       "val_sharpness": round(sharpness(recon, frames), 4)}
         else:
             if self._validation_clips is None:  # the tokenizer is frozen by now: encode once
-                self._validation_clips = self._clip_sampler(indices).sample(batch_rng(0, "validation", 0), 16)
+                self._validation_clips = self.clip_sampler(indices).sample(batch_rng(0, "validation", 0), 16)
             batch = self._validation_clips
             clips = batch.latents
             # A flow head's deterministic output (temperature 0), so every head reports the same figure.
@@ -454,8 +397,3 @@ def _init_distributed() -> tuple[int, int]:
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
-
-def _cpu_has_bf16() -> bool:
-    from vidgen_rt.machine import cpu_flags
-
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
