@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import vidgen_rt
-from vidgen_rt.bench.backends import StepperRun, WindowRecomputeRun
+from vidgen_rt.bench.backends import BackendRun, StepperRun, WindowRecomputeRun
 from vidgen_rt.bench.floor import CACHE_BYTES, WEIGHT_BYTES, floor, floor_fields, frame_work
 from vidgen_rt.bench.report import console_table, markdown_table
 from vidgen_rt.bench.run import run_bench
@@ -214,6 +214,44 @@ def test_a_run_on_a_busy_host_warns(monkeypatch, capsys, stolen, warned):
     out, err = capsys.readouterr()
     assert "the table" in out
     assert ("took 20 % of this machine's CPU time" in err) == warned, err
+
+
+class _LoggedRun(BackendRun):
+    """A run that notes, in `log` shared by all runs, which backend made each frame and whether it was timed."""
+
+    def __init__(self, name: str, log: list):
+        super().__init__(1)
+        self.name, self.log = name, log
+
+    def frame(self, actions, record: bool = True) -> None:
+        self.log.append((self.name, record))
+        super().frame(actions, record)
+
+    def _frame(self, actions) -> None:
+        pass
+
+    def breakdown(self) -> dict:
+        return {}
+
+
+def test_every_turn_opens_with_untimed_frames():
+    from tqdm import tqdm
+
+    from vidgen_rt.bench.backends import Backend
+    from vidgen_rt.bench.scenarios import Scenario, Settings
+
+    log = []
+    backends = [Backend(name, "fp32", open=lambda batch, name=name: _LoggedRun(name, log)) for name in "ab"]
+    settings = Settings(frames=20, warmup=3, chunk=10, turn_warmup=4, quiet=True)
+    scenario = Scenario("single", backends, [1], 4, {}, {}, 1.0, settings)
+    scenario.bar = tqdm(total=0, disable=True)
+    runs = scenario._measure(scenario.backends, 1)
+    assert [len(run.samples["total"]) for _, run in runs] == [20, 20]
+    interleaved = log[2 * settings.warmup:]   # after each backend's own warm-up: 2 rounds of 2 turns
+    turns = [interleaved[start:start + 14] for start in range(0, len(interleaved), 14)]
+    assert [turn[0][0] for turn in turns] == ["a", "b", "b", "a"]   # the first backend changes every round
+    for turn in turns:
+        assert len({name for name, _ in turn}) == 1 and [timed for _, timed in turn] == [False] * 4 + [True] * 10
 
 
 def test_fixed_work_tail_counts_stalls():

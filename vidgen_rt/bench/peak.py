@@ -139,7 +139,7 @@ def measure_fixed_work_tail(threads: int, units: int = 500, unit_ms: float = 2.0
 
 def tail_figures(ms: np.ndarray) -> dict:
     """Percentiles of unit times in ms, p99 / p50, and the share of units `LONG_UNIT_MS` over the median."""
-    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    p50, p90, p99 = (float(value) for value in np.percentile(ms, [50, 90, 99]))
     return {"p50_ms": round(p50, 3), "p90_ms": round(p90, 3), "p99_ms": round(p99, 3),
             "p99_over_p50": round(p99 / p50, 3),
             "long_unit_fraction": round(float(np.mean(ms > p50 + LONG_UNIT_MS)), 4)}

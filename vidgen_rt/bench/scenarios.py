@@ -2,8 +2,10 @@
 
 Measurement: each backend opens a run of B players, warms up on its own, then all backends take
 turns in round-robin chunks of frames (the first backend of a round changes every round), so a load
-change on the machine hits every backend alike; each turn opens with one untimed frame, so the
-samples are steady-state frames, not the cold-cache first frame after another backend ran. A sample
+change on the machine hits every backend alike; each turn opens with `turn_warmup` untimed frames,
+so the samples are steady-state frames, not the first frames after another backend ran (with one
+untimed frame, the second frame of a turn was still a millisecond slow and made most of a row's
+p99: docs/performance.md, attempt 13). A sample
 is one batched frame: end to end as the caller sees it, plus the step / decode split from the
 stepper's own statistics.
 
@@ -36,6 +38,7 @@ class Settings:
     frames: int = 300         # measured frames per backend and batch size
     warmup: int = 20
     chunk: int = 50           # frames per backend per round-robin turn
+    turn_warmup: int = 4      # untimed frames that open each turn (docs/performance.md, attempt 13)
     target_fps: float = 30.0
     seed: int = 0
     quiet: bool = False
@@ -117,10 +120,11 @@ class Scenario:
                 for index in range(len(runs)):
                     _, run = runs[(index + turn) % len(runs)]
                     with run.turn():  # an asynchronous run generates only during its turn
-                        # One untimed frame first: after another backend's turn the caches are cold
+                        # Untimed frames first: after another backend's turn the caches are cold
                         # and a pipelined run's pipeline is empty; a host playing continuously
                         # pays that once, the interleaving at every turn.
-                        run.frame(chunk[0], record=False)
+                        for row in chunk[:s.turn_warmup]:
+                            run.frame(row, record=False)
                         for row in chunk:
                             run.frame(row)
                     self.bar.update(len(chunk))
