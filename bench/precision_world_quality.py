@@ -64,7 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--horizon", type=int, default=64, help="generated frames per episode (default: 64)")
     parser.add_argument("--stride", type=int, default=4, help="positions between faithfulness draws (default: 4)")
     parser.add_argument("--threads", type=int, default=1, help="threads per graph (default: 1)")
-    parser.add_argument("--json", type=Path, help="output path (default: bench/results/precision-world-quality-NAME-DATE.json)")
+    parser.add_argument("--json", type=Path,
+                        help="output path (default: bench/results/precision-world-quality-NAME-DATE.json)")
     args = parser.parse_args(argv)
     args.backends = [REFERENCE] + [b for b in args.backends.split(",") if b and b != REFERENCE]
     unknown = [b for b in args.backends if b not in BACKENDS]

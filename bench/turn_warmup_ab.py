@@ -64,7 +64,8 @@ def main() -> None:
     parser.add_argument("--warmups", default="1,2,4", help="turn_warmup values to compare (default 1,2,4)")
     parser.add_argument("--rounds", type=int, default=2, help="times every value runs, alternating (default 2)")
     parser.add_argument("--frames", type=int, default=1000, help="timed frames per backend and run (default 1000)")
-    parser.add_argument("--json", type=Path, default=None, help="output (default bench/results/turn-warmup-ab-DATE.json)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="output (default bench/results/turn-warmup-ab-DATE.json)")
     args = parser.parse_args()
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
     warmups = [int(value) for value in args.warmups.split(",")]

@@ -173,7 +173,8 @@ def test_an_own_bank_critic_learns_the_free_running_samples_alone():
 
     restored = adversary(True)
     restored.load_state_dict(own.state_dict())
-    assert all(torch.equal(a, b) for a, b in zip(_critic_weights(restored.bank_critic), _critic_weights(own.bank_critic)))
+    restored_weights, own_weights = _critic_weights(restored.bank_critic), _critic_weights(own.bank_critic)
+    assert all(torch.equal(a, b) for a, b in zip(restored_weights, own_weights))
     with pytest.raises(ValueError, match="head_adv_bank_critic"):
         adversary(False).load_state_dict(own.state_dict())
 
@@ -206,3 +207,38 @@ def test_bank_settings_are_checked(tiny_store, tmp_path):
                      "--set", "train.head_adv_bank_critic=both", check=False)
     assert unknown.returncode != 0 and "expected one of shared, own" in unknown.stderr
     assert not any((tmp_path / name).exists() for name in "abc")
+
+
+def test_a_critic_starts_from_a_runs_trained_one(tiny_store, tiny_flow_run, tmp_path):
+    from types import SimpleNamespace
+
+    from vidgen_rt.train.checkpoint import load_optimizer_state
+    from vidgen_rt.train.critics import head_adversary
+
+    source = tmp_path / "source"
+    vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", source, "--quiet", "--stage", "dynamics",
+           "--init-from", tiny_flow_run, "--set", "model.head=flow_conv", "--set", "model.sampling_steps=2",
+           "--set", "train.dynamics_steps=6", "--set", "train.checkpoint_every=4", "--set", "train.head_adv_weight=1")
+    saved = load_optimizer_state(source / "checkpoints" / "dynamics-0000004")["companion"]["weights"]
+    config = preset("tiny")
+    config.model.head, config.model.sampling_steps = "flow_conv", 2
+    config.train.head_adv_weight, config.train.head_critic_from = 1.0, str(source)
+    trainer = SimpleNamespace(config=config, model=WorldModel(config.model), world_size=1, state={"step": 0},
+                              quiet=True)
+    started = head_adversary(trainer).critic.discriminator.state_dict()
+    assert set(started) == set(saved) and all(torch.equal(started[k], saved[k]) for k in saved)
+    config.train.head_critic_from = ""
+    fresh = head_adversary(trainer).critic.discriminator.state_dict()
+    assert any(not torch.equal(fresh[k], saved[k]) for k in saved)
+
+
+def test_a_critic_source_without_a_critic_is_refused(tiny_store, tiny_flow_run, tmp_path):
+    refused = vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", tmp_path / "run", "--stage",
+                     "dynamics", "--init-from", tiny_flow_run, "--set", "model.head=flow_conv",
+                     "--set", "model.sampling_steps=2", "--set", "train.head_adv_weight=1",
+                     "--set", f"train.head_critic_from={tiny_flow_run}", check=False)
+    assert refused.returncode != 0 and "hold a head critic" in refused.stderr
+    assert not (tmp_path / "run").exists()
+    without_term = vidgen("train", "--preset", "tiny", "--data", tiny_store, "--out", tmp_path / "run",
+                          "--set", f"train.head_critic_from={tiny_flow_run}", check=False)
+    assert without_term.returncode != 0 and "set train.head_adv_weight > 0 too" in without_term.stderr

@@ -106,6 +106,8 @@ class TrainConfig:
     head_adv_bank_frames: int = 128      # length of those rollouts
     head_adv_bank_critic: str = "shared" # who judges them: "shared" (the teacher-forced samples' critic)
                                          # or "own" (a second critic for free-running samples only)
+    head_critic_from: str = ""           # a run or checkpoint whose dynamics stage trained a head critic:
+                                         # start the critic from it instead of from scratch; "" = scratch
     warmup_steps: int = 100
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -288,6 +290,9 @@ def validate(config: Config) -> None:
         raise ConfigError(f"train.head_adv_bank_frames ({config.train.head_adv_bank_frames}) must be at least "
                           f"train.sequence_frames ({config.train.sequence_frames}): the critic's contexts are "
                           f"runs of generated frames")
+    if config.train.head_critic_from and config.train.head_adv_weight <= 0:
+        raise ConfigError("train.head_critic_from starts the head's critic from a run: set "
+                          "train.head_adv_weight > 0 too")
     if config.train.head_adv_bank_critic not in BANK_CRITICS:
         raise ConfigError(f"train.head_adv_bank_critic = {config.train.head_adv_bank_critic!r}: expected one of "
                           f"{', '.join(BANK_CRITICS)}")

@@ -133,8 +133,8 @@ def measure_fixed_work_tail(threads: int, units: int = 500, unit_ms: float = 2.0
             seconds[unit] = time.perf_counter() - began
     finally:
         gc.enable()
-    return tail_figures(seconds * 1e3), FIXED_WORK_METHOD.format(units=units, reps=reps, mib=weights.numel() * 4 / 2 ** 20,
-                                             threads=threads)
+    method = FIXED_WORK_METHOD.format(units=units, reps=reps, mib=weights.numel() * 4 / 2 ** 20, threads=threads)
+    return tail_figures(seconds * 1e3), method
 
 
 def tail_figures(ms: np.ndarray) -> dict:

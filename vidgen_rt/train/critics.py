@@ -7,12 +7,30 @@ Each takes the `Trainer` (train/trainer.py) whose stage it serves.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from vidgen_rt.errors import ConfigError, DataError
 from vidgen_rt.machine import cpu_has_bf16
 from vidgen_rt.train.batches import batch_rng
+from vidgen_rt.train.checkpoint import load_optimizer_state, read_state, resolve_checkpoint
 from vidgen_rt.train.head_adversary import HeadAdversary
 from vidgen_rt.train.rollout_bank import BankAdversary, RolloutBank
 from vidgen_rt.train.tokenizer_losses import TokenizerCritic
+
+
+def check_critic_inputs(trainer) -> None:
+    """Refuse, before a run writes anything, episodes too short for a critic's bank and a
+    `train.head_critic_from` that holds no critic."""
+    train, stages = trainer.config.train, trainer.stages
+    if "decoder" in stages and train.decoder_steps and train.decoder_adv_weight:
+        bank_episodes(trainer, train.decoder_rollout_frames, "train.decoder_rollout_frames", "train.decoder_adv_weight")
+    if "dynamics" in stages and train.dynamics_steps and train.head_adv_weight:
+        if train.head_adv_bank_weight:
+            bank_episodes(trainer, train.head_adv_bank_frames, "train.head_adv_bank_frames",
+                          "train.head_adv_bank_weight")
+        if train.head_critic_from:
+            trained_head_critic(train.head_critic_from)
 
 
 def head_adversary(trainer) -> HeadAdversary | None:
@@ -22,6 +40,11 @@ def head_adversary(trainer) -> HeadAdversary | None:
     if train.head_adv_weight <= 0:
         return None
     critic = TokenizerCritic(2 * trainer.config.model.tokenizer_width, train.head_critic_lr, trainer.world_size > 1)
+    if train.head_critic_from and trainer.state["step"] == 0:   # a resumed run restores its own critic
+        state, origin = trained_head_critic(train.head_critic_from)
+        critic.load_state_dict(state)
+        if not trainer.quiet:
+            print(f"head critic from {origin}", file=sys.stderr)
     bank = None
     if train.head_adv_bank_weight > 0:
         if trainer.world_size > 1 or trainer.config.model.cond_dim or trainer.config.model.guide_channels:
@@ -35,6 +58,27 @@ def head_adversary(trainer) -> HeadAdversary | None:
     return HeadAdversary(trainer.model.tokenizer, trainer.model.dynamics.sampler, critic, train.head_adv_weight,
                          int(train.head_adv_start * train.dynamics_steps), bank, train.head_adv_bank_weight,
                          bank_critic)
+
+
+def trained_head_critic(source: str) -> tuple[dict, Path]:
+    """The teacher-forced samples' critic a run's dynamics stage saved with its optimizer state, and
+    the checkpoint it came from. A finished run's last checkpoint keeps no optimizer state, so the
+    newest checkpoint of the same run that does is taken.
+
+    Why: a fresh critic on a fine-tuned world's samples stays at chance for about 300 steps, so a
+    short fine-tune's term is noise for most of it (docs/model.md); the critic that trained beside
+    the source world already tells its samples from real frames."""
+    path = resolve_checkpoint(source)
+    candidates = [path] + sorted((p for p in path.parent.iterdir() if p.name.startswith("dynamics-") and p != path),
+                                 reverse=True)
+    for candidate in candidates:
+        if not (candidate / "optimizer.pt").is_file() or read_state(candidate).get("stage") != "dynamics":
+            continue
+        companion = load_optimizer_state(candidate).get("companion")
+        if isinstance(companion, dict) and "weights" in companion:
+            return {"weights": companion["weights"], "optimizer": companion["optimizer"]}, candidate
+    raise ConfigError(f"train.head_critic_from={source}: neither {path} nor the checkpoints beside it hold a "
+                      f"head critic (it must be a run whose dynamics stage trained with train.head_adv_weight > 0)")
 
 
 def bank_adversary(trainer) -> BankAdversary:

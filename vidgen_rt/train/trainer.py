@@ -38,7 +38,7 @@ from vidgen_rt.model.world_model import WorldModel, frames_to_tensor
 from vidgen_rt.train import checkpoint as ckpt
 from vidgen_rt.train.batches import (ClipSampler, EpisodeSplit, FrameSampler, batch_rng, episode_actions,
                                      target_conditions)
-from vidgen_rt.train.critics import bank_adversary, bank_episodes, head_adversary
+from vidgen_rt.train.critics import bank_adversary, check_critic_inputs, head_adversary
 from vidgen_rt.train.decoder_stage import (SampleDecoder, decoded_sample_figures, decoder_loss_fn,
                                            freeze_all_but_decoder)
 from vidgen_rt.train.dynamics_stage import dynamics_loss_fn
@@ -75,11 +75,7 @@ class Trainer:
             self._resume()
         elif init_from:
             self.state.update(init_from_source(self.model, config, init_from, self.stages, self.quiet))
-        train = config.train   # refuse episodes too short for a bank before anything is written
-        if "decoder" in self.stages and train.decoder_steps and train.decoder_adv_weight:
-            bank_episodes(self, train.decoder_rollout_frames, "train.decoder_rollout_frames", "train.decoder_adv_weight")
-        if "dynamics" in self.stages and train.dynamics_steps and train.head_adv_weight and train.head_adv_bank_weight:
-            bank_episodes(self, train.head_adv_bank_frames, "train.head_adv_bank_frames", "train.head_adv_bank_weight")
+        check_critic_inputs(self)   # before anything is written
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             ckpt.write_json_atomic(self.run_dir / "config.json", config.to_dict())
