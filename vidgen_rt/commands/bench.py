@@ -24,7 +24,9 @@ each a row with its K; --temperature scales the head's noise (default 1).
 Every result has the FLOPs per frame and the fraction of this machine's measured matmul peak, and
 its per-frame floor, max(FLOPs / peak, bytes a frame reads / measured read bandwidth), with the
 fraction of it reached (docs/benchmarks.md). On a virtual machine the share of CPU time its host
-took during the run (steal) is recorded too, with a warning above 5 %.
+took during the run (steal) is recorded too, with a warning above 5 %, and so is the machine's own
+tail: one frame-sized unit of fixed work timed 500 times (p99 / p50 and stalls over 1 ms), the least
+any row's p99 / p50 can be on this machine.
 
 examples:
   vidgen bench maze
