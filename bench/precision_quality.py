@@ -32,14 +32,12 @@ from vidgen_rt.generate import world_of
 from vidgen_rt.machine import machine_info
 from vidgen_rt.metrics.evaluate import held_out_episodes
 from vidgen_rt.metrics.image import psnr
-from vidgen_rt.runtime.factory import NATIVE_CPU_BACKENDS, open_stepper
+from vidgen_rt.runtime.factory import NATIVE_BUNDLE_BACKENDS, open_stepper
 from vidgen_rt.worlds import HELD_OUT_SEED
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REFERENCE = "native"
-# Backend name -> (bundle precision, native backend, compute precision).
-BACKENDS = {name: ("fp32", native, compute) for name, (native, compute) in NATIVE_CPU_BACKENDS.items()}
-BACKENDS["native-int8"] = ("int8", "ort", "")
+BACKENDS = NATIVE_BUNDLE_BACKENDS   # name -> (bundle precision, native backend, compute precision)
 QUALITY_FLOOR_DB = 40.0  # the bar for a faster precision against fp32, teacher-forced
 PSNR_CAP_DB = 100.0      # identical frames have infinite PSNR; capped so a mean stays finite
 SHARE_KEY = f"share_within_{QUALITY_FLOOR_DB:.0f}_db"

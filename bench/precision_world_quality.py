@@ -42,14 +42,12 @@ from vidgen_rt.metrics.image import psnr
 from vidgen_rt.metrics.motion import motion_agreement
 from vidgen_rt.metrics.nearest_view import ViewBank
 from vidgen_rt.metrics.sharpness import sharpness_by_band, sharpness_by_horizon
-from vidgen_rt.runtime.factory import NATIVE_CPU_BACKENDS, open_stepper
+from vidgen_rt.runtime.factory import NATIVE_BUNDLE_BACKENDS, open_stepper
 from vidgen_rt.worlds import HELD_OUT_SEED, parse_world
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REFERENCE = "native"
-# Backend name -> (bundle precision, native backend, compute precision), as bench/precision_quality.py.
-BACKENDS = {name: ("fp32", native, compute) for name, (native, compute) in NATIVE_CPU_BACKENDS.items()}
-BACKENDS["native-int8"] = ("int8", "ort", "")
+BACKENDS = NATIVE_BUNDLE_BACKENDS   # name -> (bundle precision, native backend, compute precision)
 HORIZONS = (1, 16, 64)
 BANDS = ((1, 16), (17, 64))
 

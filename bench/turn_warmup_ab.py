@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
 from pathlib import Path
 
 import numpy as np
 
-import vidgen_rt.bench.run as bench_run
 from vidgen_rt.atomic import write_json_atomic
 from vidgen_rt.bench.report import row_label
-from vidgen_rt.bench.scenarios import Settings
+from vidgen_rt.bench.run import run_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BACKENDS = "native,native-openvino-bf16,native-async,native-openvino-bf16-async"
@@ -41,11 +39,7 @@ def slow_frames(latencies_ms, chunk: int) -> dict:
 
 def measure(source: str, backends: list[str], warmup: int, frames: int) -> dict:
     """One `single` bench run with `turn_warmup = warmup`: {label: figures}, and the run's fixed-work tail."""
-    bench_run.Settings = functools.partial(Settings, turn_warmup=warmup)
-    try:
-        report, latencies = bench_run.run_bench(source, "single", backends, frames=frames, quiet=True)
-    finally:
-        bench_run.Settings = Settings
+    report, latencies = run_bench(source, "single", backends, frames=frames, quiet=True, turn_warmup=warmup)
     chunk = report["settings"]["chunk"]
     rows = {}
     for row in report["results"]:

@@ -71,6 +71,7 @@ def test_single_every_backend_and_schema(bundle):
     assert report["model"]["preset"] == "tiny" and report["model"]["gflops_per_frame"]["total"] > 0
     assert {"fp32", "bf16", "int8"} <= set(report["peak_gflops"])
     assert report["bandwidth_gbs"] > 0 and "MiB buffer" in report["bandwidth_method"]
+    assert report["settings"]["turn_warmup"] == 4 and report["settings"]["chunk"] == 50
     tail = report["fixed_work_tail"]
     assert 0 < tail["p50_ms"] <= tail["p90_ms"] <= tail["p99_ms"] and 0 <= tail["long_unit_fraction"] <= 1
     assert tail["p99_over_p50"] == pytest.approx(tail["p99_ms"] / tail["p50_ms"], rel=1e-2)
@@ -252,6 +253,8 @@ def test_every_turn_opens_with_untimed_frames():
     assert [turn[0][0] for turn in turns] == ["a", "b", "b", "a"]   # the first backend changes every round
     for turn in turns:
         assert len({name for name, _ in turn}) == 1 and [timed for _, timed in turn] == [False] * 4 + [True] * 10
+    with pytest.raises(ConfigError, match="at least one untimed frame"):
+        run_bench("maze", "single", ["native"], turn_warmup=0)
 
 
 def test_fixed_work_tail_counts_stalls():

@@ -39,15 +39,18 @@ def check_request(scenario: str, backends, frames: int, batches, sampling_steps=
 def run_bench(source, scenario: str = "single", backends=("torch-eager", "native"), frames: int = 300,
               threads: int | None = None, batches=None, no_cache: bool = False, target_fps: float = 30.0,
               warmup: int = 20, quiet: bool = False, sampling_steps=None,
-              temperature: float = 1.0) -> tuple[dict, dict]:
+              temperature: float = 1.0, turn_warmup: int = Settings.turn_warmup) -> tuple[dict, dict]:
     """(report, latencies per backend label in ms). `batches` (multi/offline): the batch sizes to
     export and try (default 1, 2, 4, 8, 16); single always runs batch 1. `sampling_steps`: the K of a
-    flow head to measure, each a row per backend (default: the world's K); `temperature` its noise."""
+    flow head to measure, each a row per backend (default: the world's K); `temperature` its noise;
+    `turn_warmup`: untimed frames opening each round-robin turn (scenarios.py)."""
     import torch
 
     backends = list(dict.fromkeys(backends))
     check_request(scenario, backends, frames, batches, sampling_steps)
     check_sampling(temperature=temperature)
+    if turn_warmup < 1:
+        raise ConfigError(f"turn_warmup {turn_warmup}: at least one untimed frame must open each turn")
     threads = threads or len(os.sched_getaffinity(0))
     if threads < 1:
         raise ConfigError(f"--threads {threads}: expected at least 1")
@@ -63,7 +66,7 @@ def run_bench(source, scenario: str = "single", backends=("torch-eager", "native
         peaks, methods = measure_peaks(threads, precisions)
         bandwidth, bandwidth_method = measure_bandwidth(threads)
         fixed_work, fixed_work_method = measure_fixed_work_tail(threads)
-        settings = Settings(frames=frames, warmup=warmup, target_fps=target_fps, quiet=quiet)
+        settings = Settings(frames=frames, warmup=warmup, target_fps=target_fps, quiet=quiet, turn_warmup=turn_warmup)
         run = Scenario(scenario, chosen, workload.needed_batches, workload.config.model.n_actions, model_info,
                        peaks, bandwidth, settings)
         results = run.run()
@@ -75,8 +78,8 @@ def run_bench(source, scenario: str = "single", backends=("torch-eager", "native
         "peak_gflops": peaks, "peak_method": methods,
         "bandwidth_gbs": bandwidth, "bandwidth_method": bandwidth_method,
         "fixed_work_tail": fixed_work, "fixed_work_method": fixed_work_method,
-        "settings": {"frames": frames, "warmup": warmup, "chunk": settings.chunk, "threads": threads,
-                     "batches": workload.needed_batches, "target_fps": target_fps, "no_cache": no_cache,
+        "settings": {"frames": frames, "warmup": warmup, "chunk": settings.chunk, "turn_warmup": turn_warmup,
+                     "threads": threads, "batches": workload.needed_batches, "target_fps": target_fps, "no_cache": no_cache,
                      "head": workload.config.model.head, "sampling_steps": sampling_steps,
                      "temperature": temperature,
                      "bundles": sorted(workload.bundles)},

@@ -26,6 +26,9 @@ BACKENDS = ("native", "ort-python", "torch")
 # (native_backend, compute_precision) for open_stepper.
 NATIVE_CPU_BACKENDS = {"native": ("ort", ""), "native-openvino": ("openvino", ""),
                        "native-openvino-bf16": ("openvino", "bf16")}
+# The same with the int8 bundle's row, as (bundle precision, native_backend, compute_precision).
+NATIVE_BUNDLE_BACKENDS = {name: ("fp32", native, compute) for name, (native, compute) in NATIVE_CPU_BACKENDS.items()}
+NATIVE_BUNDLE_BACKENDS["native-int8"] = ("int8", "ort", "")
 
 
 def open_stepper(source, backend: str = "native", batch: int = 1, intra_op_threads: int | None = None, *,

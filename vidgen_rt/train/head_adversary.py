@@ -27,10 +27,10 @@ runs of the model's own latents from a bank of rollouts built at the stage's sta
 true next frame, so only the critic judges them, against the decoded true frames of the batch.
 The bank is not rebuilt as the model trains: it holds the drift of the model the stage started from.
 
-One critic judging both kinds of sample spent itself on the free-running ones (the easier to tell
-apart): its loss on the teacher-forced samples stayed at chance. `train.head_adv_bank_critic=own`
-gives the free-running samples a critic of their own, so each term is judged by a critic that
-learns that kind of sample only.
+`train.head_adv_bank_critic=own` gives the free-running samples a critic of their own, so each term
+is judged by a critic that learns that kind of sample only. Measured on the maze, it did not help:
+the teacher-forced critic stays at chance for about its first 300 steps whoever judges the other
+samples, and the free-running term brought speckle either way (docs/model.md).
 """
 
 from __future__ import annotations
