@@ -21,6 +21,7 @@ from vidgen_rt.bench.report import console_table, markdown_table
 from vidgen_rt.bench.run import run_bench
 from vidgen_rt.cli import main
 from vidgen_rt.config import preset
+from vidgen_rt.errors import ConfigError
 from vidgen_rt.export import export_bundle, load_bundle
 from vidgen_rt.model.world_model import WorldModel
 from vidgen_rt.train.checkpoint import load_checkpoint, save_checkpoint
